@@ -1,0 +1,107 @@
+package defaults
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+// Values of AnnotationAutoscaling.
+const (
+	AutoscalingCentral  = "central"
+	AutoscalingDisabled = "disabled"
+)
+
+// defaultSidecarResources are KubeRay's own defaults for the autoscaler.
+var defaultSidecarResources = corev1.ResourceList{
+	corev1.ResourceCPU:    resource.MustParse("500m"),
+	corev1.ResourceMemory: resource.MustParse("512Mi"),
+}
+
+// autoscaling performs the hand-off of product.md §2.4: with mode central
+// an autoscaled cluster gets enableInTreeAutoscaling false and the
+// annotation raypilot.io/autoscaling: central; with mode in-tree only the
+// sidecar's defaults are filled. "disabled" leaves the cluster alone.
+func (c *clusterExpansion) autoscaling() {
+	annFld := clusterAnnotations.Key(AnnotationAutoscaling)
+	mode, _ := c.annotations[AnnotationAutoscaling].(string)
+	eitaFld := c.fld.Child("enableInTreeAutoscaling")
+	inTree := c.boolean(c.spec, "enableInTreeAutoscaling", eitaFld)
+	switch mode {
+	case AutoscalingDisabled:
+		return
+	case AutoscalingCentral:
+	case "":
+		if !inTree {
+			return
+		}
+		if c.in.Policy.Defaults.Autoscaling.Mode != ModeCentral {
+			c.scalerOptions()
+			c.sidecarDefaults()
+			return
+		}
+		ann := c.object(c.meta, "annotations", clusterAnnotations, true)
+		if ann == nil {
+			return
+		}
+		ann[AnnotationAutoscaling] = AutoscalingCentral
+	default:
+		c.errs = append(c.errs, field.NotSupported(annFld, mode, []string{AutoscalingCentral, AutoscalingDisabled}))
+		return
+	}
+	if inTree {
+		c.spec["enableInTreeAutoscaling"] = false
+	}
+	c.scalerOptions()
+}
+
+// scalerOptions fills upscalingMode and idleTimeoutSeconds from the policy.
+func (c *clusterExpansion) scalerOptions() {
+	a := c.in.Policy.Defaults.Autoscaling
+	fld := c.fld.Child("autoscalerOptions")
+	opts := c.object(c.spec, "autoscalerOptions", fld, a.UpscalingMode != "" || a.IdleTimeoutSeconds != nil)
+	if opts == nil {
+		return
+	}
+	if a.UpscalingMode != "" {
+		setDefault(opts, "upscalingMode", a.UpscalingMode)
+	}
+	if a.IdleTimeoutSeconds != nil {
+		setDefault(opts, "idleTimeoutSeconds", toJSONValue(*a.IdleTimeoutSeconds))
+	}
+	if n, ok := c.integer(opts, "idleTimeoutSeconds", fld.Child("idleTimeoutSeconds")); ok && n < 0 {
+		c.errs = append(c.errs, field.Invalid(fld.Child("idleTimeoutSeconds"), n, "must be >= 0"))
+	}
+}
+
+// sidecarDefaults fills the in-tree autoscaler's resources (requests =
+// limits) and image (the head's Ray image).
+func (c *clusterExpansion) sidecarDefaults() {
+	fld := c.fld.Child("autoscalerOptions")
+	opts := c.object(c.spec, "autoscalerOptions", fld, true)
+	if opts == nil {
+		return
+	}
+	res := c.object(opts, "resources", fld.Child("resources"), true)
+	if res == nil {
+		return
+	}
+	requests, _ := res["requests"].(obj)
+	limits, _ := res["limits"].(obj)
+	switch {
+	case requests == nil && limits == nil:
+		want := c.in.Policy.Defaults.Autoscaling.SidecarResources
+		if len(want) == 0 {
+			want = defaultSidecarResources
+		}
+		res["requests"] = toJSONValue(want)
+		res["limits"] = toJSONValue(want)
+	case requests == nil:
+		res["requests"] = toJSONValue(limits)
+	case limits == nil:
+		res["limits"] = toJSONValue(requests)
+	}
+	if c.headImage != "" {
+		setDefault(opts, "image", c.headImage)
+	}
+}

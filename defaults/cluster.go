@@ -1,0 +1,165 @@
+package defaults
+
+import (
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+// Ray container names the engine gives containers it creates.
+const (
+	HeadContainerName   = "ray-head"
+	WorkerContainerName = "ray-worker"
+)
+
+// clusterExpansion expands one RayClusterSpec (of a RayCluster, or embedded
+// in a RayJob or RayService) with the annotations of the enclosing object.
+type clusterExpansion struct {
+	*expander
+	namespace   string
+	meta        obj // the enclosing object's metadata
+	annotations obj // its annotations; may be nil
+	spec        obj
+	fld         *field.Path
+
+	clusterRef  string
+	clusterVols []CompactVolume
+	rayVersion  string
+	templates   map[string]*Template // lookups by name, each done once
+	headImage   string
+}
+
+var clusterAnnotations = field.NewPath("metadata", "annotations")
+
+func (c *clusterExpansion) run() {
+	c.templates = map[string]*Template{}
+	c.clusterRef, _ = c.annotations[AnnotationComputeTemplate].(string)
+	if c.clusterRef == "" {
+		c.clusterRef = c.in.Policy.Defaults.ComputeTemplate
+	}
+	if text, ok := c.annotations[AnnotationVolumes].(string); ok {
+		vols, errs := ParseVolumes(text, clusterAnnotations.Key(AnnotationVolumes))
+		c.errs = append(c.errs, errs...)
+		c.clusterVols = vols
+	}
+	c.rayVersion = c.str(c.spec, "rayVersion", c.fld.Child("rayVersion"))
+
+	headFld := c.fld.Child("headGroupSpec")
+	if head := c.object(c.spec, "headGroupSpec", headFld, false); head != nil {
+		c.group(head, headFld, true)
+	} else if _, present := c.spec["headGroupSpec"]; !present {
+		c.errs = append(c.errs, field.Required(headFld, "every Ray cluster needs a head group; `headGroupSpec: {template: {}}` is enough"))
+	}
+
+	workersFld := c.fld.Child("workerGroupSpecs")
+	workers, _ := c.list(c.spec, "workerGroupSpecs", workersFld)
+	names := map[string]bool{}
+	var groups []obj
+	for i, w := range workers {
+		wFld := workersFld.Index(i)
+		wm, ok := w.(obj)
+		if !ok {
+			c.errs = append(c.errs, field.Invalid(wFld, w, "must be an object"))
+			continue
+		}
+		c.groupName(wm, wFld, names)
+		c.group(wm, wFld, false)
+		c.replicas(wm, wFld)
+		groups = append(groups, wm)
+	}
+	c.clusterWorkerLimit(groups, workersFld)
+	c.autoscaling()
+}
+
+// group expands one head or worker group.
+func (c *clusterExpansion) group(g obj, fld *field.Path, isHead bool) {
+	tmplFld := fld.Child("template")
+	tmpl := c.object(g, "template", tmplFld, true)
+	if tmpl == nil {
+		return
+	}
+	metaFld := tmplFld.Child("metadata")
+	tmeta := c.object(tmpl, "metadata", metaFld, true)
+	annFld := metaFld.Child("annotations")
+	tann := c.stringMap(tmeta, "annotations", annFld, true)
+	if tann == nil {
+		return
+	}
+	ref, _ := tann[AnnotationComputeTemplate].(string)
+	refFld := annFld.Key(AnnotationComputeTemplate)
+	if ref == "" {
+		ref, refFld = c.clusterRef, clusterAnnotations.Key(AnnotationComputeTemplate)
+	}
+	var tpl *Template
+	if ref != "" {
+		tpl = c.lookup(ref, refFld)
+	}
+	vols := c.clusterVols
+	if text, ok := tann[AnnotationVolumes].(string); ok {
+		groupVols, errs := ParseVolumes(text, annFld.Key(AnnotationVolumes))
+		c.errs = append(c.errs, errs...)
+		vols = mergeVolumes(vols, groupVols)
+	}
+
+	specFld := tmplFld.Child("spec")
+	pspec := c.object(tmpl, "spec", specFld, true)
+	containers, ok := c.list(pspec, "containers", specFld.Child("containers"))
+	if pspec == nil || !ok {
+		return
+	}
+	if len(containers) == 0 {
+		name := WorkerContainerName
+		if isHead {
+			name = HeadContainerName
+		}
+		containers = []any{obj{"name": name}}
+		pspec["containers"] = containers
+	}
+	c0Fld := specFld.Child("containers").Index(0)
+	c0, ok := containers[0].(obj)
+	if !ok {
+		c.errs = append(c.errs, field.Invalid(c0Fld, containers[0], "must be an object"))
+		return
+	}
+	params := c.stringMap(g, "rayStartParams", fld.Child("rayStartParams"), false)
+
+	p := podTemplate{g: g, fld: fld, meta: tmeta, spec: pspec, specFld: specFld, containers: containers, ray: c0, rayFld: c0Fld, isHead: isHead}
+	c.enforcePolicy(&p)
+	c.applyTemplate(&p, tpl)
+	c.applyPolicyDefaults(&p)
+	c.applyBuiltins(&p, params)
+	c.applyVolumes(&p, vols)
+	if isHead {
+		c.headImage, _ = c0["image"].(string)
+	}
+	if tpl != nil {
+		tann[AnnotationComputeTemplate] = ref
+	}
+	tann[AnnotationExpanded] = contentHash(tpl, c.in.Policy)
+	c.checkGroup(&p, tpl, params)
+}
+
+// podTemplate is the part of a group the expansion rules work on.
+type podTemplate struct {
+	g          obj // the group
+	fld        *field.Path
+	meta       obj // template.metadata
+	spec       obj // template.spec
+	specFld    *field.Path
+	containers []any
+	ray        obj // containers[0]
+	rayFld     *field.Path
+	isHead     bool
+}
+
+func mergeVolumes(cluster, group []CompactVolume) []CompactVolume {
+	out := make([]CompactVolume, 0, len(cluster)+len(group))
+	inGroup := map[string]bool{}
+	for _, v := range group {
+		inGroup[v.Name] = true
+	}
+	for _, v := range cluster {
+		if !inGroup[v.Name] {
+			out = append(out, v)
+		}
+	}
+	return append(out, group...)
+}

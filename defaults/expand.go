@@ -1,0 +1,242 @@
+package defaults
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+// Annotation keys read and written by the engine.
+const (
+	// AnnotationComputeTemplate names a compute template; on a group's pod
+	// template it records the template applied (the KubeRay API server's key).
+	AnnotationComputeTemplate = "ray.io/compute-template"
+	// AnnotationExpanded is a content hash of the template and policy used.
+	AnnotationExpanded = "raypilot.io/expanded"
+	// AnnotationAutoscaling records the autoscaling hand-off: "central" or
+	// the user's opt-out "disabled".
+	AnnotationAutoscaling = "raypilot.io/autoscaling"
+)
+
+// Operation is the admission operation an expansion is for.
+type Operation string
+
+// Operations.
+const (
+	Create Operation = "CREATE"
+	Update Operation = "UPDATE"
+)
+
+// Input is one expansion request.
+type Input struct {
+	// Object is the RayCluster, RayJob or RayService as JSON.
+	Object []byte
+	// OldObject is the stored object on UPDATE, nil otherwise.
+	OldObject []byte
+	// Operation defaults to Create.
+	Operation Operation
+	// Namespace is used when the object carries none.
+	Namespace string
+	// Templates answers compute-template lookups; nil means none exist.
+	Templates TemplateSource
+	// Policy is the cluster-wide policy; nil means DefaultPolicy().
+	Policy *Policy
+}
+
+// Result is the outcome of Expand.
+type Result struct {
+	// Object is the expanded JSON; nil when Errors is not empty.
+	Object []byte
+	// Changed reports whether Object differs from the input.
+	Changed bool
+	// Warnings are likely mistakes that do not block admission.
+	Warnings []string
+	// Errors lists every problem, each naming its field.
+	Errors field.ErrorList
+}
+
+// Expand expands and validates one object. On UPDATE, a problem the stored
+// object already had (a template deleted since, a policy tightened since)
+// becomes a warning so that unrelated updates such as replica patches pass.
+func Expand(in Input) Result {
+	if in.Policy == nil {
+		in.Policy = DefaultPolicy()
+	}
+	if in.Templates == nil {
+		in.Templates = &TemplateSet{}
+	}
+	res := expandOnce(in, in.Object)
+	if len(res.Errors) == 0 || in.Operation != Update || len(in.OldObject) == 0 {
+		return res
+	}
+	prior := expandOnce(Input{Namespace: in.Namespace, Templates: in.Templates, Policy: in.Policy, Operation: Update, OldObject: in.OldObject}, in.OldObject)
+	had := map[string]bool{}
+	for _, e := range prior.Errors {
+		had[e.Error()] = true
+	}
+	var still field.ErrorList
+	for _, e := range res.Errors {
+		if had[e.Error()] {
+			res.Warnings = append(res.Warnings, "unchanged by this update: "+e.Error())
+			continue
+		}
+		still = append(still, e)
+	}
+	if len(still) > 0 {
+		res.Errors = still
+		return res
+	}
+	// Every remaining problem predates the update: expand as far as possible.
+	lenient := expandLenient(in, in.Object)
+	lenient.Warnings = res.Warnings
+	return lenient
+}
+
+func expandOnce(in Input, data []byte) Result { return expandData(in, data, false) }
+
+func expandLenient(in Input, data []byte) Result { return expandData(in, data, true) }
+
+// expandData expands data; lenient returns the expanded object even when
+// problems were found (their parts are left as they were).
+func expandData(in Input, data []byte, lenient bool) Result {
+	doc, err := decodeJSON(data)
+	if err != nil {
+		return Result{Errors: field.ErrorList{field.Invalid(field.NewPath(""), "<body>", "not a JSON object: "+err.Error())}}
+	}
+	root, ok := doc.(obj)
+	if !ok {
+		return Result{Errors: field.ErrorList{field.Invalid(field.NewPath(""), "<body>", "must be a JSON object")}}
+	}
+	e := &expander{in: in, warnings: nil}
+	e.root(root)
+	e.errs = dedupe(e.errs)
+	if len(e.errs) > 0 && !lenient {
+		return Result{Errors: e.errs, Warnings: e.warnings}
+	}
+	out, err := encodeJSON(root)
+	if err != nil {
+		return Result{Errors: field.ErrorList{field.InternalError(field.NewPath(""), err)}}
+	}
+	orig, _ := decodeJSON(data)
+	origJSON, _ := encodeJSON(orig)
+	return Result{Object: out, Changed: string(out) != string(origJSON), Warnings: e.warnings}
+}
+
+// expander holds the state of one expansion pass.
+type expander struct {
+	walker
+	in       Input
+	warnings []string
+	// old maps worker group names to the stored object's replicas (UPDATE).
+	oldReplicas map[string]any
+}
+
+func (e *expander) warn(format string, args ...any) {
+	e.warnings = append(e.warnings, fmt.Sprintf(format, args...))
+}
+
+// clusterSpecPath is where each kind embeds its RayClusterSpec.
+var clusterSpecPath = map[string][]string{
+	"RayCluster": {"spec"},
+	"RayJob":     {"spec", "rayClusterSpec"},
+	"RayService": {"spec", "rayClusterConfig"},
+}
+
+// IsExpandable reports whether kind is one the engine expands.
+func IsExpandable(kind string) bool { _, ok := clusterSpecPath[kind]; return ok }
+
+func (e *expander) root(root obj) {
+	kind, _ := root["kind"].(string)
+	specPath, ok := clusterSpecPath[kind]
+	if !ok {
+		e.errs = append(e.errs, field.NotSupported(field.NewPath("kind"), kind, []string{"RayCluster", "RayJob", "RayService"}))
+		return
+	}
+	meta := e.object(root, "metadata", field.NewPath("metadata"), true)
+	if meta == nil {
+		return
+	}
+	ns := e.str(meta, "namespace", field.NewPath("metadata", "namespace"))
+	if ns == "" {
+		ns = e.in.Namespace
+	}
+	annotations := e.stringMap(meta, "annotations", field.NewPath("metadata", "annotations"), false)
+
+	fld := field.NewPath(specPath[0])
+	spec := e.object(root, specPath[0], fld, kind == "RayCluster")
+	for _, key := range specPath[1:] {
+		fld = fld.Child(key)
+		spec = e.object(spec, key, fld, false)
+	}
+	if kind == "RayCluster" {
+		e.validateClusterName(meta)
+	}
+	if spec == nil {
+		return // a RayJob using clusterSelector, or a type error already recorded
+	}
+	if e.in.Operation == Update && e.in.OldObject != nil {
+		e.oldReplicas = oldWorkerReplicas(e.in.OldObject, specPath)
+	}
+	c := &clusterExpansion{expander: e, namespace: ns, annotations: annotations, spec: spec, fld: fld, meta: meta}
+	c.run()
+}
+
+func (e *expander) validateClusterName(meta obj) {
+	fld := field.NewPath("metadata", "name")
+	name := e.str(meta, "name", fld)
+	if name == "" {
+		return // generateName: the server picks a valid name
+	}
+	if len(name) > 53 {
+		e.errs = append(e.errs, field.Invalid(fld, name, "must be no more than 53 characters (KubeRay appends suffixes such as -serve-svc)"))
+	}
+	if msgs := dns1035(name); len(msgs) > 0 {
+		e.errs = append(e.errs, field.Invalid(fld, name, "must be a DNS-1035 label: "+strings.Join(msgs, "; ")))
+	}
+}
+
+// oldWorkerReplicas reads each worker group's replicas from the stored object.
+func oldWorkerReplicas(data []byte, specPath []string) map[string]any {
+	doc, err := decodeJSON(data)
+	if err != nil {
+		return nil
+	}
+	cur, _ := doc.(obj)
+	for _, k := range specPath {
+		cur, _ = cur[k].(obj)
+	}
+	groups, _ := cur["workerGroupSpecs"].([]any)
+	out := map[string]any{}
+	for _, g := range groups {
+		gm, _ := g.(obj)
+		name, _ := gm["groupName"].(string)
+		if r, ok := gm["replicas"]; ok && name != "" {
+			out[name] = r
+		}
+	}
+	return out
+}
+
+// contentHash is the audit hash of what an expansion used.
+func contentHash(t *Template, p *Policy) string {
+	data, _ := encodeJSON(map[string]any{"template": t, "policy": p})
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:8])
+}
+
+// dedupe drops repeated errors (a cluster-level reference missing for
+// several groups is one problem).
+func dedupe(errs field.ErrorList) field.ErrorList {
+	seen := map[string]bool{}
+	out := errs[:0]
+	for _, e := range errs {
+		if k := e.Error(); !seen[k] {
+			seen[k] = true
+			out = append(out, e)
+		}
+	}
+	return out
+}

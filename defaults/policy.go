@@ -1,0 +1,205 @@
+package defaults
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"sigs.k8s.io/yaml"
+)
+
+// Autoscaling modes of Policy.Defaults.Autoscaling.Mode.
+const (
+	// ModeInTree keeps KubeRay's autoscaler sidecar and only fills its defaults.
+	ModeInTree = "in-tree"
+	// ModeCentral hands clusters to `raypilot scaler`: no sidecar.
+	ModeCentral = "central"
+)
+
+// Policy is the cluster-wide policy document the chart renders from
+// values.yaml. Precedence, lowest to highest: built-in defaults < Defaults <
+// compute template < the user's own fields < fields named in Enforce.
+type Policy struct {
+	Defaults PolicyDefaults `json:"defaults"`
+	// Enforce names fields of Defaults whose policy value overrides what the
+	// user wrote (see EnforceableFields).
+	Enforce []string     `json:"enforce,omitempty"`
+	Limits  PolicyLimits `json:"limits"`
+}
+
+// PolicyDefaults are the values filled in where a request leaves them unset.
+type PolicyDefaults struct {
+	// Image is a pattern; {rayVersion} is replaced by spec.rayVersion.
+	Image                    string                     `json:"image,omitempty"`
+	ImagePullPolicy          corev1.PullPolicy          `json:"imagePullPolicy,omitempty"`
+	ImagePullSecrets         []string                   `json:"imagePullSecrets,omitempty"`
+	ComputeTemplate          string                     `json:"computeTemplate,omitempty"`
+	PodLabels                map[string]string          `json:"podLabels,omitempty"`
+	PodAnnotations           map[string]string          `json:"podAnnotations,omitempty"`
+	Tolerations              []corev1.Toleration        `json:"tolerations,omitempty"`
+	NodeSelector             map[string]string          `json:"nodeSelector,omitempty"`
+	PriorityClassName        string                     `json:"priorityClassName,omitempty"`
+	PodSecurityContext       *corev1.PodSecurityContext `json:"podSecurityContext,omitempty"`
+	ContainerSecurityContext *corev1.SecurityContext    `json:"containerSecurityContext,omitempty"`
+	HeadRayStartParams       map[string]string          `json:"headRayStartParams,omitempty"`
+	WorkerRayStartParams     map[string]string          `json:"workerRayStartParams,omitempty"`
+	Autoscaling              AutoscalingDefaults        `json:"autoscaling"`
+}
+
+// AutoscalingDefaults configure the autoscaling hand-off (product.md §2.4).
+type AutoscalingDefaults struct {
+	// Mode is "in-tree" (KubeRay's sidecar) or "central" (raypilot scaler).
+	Mode string `json:"mode,omitempty"`
+	// UpscalingMode fills autoscalerOptions.upscalingMode when unset.
+	UpscalingMode string `json:"upscalingMode,omitempty"`
+	// IdleTimeoutSeconds fills autoscalerOptions.idleTimeoutSeconds when unset.
+	IdleTimeoutSeconds *int32 `json:"idleTimeoutSeconds,omitempty"`
+	// SidecarResources are the in-tree sidecar's requests = limits.
+	SidecarResources corev1.ResourceList `json:"sidecarResources,omitempty"`
+}
+
+// PolicyLimits bound what a request may ask for. Zero means no limit.
+type PolicyLimits struct {
+	MaxReplicasPerGroup  int32              `json:"maxReplicasPerGroup,omitempty"`
+	MaxWorkersPerCluster int32              `json:"maxWorkersPerCluster,omitempty"`
+	MaxCPUPerPod         *resource.Quantity `json:"maxCPUPerPod,omitempty"`
+	MaxMemoryPerPod      *resource.Quantity `json:"maxMemoryPerPod,omitempty"`
+	MaxGPUPerPod         *int64             `json:"maxGPUPerPod,omitempty"`
+	AllowedImagePrefixes []string           `json:"allowedImagePrefixes,omitempty"`
+	// ReadAPIServerConfigMaps enables KubeRay API server ConfigMap templates
+	// (label ray.io/config-type=compute-template). Default true.
+	ReadAPIServerConfigMaps *bool `json:"readAPIServerConfigMaps,omitempty"`
+}
+
+// EnforceableFields are the names Policy.Enforce accepts.
+var EnforceableFields = []string{
+	"image", "imagePullPolicy", "imagePullSecrets", "podLabels", "podAnnotations",
+	"tolerations", "nodeSelector", "priorityClassName", "podSecurityContext",
+	"containerSecurityContext", "headRayStartParams", "workerRayStartParams",
+}
+
+// BuiltinImage is the image pattern used when no policy names one.
+const BuiltinImage = "rayproject/ray:{rayVersion}"
+
+// DefaultPolicy returns the built-in policy: image rayproject/ray:{rayVersion},
+// autoscaling mode in-tree, no limits.
+func DefaultPolicy() *Policy {
+	p := &Policy{}
+	p.applyBuiltins()
+	return p
+}
+
+func (p *Policy) applyBuiltins() {
+	if p.Defaults.Image == "" {
+		p.Defaults.Image = BuiltinImage
+	}
+	if p.Defaults.Autoscaling.Mode == "" {
+		p.Defaults.Autoscaling.Mode = ModeInTree
+	}
+}
+
+// Enforces reports whether the policy enforces the named field.
+func (p *Policy) Enforces(name string) bool { return slices.Contains(p.Enforce, name) }
+
+// ReadsConfigMapTemplates reports whether API-server ConfigMap templates count.
+func (p *Policy) ReadsConfigMapTemplates() bool {
+	return p.Limits.ReadAPIServerConfigMaps == nil || *p.Limits.ReadAPIServerConfigMaps
+}
+
+// ParsePolicy reads a policy document (YAML or JSON). Unknown keys, bad
+// values and enforced fields without a default are errors naming the key.
+func ParsePolicy(data []byte) (*Policy, error) {
+	p := &Policy{}
+	if len(bytes.TrimSpace(data)) > 0 {
+		js, err := yaml.YAMLToJSON(data)
+		if err != nil {
+			return nil, fmt.Errorf("policy: %w", err)
+		}
+		dec := json.NewDecoder(bytes.NewReader(js))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(p); err != nil {
+			return nil, fmt.Errorf("policy: %w", err)
+		}
+	}
+	if err := p.validate(); err != nil {
+		return nil, fmt.Errorf("policy: %w", err)
+	}
+	p.applyBuiltins()
+	return p, nil
+}
+
+func (p *Policy) validate() error {
+	var problems []string
+	switch p.Defaults.Autoscaling.Mode {
+	case "", ModeInTree, ModeCentral:
+	default:
+		problems = append(problems, fmt.Sprintf("defaults.autoscaling.mode: Unsupported value: %q: supported values: %q, %q", p.Defaults.Autoscaling.Mode, ModeInTree, ModeCentral))
+	}
+	switch p.Defaults.Autoscaling.UpscalingMode {
+	case "", "Default", "Aggressive", "Conservative":
+	default:
+		problems = append(problems, fmt.Sprintf("defaults.autoscaling.upscalingMode: Unsupported value: %q: supported values: \"Default\", \"Aggressive\", \"Conservative\"", p.Defaults.Autoscaling.UpscalingMode))
+	}
+	switch p.Defaults.ImagePullPolicy {
+	case "", corev1.PullAlways, corev1.PullIfNotPresent, corev1.PullNever:
+	default:
+		problems = append(problems, fmt.Sprintf("defaults.imagePullPolicy: Unsupported value: %q: supported values: \"Always\", \"IfNotPresent\", \"Never\"", p.Defaults.ImagePullPolicy))
+	}
+	if t := p.Defaults.Autoscaling.IdleTimeoutSeconds; t != nil && *t < 0 {
+		problems = append(problems, fmt.Sprintf("defaults.autoscaling.idleTimeoutSeconds: Invalid value: %d: must be >= 0", *t))
+	}
+	if p.Limits.MaxReplicasPerGroup < 0 {
+		problems = append(problems, fmt.Sprintf("limits.maxReplicasPerGroup: Invalid value: %d: must be >= 0", p.Limits.MaxReplicasPerGroup))
+	}
+	if p.Limits.MaxWorkersPerCluster < 0 {
+		problems = append(problems, fmt.Sprintf("limits.maxWorkersPerCluster: Invalid value: %d: must be >= 0", p.Limits.MaxWorkersPerCluster))
+	}
+	for i, name := range p.Enforce {
+		if !slices.Contains(EnforceableFields, name) {
+			problems = append(problems, fmt.Sprintf("enforce[%d]: Unsupported value: %q: supported values: %s", i, name, strings.Join(EnforceableFields, ", ")))
+			continue
+		}
+		if !p.hasDefault(name) {
+			problems = append(problems, fmt.Sprintf("enforce[%d]: Invalid value: %q: defaults.%s must be set to be enforced", i, name, name))
+		}
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%s", strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+func (p *Policy) hasDefault(name string) bool {
+	d := p.Defaults
+	switch name {
+	case "image":
+		return d.Image != ""
+	case "imagePullPolicy":
+		return d.ImagePullPolicy != ""
+	case "imagePullSecrets":
+		return len(d.ImagePullSecrets) > 0
+	case "podLabels":
+		return len(d.PodLabels) > 0
+	case "podAnnotations":
+		return len(d.PodAnnotations) > 0
+	case "tolerations":
+		return len(d.Tolerations) > 0
+	case "nodeSelector":
+		return len(d.NodeSelector) > 0
+	case "priorityClassName":
+		return d.PriorityClassName != ""
+	case "podSecurityContext":
+		return d.PodSecurityContext != nil
+	case "containerSecurityContext":
+		return d.ContainerSecurityContext != nil
+	case "headRayStartParams":
+		return len(d.HeadRayStartParams) > 0
+	case "workerRayStartParams":
+		return len(d.WorkerRayStartParams) > 0
+	}
+	return false
+}

@@ -1,0 +1,346 @@
+package defaults
+
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// setDefault sets m[key] = v when key is absent (or null).
+func setDefault(m obj, key string, v any) {
+	if cur, ok := m[key]; !ok || cur == nil {
+		m[key] = v
+	}
+}
+
+// fillStringMap adds the keys of from that m lacks; force overwrites.
+func fillStringMap(m obj, from map[string]string, force bool) {
+	for k, v := range from {
+		if _, ok := m[k]; force || !ok {
+			m[k] = v
+		}
+	}
+}
+
+// appendMissing appends each item of add that list does not already hold
+// (compared as JSON) and returns the new list.
+func appendMissing(list []any, add []any) []any {
+	have := map[string]bool{}
+	for _, v := range list {
+		have[jsonKey(v)] = true
+	}
+	for _, v := range add {
+		if k := jsonKey(v); !have[k] {
+			list = append(list, v)
+			have[k] = true
+		}
+	}
+	return list
+}
+
+func jsonKey(v any) string {
+	data, _ := encodeJSON(v)
+	return string(data)
+}
+
+func toList[T any](items []T) []any {
+	out := make([]any, 0, len(items))
+	for _, it := range items {
+		out = append(out, toJSONValue(it))
+	}
+	return out
+}
+
+func pullSecrets(names []string) []any {
+	refs := make([]corev1.LocalObjectReference, 0, len(names))
+	for _, n := range names {
+		refs = append(refs, corev1.LocalObjectReference{Name: n})
+	}
+	return toList(refs)
+}
+
+func (c *clusterExpansion) imageFor() (string, bool) {
+	pattern := c.in.Policy.Defaults.Image
+	if strings.Contains(pattern, "{rayVersion}") {
+		if c.rayVersion == "" {
+			return "", false
+		}
+		pattern = strings.ReplaceAll(pattern, "{rayVersion}", c.rayVersion)
+	}
+	return pattern, true
+}
+
+func (c *clusterExpansion) startParamsDefaults(isHead bool) map[string]string {
+	if isHead {
+		return c.in.Policy.Defaults.HeadRayStartParams
+	}
+	return c.in.Policy.Defaults.WorkerRayStartParams
+}
+
+// enforcePolicy overwrites the fields the policy enforces. Maps: the
+// policy's keys win; lists and scalars: the policy's value replaces the
+// user's. The container security context is enforced on every container so
+// that a sidecar cannot escape it.
+func (c *clusterExpansion) enforcePolicy(p *podTemplate) {
+	pol := c.in.Policy
+	d := pol.Defaults
+	for _, name := range pol.Enforce {
+		switch name {
+		case "image":
+			if img, ok := c.imageFor(); ok {
+				p.ray["image"] = img
+			}
+		case "imagePullPolicy":
+			p.ray["imagePullPolicy"] = string(d.ImagePullPolicy)
+		case "imagePullSecrets":
+			p.spec["imagePullSecrets"] = pullSecrets(d.ImagePullSecrets)
+		case "podLabels":
+			if m := c.stringMap(p.meta, "labels", p.fld.Child("template", "metadata", "labels"), true); m != nil {
+				fillStringMap(m, d.PodLabels, true)
+			}
+		case "podAnnotations":
+			if m := c.object(p.meta, "annotations", p.fld.Child("template", "metadata", "annotations"), true); m != nil {
+				fillStringMap(m, d.PodAnnotations, true)
+			}
+		case "tolerations":
+			p.spec["tolerations"] = toList(d.Tolerations)
+		case "nodeSelector":
+			if m := c.stringMap(p.spec, "nodeSelector", p.specFld.Child("nodeSelector"), true); m != nil {
+				fillStringMap(m, d.NodeSelector, true)
+			}
+		case "priorityClassName":
+			p.spec["priorityClassName"] = d.PriorityClassName
+		case "podSecurityContext":
+			p.spec["securityContext"] = toJSONValue(d.PodSecurityContext)
+		case "containerSecurityContext":
+			for _, key := range []string{"containers", "initContainers"} {
+				list, _ := p.spec[key].([]any)
+				for _, ctr := range list {
+					if m, ok := ctr.(obj); ok {
+						m["securityContext"] = toJSONValue(d.ContainerSecurityContext)
+					}
+				}
+			}
+		case "headRayStartParams", "workerRayStartParams":
+			if (name == "headRayStartParams") != p.isHead {
+				continue
+			}
+			if m := c.stringMap(p.g, "rayStartParams", p.fld.Child("rayStartParams"), true); m != nil {
+				fillStringMap(m, c.startParamsDefaults(p.isHead), true)
+			}
+		}
+	}
+}
+
+// applyTemplate fills the compute template into the Ray container (never a
+// sidecar): requests = limits for cpu and memory, GPU, extended resources;
+// tolerations and nodeSelector on the pod.
+func (c *clusterExpansion) applyTemplate(p *podTemplate, t *Template) {
+	if t == nil {
+		return
+	}
+	resFld := p.rayFld.Child("resources")
+	res := c.object(p.ray, "resources", resFld, true)
+	requests := c.object(res, "requests", resFld.Child("requests"), true)
+	limits := c.object(res, "limits", resFld.Child("limits"), true)
+	if requests == nil || limits == nil {
+		return
+	}
+	set := func(name, qty string) {
+		setDefault(requests, name, qty)
+		setDefault(limits, name, qty)
+	}
+	set("cpu", t.Spec.CPU.String())
+	set("memory", t.Spec.Memory.String())
+	if t.Spec.GPU > 0 {
+		accel := t.Spec.GPUAccelerator
+		if accel == "" {
+			accel = DefaultGPUAccelerator
+		}
+		set(accel, strconv.Itoa(int(t.Spec.GPU)))
+	}
+	for _, name := range sortedKeys(t.Spec.ExtendedResources) {
+		q := t.Spec.ExtendedResources[name]
+		if !q.IsZero() {
+			set(string(name), q.String())
+		}
+	}
+	if len(t.Spec.Tolerations) > 0 {
+		if list, ok := c.list(p.spec, "tolerations", p.specFld.Child("tolerations")); ok {
+			p.spec["tolerations"] = appendMissing(list, toList(t.Spec.Tolerations))
+		}
+	}
+	if len(t.Spec.NodeSelector) > 0 {
+		if m := c.stringMap(p.spec, "nodeSelector", p.specFld.Child("nodeSelector"), true); m != nil {
+			fillStringMap(m, t.Spec.NodeSelector, false)
+		}
+	}
+}
+
+// applyPolicyDefaults fills the policy's defaults where nothing is set.
+func (c *clusterExpansion) applyPolicyDefaults(p *podTemplate) {
+	d := c.in.Policy.Defaults
+	if img, _ := p.ray["image"].(string); img == "" {
+		if img, ok := c.imageFor(); ok {
+			p.ray["image"] = img
+		} else {
+			c.errs = append(c.errs, requiredImage(p.rayFld.Child("image")))
+		}
+	}
+	if d.ImagePullPolicy != "" {
+		setDefault(p.ray, "imagePullPolicy", string(d.ImagePullPolicy))
+	}
+	if len(d.ImagePullSecrets) > 0 {
+		if list, ok := c.list(p.spec, "imagePullSecrets", p.specFld.Child("imagePullSecrets")); ok {
+			p.spec["imagePullSecrets"] = appendMissingByName(list, pullSecrets(d.ImagePullSecrets))
+		}
+	}
+	if len(d.PodLabels) > 0 {
+		if m := c.stringMap(p.meta, "labels", p.fld.Child("template", "metadata", "labels"), true); m != nil {
+			fillStringMap(m, d.PodLabels, false)
+		}
+	}
+	if len(d.PodAnnotations) > 0 {
+		if m := c.object(p.meta, "annotations", p.fld.Child("template", "metadata", "annotations"), true); m != nil {
+			fillStringMap(m, d.PodAnnotations, false)
+		}
+	}
+	if len(d.Tolerations) > 0 {
+		if list, ok := c.list(p.spec, "tolerations", p.specFld.Child("tolerations")); ok {
+			p.spec["tolerations"] = appendMissing(list, toList(d.Tolerations))
+		}
+	}
+	if len(d.NodeSelector) > 0 {
+		if m := c.stringMap(p.spec, "nodeSelector", p.specFld.Child("nodeSelector"), true); m != nil {
+			fillStringMap(m, d.NodeSelector, false)
+		}
+	}
+	if d.PriorityClassName != "" {
+		setDefault(p.spec, "priorityClassName", d.PriorityClassName)
+	}
+	if d.PodSecurityContext != nil {
+		setDefault(p.spec, "securityContext", toJSONValue(d.PodSecurityContext))
+	}
+	if d.ContainerSecurityContext != nil {
+		setDefault(p.ray, "securityContext", toJSONValue(d.ContainerSecurityContext))
+	}
+	if params := c.startParamsDefaults(p.isHead); len(params) > 0 {
+		if m := c.stringMap(p.g, "rayStartParams", p.fld.Child("rayStartParams"), true); m != nil {
+			fillStringMap(m, params, false)
+		}
+	}
+}
+
+func appendMissingByName(list []any, add []any) []any {
+	for _, v := range add {
+		name, _ := v.(obj)["name"].(string)
+		if namedIndex(list, name) < 0 {
+			list = append(list, v)
+		}
+	}
+	return list
+}
+
+// applyBuiltins adds what a Ray container needs and the KubeRay operator
+// does not add itself: head ports with KubeRay's names, MY_POD_IP (and the
+// API server's resource env on workers), preStop `ray stop` on workers.
+func (c *clusterExpansion) applyBuiltins(p *podTemplate, params obj) {
+	if p.isHead {
+		if ports, ok := c.list(p.ray, "ports", p.rayFld.Child("ports")); ok && len(ports) == 0 {
+			p.ray["ports"] = toList([]corev1.ContainerPort{
+				{Name: "gcs-server", ContainerPort: portParam(params, "port", 6379)},
+				{Name: "client", ContainerPort: portParam(params, "ray-client-server-port", 10001)},
+				{Name: "dashboard", ContainerPort: portParam(params, "dashboard-port", 8265)},
+				{Name: "metrics", ContainerPort: portParam(params, "metrics-export-port", 8080)},
+			})
+		}
+	}
+	env, ok := c.list(p.ray, "env", p.rayFld.Child("env"))
+	if !ok {
+		return
+	}
+	name, _ := p.ray["name"].(string)
+	var add []corev1.EnvVar
+	if !p.isHead {
+		res := func(envName, resource string) corev1.EnvVar {
+			return corev1.EnvVar{Name: envName, ValueFrom: &corev1.EnvVarSource{ResourceFieldRef: &corev1.ResourceFieldSelector{ContainerName: name, Resource: resource}}}
+		}
+		add = append(add,
+			res("CPU_REQUEST", "requests.cpu"), res("CPU_LIMITS", "limits.cpu"),
+			res("MEMORY_REQUESTS", "requests.memory"), res("MEMORY_LIMITS", "limits.memory"),
+			corev1.EnvVar{Name: "MY_POD_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}})
+	}
+	add = append(add, corev1.EnvVar{Name: "MY_POD_IP", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "status.podIP"}}})
+	before := len(env)
+	for _, v := range add {
+		if namedIndex(env, v.Name) < 0 {
+			env = append(env, toJSONValue(v))
+		}
+	}
+	if len(env) != before {
+		p.ray["env"] = env
+	}
+	if !p.isHead {
+		life := c.object(p.ray, "lifecycle", p.rayFld.Child("lifecycle"), true)
+		if life != nil {
+			setDefault(life, "preStop", toJSONValue(corev1.LifecycleHandler{Exec: &corev1.ExecAction{Command: []string{"/bin/sh", "-c", "ray stop"}}}))
+		}
+	}
+}
+
+func portParam(params obj, key string, def int32) int32 {
+	if s, ok := params[key].(string); ok {
+		if n, err := strconv.ParseInt(s, 10, 32); err == nil && n > 0 && n < 65536 {
+			return int32(n)
+		}
+	}
+	return def
+}
+
+// applyVolumes adds each compact volume as a pod volume and a mount in the
+// Ray container; names (and mount paths) already present are left alone.
+func (c *clusterExpansion) applyVolumes(p *podTemplate, vols []CompactVolume) {
+	if len(vols) == 0 {
+		return
+	}
+	volumes, ok := c.list(p.spec, "volumes", p.specFld.Child("volumes"))
+	mounts, ok2 := c.list(p.ray, "volumeMounts", p.rayFld.Child("volumeMounts"))
+	if !ok || !ok2 {
+		return
+	}
+	for i := range vols {
+		v := &vols[i]
+		if namedIndex(volumes, v.Name) < 0 {
+			volumes = append(volumes, toJSONValue(v.PodVolume()))
+		}
+		if namedIndex(mounts, v.Name) < 0 && !hasMountPath(mounts, v.MountPath) {
+			mounts = append(mounts, toJSONValue(v.Mount()))
+		}
+	}
+	p.spec["volumes"] = volumes
+	p.ray["volumeMounts"] = mounts
+}
+
+func hasMountPath(mounts []any, path string) bool {
+	for _, m := range mounts {
+		if mm, ok := m.(obj); ok && mm["mountPath"] == path {
+			return true
+		}
+	}
+	return false
+}
+
+// number parses a JSON number or numeric string.
+func number(v any) (float64, bool) {
+	switch x := v.(type) {
+	case json.Number:
+		f, err := x.Float64()
+		return f, err == nil
+	case string:
+		f, err := strconv.ParseFloat(x, 64)
+		return f, err == nil
+	}
+	return 0, false
+}

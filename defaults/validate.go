@@ -1,0 +1,242 @@
+package defaults
+
+import (
+	"cmp"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+func sortedKeys[K cmp.Ordered, V any](m map[K]V) []K { return slices.Sorted(maps.Keys(m)) }
+
+func dns1035(name string) []string { return validation.IsDNS1035Label(name) }
+
+func requiredImage(fld *field.Path) *field.Error {
+	return field.Required(fld, "set an image on the Ray container, or spec.rayVersion so the default image pattern applies")
+}
+
+// groupName checks that a worker group name is present, a DNS-1123 label
+// (it becomes part of pod names and the ray.io/group label) and unique.
+func (c *clusterExpansion) groupName(g obj, fld *field.Path, seen map[string]bool) {
+	nameFld := fld.Child("groupName")
+	name := c.str(g, "groupName", nameFld)
+	if name == "" {
+		if _, ok := g["groupName"]; !ok || g["groupName"] == "" {
+			c.errs = append(c.errs, field.Required(nameFld, "every worker group needs a name"))
+		}
+		return
+	}
+	if msgs := validation.IsDNS1123Label(name); len(msgs) > 0 {
+		c.errs = append(c.errs, field.Invalid(nameFld, name, "must be a DNS-1123 label: "+strings.Join(msgs, "; ")))
+	}
+	if seen[name] {
+		c.errs = append(c.errs, field.Duplicate(nameFld, name))
+	}
+	seen[name] = true
+}
+
+// replicas fills a missing replicas (the stored value on UPDATE, else
+// minReplicas) and checks the bounds.
+func (c *clusterExpansion) replicas(g obj, fld *field.Path) {
+	minR, hasMin := c.integer(g, "minReplicas", fld.Child("minReplicas"))
+	maxR, hasMax := c.integer(g, "maxReplicas", fld.Child("maxReplicas"))
+	if _, present := g["replicas"]; !present || g["replicas"] == nil {
+		name, _ := g["groupName"].(string)
+		if old, ok := c.oldReplicas[name]; ok && c.in.Operation == Update {
+			g["replicas"] = old
+		} else if hasMin {
+			g["replicas"] = g["minReplicas"]
+		}
+	}
+	rep, hasRep := c.integer(g, "replicas", fld.Child("replicas"))
+	for _, f := range []struct {
+		name string
+		v    int64
+		has  bool
+	}{{"minReplicas", minR, hasMin}, {"maxReplicas", maxR, hasMax}, {"replicas", rep, hasRep}} {
+		if f.has && f.v < 0 {
+			c.errs = append(c.errs, field.Invalid(fld.Child(f.name), f.v, "must be >= 0"))
+		}
+	}
+	if hasMin && hasMax && minR > maxR {
+		c.errs = append(c.errs, field.Invalid(fld.Child("minReplicas"), minR, fmt.Sprintf("must be <= maxReplicas (%d)", maxR)))
+	}
+	if hasRep && hasMin && rep < minR && rep >= 0 {
+		c.errs = append(c.errs, field.Invalid(fld.Child("replicas"), rep, fmt.Sprintf("must be >= minReplicas (%d)", minR)))
+	}
+	if hasRep && hasMax && rep > maxR && (!hasMin || minR <= maxR) {
+		c.errs = append(c.errs, field.Invalid(fld.Child("replicas"), rep, fmt.Sprintf("must be <= maxReplicas (%d)", maxR)))
+	}
+	if lim := int64(c.in.Policy.Limits.MaxReplicasPerGroup); lim > 0 && hasMax && maxR > lim {
+		c.errs = append(c.errs, field.Invalid(fld.Child("maxReplicas"), maxR, fmt.Sprintf("must be <= %d (policy limits.maxReplicasPerGroup)", lim)))
+	}
+}
+
+// clusterWorkerLimit checks the policy's worker cap against the workers the
+// cluster asks for now (replicas) and at least (minReplicas).
+func (c *clusterExpansion) clusterWorkerLimit(groups []obj, fld *field.Path) {
+	lim := int64(c.in.Policy.Limits.MaxWorkersPerCluster)
+	if lim <= 0 {
+		return
+	}
+	var minSum, repSum int64
+	for _, g := range groups {
+		hosts := int64(1)
+		if h, ok := number(g["numOfHosts"]); ok && h > 0 {
+			hosts = int64(h)
+		}
+		if v, ok := number(g["minReplicas"]); ok && v > 0 {
+			minSum += int64(v) * hosts
+		}
+		if v, ok := number(g["replicas"]); ok && v > 0 {
+			repSum += int64(v) * hosts
+		}
+	}
+	if minSum > lim {
+		c.errs = append(c.errs, field.Invalid(fld, minSum, fmt.Sprintf("minReplicas add up to %d workers, above the policy limit %d (limits.maxWorkersPerCluster)", minSum, lim)))
+	} else if repSum > lim {
+		c.errs = append(c.errs, field.Invalid(fld, repSum, fmt.Sprintf("replicas add up to %d workers, above the policy limit %d (limits.maxWorkersPerCluster)", repSum, lim)))
+	}
+}
+
+// checkGroup applies the per-pod rules: policy limits on pod resources and
+// images, KubeRay's own spec rules, and warnings for likely mistakes.
+func (c *clusterExpansion) checkGroup(p *podTemplate, t *Template, params obj) {
+	lim := c.in.Policy.Limits
+	var cpu, mem resource.Quantity
+	var gpu int64
+	for i, ctr := range p.containers {
+		m, ok := ctr.(obj)
+		if !ok {
+			continue
+		}
+		cFld := p.specFld.Child("containers").Index(i)
+		c.checkImage(m, cFld)
+		res, _ := m["resources"].(obj)
+		limits, _ := res["limits"].(obj)
+		requests, _ := res["requests"].(obj)
+		cpu.Add(c.quantity(limits, requests, "cpu", cFld.Child("resources")))
+		mem.Add(c.quantity(limits, requests, "memory", cFld.Child("resources")))
+		for _, key := range gpuKeys(limits, requests) {
+			q := c.quantity(limits, requests, key, cFld.Child("resources"))
+			gpu += q.Value()
+		}
+	}
+	inits, _ := p.spec["initContainers"].([]any)
+	for i, ctr := range inits {
+		if m, ok := ctr.(obj); ok {
+			c.checkImage(m, p.specFld.Child("initContainers").Index(i))
+		}
+	}
+	podFld := p.specFld.Child("containers")
+	if lim.MaxCPUPerPod != nil && cpu.Cmp(*lim.MaxCPUPerPod) > 0 {
+		c.errs = append(c.errs, field.Invalid(podFld, cpu.String(), fmt.Sprintf("the pod's containers ask for %s CPU, above the policy limit %s (limits.maxCPUPerPod); use a smaller compute template", cpu.String(), lim.MaxCPUPerPod.String())))
+	}
+	if lim.MaxMemoryPerPod != nil && mem.Cmp(*lim.MaxMemoryPerPod) > 0 {
+		c.errs = append(c.errs, field.Invalid(podFld, mem.String(), fmt.Sprintf("the pod's containers ask for %s memory, above the policy limit %s (limits.maxMemoryPerPod); use a smaller compute template", mem.String(), lim.MaxMemoryPerPod.String())))
+	}
+	if lim.MaxGPUPerPod != nil && gpu > *lim.MaxGPUPerPod {
+		c.errs = append(c.errs, field.Invalid(podFld, gpu, fmt.Sprintf("the pod's containers ask for %d GPUs, above the policy limit %d (limits.maxGPUPerPod)", gpu, *lim.MaxGPUPerPod)))
+	}
+	c.checkRayStartParams(p, params)
+	c.warnings = append(c.warnings, groupWarnings(p, t, params)...)
+}
+
+func (c *clusterExpansion) checkImage(ctr obj, fld *field.Path) {
+	prefixes := c.in.Policy.Limits.AllowedImagePrefixes
+	img, _ := ctr["image"].(string)
+	if len(prefixes) == 0 || img == "" {
+		return
+	}
+	for _, pre := range prefixes {
+		if strings.HasPrefix(img, pre) {
+			return
+		}
+	}
+	c.errs = append(c.errs, field.Invalid(fld.Child("image"), img, "must start with one of the allowed prefixes (policy limits.allowedImagePrefixes): "+strings.Join(prefixes, ", ")))
+}
+
+// quantity is a container's limit for name, else its request.
+func (c *clusterExpansion) quantity(limits, requests obj, name string, fld *field.Path) resource.Quantity {
+	for _, src := range []struct {
+		m   obj
+		key string
+	}{{limits, "limits"}, {requests, "requests"}} {
+		v, ok := src.m[name]
+		if !ok {
+			continue
+		}
+		s := fmt.Sprint(v)
+		q, err := resource.ParseQuantity(s)
+		if err != nil {
+			c.errs = append(c.errs, field.Invalid(fld.Child(src.key).Key(name), s, "must be a quantity such as 2, 500m or 4Gi"))
+			return resource.Quantity{}
+		}
+		return q
+	}
+	return resource.Quantity{}
+}
+
+// gpuKeys lists resource names that Ray and KubeRay count as GPUs.
+func gpuKeys(limits, requests obj) []string {
+	keys := map[string]bool{}
+	for _, m := range []obj{limits, requests} {
+		for k := range m {
+			if strings.HasSuffix(k, "gpu") {
+				keys[k] = true
+			}
+		}
+	}
+	return sortedKeys(keys)
+}
+
+// checkRayStartParams applies KubeRay's ValidateRayClusterSpec rules the
+// operator would otherwise report only at reconcile time.
+func (c *clusterExpansion) checkRayStartParams(p *podTemplate, params obj) {
+	pFld := p.fld.Child("rayStartParams")
+	if _, ok := params["labels"]; ok {
+		c.errs = append(c.errs, field.Forbidden(pFld.Key("labels"), "KubeRay does not support rayStartParams['labels']; use the group's top-level labels field"))
+	}
+	groupRes, _ := p.g["resources"].(obj)
+	if len(groupRes) > 0 {
+		for _, k := range []string{"num-cpus", "num-gpus", "memory", "resources"} {
+			if _, ok := params[k]; ok {
+				c.errs = append(c.errs, field.Forbidden(pFld.Key(k), "set either rayStartParams resource fields or the group's resources field, not both (KubeRay rejects both)"))
+			}
+		}
+	}
+}
+
+func groupWarnings(p *podTemplate, t *Template, params obj) []string {
+	var out []string
+	pFld := p.fld.Child("rayStartParams")
+	if t != nil && t.Spec.GPU > 0 {
+		if s, ok := params["num-gpus"].(string); ok && s != strconv.Itoa(int(t.Spec.GPU)) {
+			out = append(out, fmt.Sprintf("%s: num-gpus %q disagrees with compute template %s (gpu: %d); Ray will advertise %s", pFld.Key("num-gpus"), s, t.Name, t.Spec.GPU, s))
+		}
+		accel := t.Spec.GPUAccelerator
+		if accel != "" && !strings.HasSuffix(accel, "gpu") {
+			if _, ok := params["num-gpus"]; !ok {
+				out = append(out, fmt.Sprintf("%s: compute template %s puts GPUs under %q, which Ray does not detect as GPUs; set rayStartParams num-gpus", p.rayFld.Child("resources"), t.Name, accel))
+			}
+		}
+	}
+	if s, ok := params["num-cpus"].(string); ok {
+		res, _ := p.ray["resources"].(obj)
+		limits, _ := res["limits"].(obj)
+		if lv, ok := limits["cpu"]; ok {
+			want, err1 := strconv.ParseFloat(s, 64)
+			have, err2 := resource.ParseQuantity(fmt.Sprint(lv))
+			if err1 == nil && err2 == nil && want > have.AsApproximateFloat64() {
+				out = append(out, fmt.Sprintf("%s: num-cpus %s is more than the Ray container's CPU limit %s; Ray will oversubscribe the pod", pFld.Key("num-cpus"), s, have.String()))
+			}
+		}
+	}
+	return out
+}
