@@ -262,21 +262,25 @@ func (c *clusterExpansion) applyBuiltins(p *podTemplate, params obj) {
 		return
 	}
 	name, _ := p.ray["name"].(string)
-	var add []corev1.EnvVar
+	// Built by hand: a marshalled ResourceFieldSelector would carry divisor "0".
+	fieldEnv := func(envName, path string) obj {
+		return obj{"name": envName, "valueFrom": obj{"fieldRef": obj{"fieldPath": path}}}
+	}
+	var add []obj
 	if !p.isHead {
-		res := func(envName, resource string) corev1.EnvVar {
-			return corev1.EnvVar{Name: envName, ValueFrom: &corev1.EnvVarSource{ResourceFieldRef: &corev1.ResourceFieldSelector{ContainerName: name, Resource: resource}}}
+		res := func(envName, resource string) obj {
+			return obj{"name": envName, "valueFrom": obj{"resourceFieldRef": obj{"containerName": name, "resource": resource}}}
 		}
 		add = append(add,
 			res("CPU_REQUEST", "requests.cpu"), res("CPU_LIMITS", "limits.cpu"),
 			res("MEMORY_REQUESTS", "requests.memory"), res("MEMORY_LIMITS", "limits.memory"),
-			corev1.EnvVar{Name: "MY_POD_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}})
+			fieldEnv("MY_POD_NAME", "metadata.name"))
 	}
-	add = append(add, corev1.EnvVar{Name: "MY_POD_IP", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "status.podIP"}}})
+	add = append(add, fieldEnv("MY_POD_IP", "status.podIP"))
 	before := len(env)
 	for _, v := range add {
-		if namedIndex(env, v.Name) < 0 {
-			env = append(env, toJSONValue(v))
+		if namedIndex(env, v["name"].(string)) < 0 {
+			env = append(env, v)
 		}
 	}
 	if len(env) != before {

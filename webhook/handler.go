@@ -1,0 +1,84 @@
+// Package webhook serves raypilot's mutating and validating admission
+// webhooks: thin glue between controller-runtime's webhook server and the
+// pure defaults engine.
+package webhook
+
+import (
+	"context"
+	"net/http"
+
+	"go.uber.org/zap"
+	admissionv1 "k8s.io/api/admission/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/raypilot/raypilot/defaults"
+)
+
+// Paths the handlers are served on.
+const (
+	MutatePath   = "/mutate-ray-io-v1"
+	ValidatePath = "/validate-ray-io-v1"
+)
+
+// Handler admits RayCluster, RayJob and RayService requests. The mutating
+// handler returns the expansion as a JSON patch; the validating handler
+// checks the final object and returns the warnings (only it does, so that
+// kubectl prints each warning once).
+type Handler struct {
+	Mutating  bool
+	Templates defaults.TemplateSource
+	// Policy returns the current policy (it is reloaded on change).
+	Policy func() *defaults.Policy
+	Log    *zap.Logger
+}
+
+// Handle implements admission.Handler. It has no side effects, so dryRun
+// requests are answered exactly like others.
+func (h *Handler) Handle(_ context.Context, req admission.Request) admission.Response {
+	kind := req.Kind.Kind
+	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
+		return admission.Allowed("")
+	}
+	if !defaults.IsExpandable(kind) {
+		return admission.Allowed("not a Ray object")
+	}
+	in := defaults.Input{
+		Object:    req.Object.Raw,
+		Operation: defaults.Create,
+		Namespace: req.Namespace,
+		Templates: h.Templates,
+		Policy:    h.Policy(),
+	}
+	if req.Operation == admissionv1.Update {
+		in.Operation, in.OldObject = defaults.Update, req.OldObject.Raw
+	}
+	res := defaults.Expand(in)
+	log := h.Log.With(zap.String("kind", kind), zap.String("namespace", req.Namespace), zap.String("name", req.Name),
+		zap.String("operation", string(req.Operation)), zap.Bool("mutating", h.Mutating), zap.Bool("dryRun", req.DryRun != nil && *req.DryRun))
+	if len(res.Errors) > 0 {
+		log.Info("denied", zap.Int("errors", len(res.Errors)), zap.String("first", res.Errors[0].Error()))
+		status := apierrors.NewInvalid(schema.GroupKind{Group: req.Kind.Group, Kind: kind}, req.Name, res.Errors)
+		return admission.Response{AdmissionResponse: admissionv1.AdmissionResponse{UID: req.UID, Allowed: false, Result: &status.ErrStatus}}
+	}
+	if !h.Mutating {
+		return admission.Allowed("").WithWarnings(res.Warnings...)
+	}
+	if !res.Changed {
+		return admission.Allowed("")
+	}
+	resp := admission.PatchResponseFromRaw(req.Object.Raw, res.Object)
+	if !resp.Allowed {
+		log.Error("cannot build patch", zap.String("reason", resp.Result.Message))
+		return admission.Errored(http.StatusInternalServerError, errPatch)
+	}
+	log.Debug("expanded", zap.Int("patchOps", len(resp.Patches)))
+	return resp
+}
+
+type patchError struct{}
+
+func (patchError) Error() string { return "raypilot: cannot compute the JSON patch of the expansion" }
+
+var errPatch = patchError{}

@@ -1,0 +1,115 @@
+package webhook
+
+import (
+	"context"
+	"crypto/tls"
+	"net/http"
+	"fmt"
+	"time"
+
+	"github.com/go-logr/zapr"
+	"go.uber.org/zap"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	crwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/raypilot/raypilot/api/v1alpha1"
+)
+
+// Options configure the webhook server.
+type Options struct {
+	// Host and Port to serve HTTPS on.
+	Host string
+	Port int
+	// CertDir holds tls.crt and tls.key; changes are picked up without a restart.
+	CertDir string
+	// PolicyFile is the policy document; empty means the built-in policy.
+	PolicyFile string
+	// PolicyPollInterval is how often PolicyFile is checked for changes.
+	PolicyPollInterval time.Duration
+	// MetricsAddr and HealthAddr are the metrics and probe listeners ("0" disables).
+	MetricsAddr, HealthAddr string
+	// EnableHTTP2 is off by default (HTTP/2 rapid-reset attacks).
+	EnableHTTP2 bool
+}
+
+// Run serves the webhooks until ctx ends. Readiness (/readyz on HealthAddr)
+// turns true once the template caches are synced and TLS is being served.
+func Run(ctx context.Context, cfg *rest.Config, opts Options, log *zap.Logger) error {
+	policy, err := loadPolicyFile(opts.PolicyFile, log)
+	if err != nil {
+		return fmt.Errorf("load policy %s: %w", opts.PolicyFile, err)
+	}
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return err
+	}
+	if err := v1alpha1.AddToScheme(scheme); err != nil {
+		return err
+	}
+	ctrl.SetLogger(zapr.NewLogger(log.Named("controller-runtime")))
+
+	tlsOpts := []func(*tls.Config){func(c *tls.Config) {
+		c.MinVersion = tls.VersionTLS12
+		if !opts.EnableHTTP2 {
+			c.NextProtos = []string{"http/1.1"}
+		}
+	}}
+	server := crwebhook.NewServer(crwebhook.Options{Host: opts.Host, Port: opts.Port, CertDir: opts.CertDir, TLSOpts: tlsOpts})
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                 scheme,
+		WebhookServer:          server,
+		Metrics:                metricsserver.Options{BindAddress: opts.MetricsAddr},
+		HealthProbeBindAddress: opts.HealthAddr,
+		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
+			&corev1.ConfigMap{}: {Label: labels.SelectorFromSet(labels.Set{configTypeLabel: configTypeTemplate})},
+		}},
+	})
+	if err != nil {
+		return fmt.Errorf("create manager: %w", err)
+	}
+	// Start the informers up front so the first admission does not wait.
+	for _, o := range []client.Object{&v1alpha1.ComputeTemplate{}, &v1alpha1.ClusterComputeTemplate{}, &corev1.ConfigMap{}} {
+		if _, err := mgr.GetCache().GetInformer(ctx, o); err != nil {
+			return fmt.Errorf("informer for %T: %w", o, err)
+		}
+	}
+	templates := cachedTemplates{reader: mgr.GetCache()}
+	for _, h := range []*Handler{{Mutating: true}, {Mutating: false}} {
+		h.Templates, h.Policy, h.Log = templates, policy.Get, log.Named("admission")
+		path := ValidatePath
+		if h.Mutating {
+			path = MutatePath
+		}
+		server.Register(path, &admission.Webhook{Handler: h, RecoverPanic: ptr(true)})
+	}
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return err
+	}
+	if err := mgr.AddReadyzCheck("webhook", server.StartedChecker()); err != nil {
+		return err
+	}
+	if err := mgr.AddReadyzCheck("templates", func(req *http.Request) error {
+		if !mgr.GetCache().WaitForCacheSync(req.Context()) {
+			return fmt.Errorf("template caches not synced")
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	go policy.watch(ctx, opts.PolicyPollInterval)
+	log.Info("serving admission webhooks", zap.String("host", opts.Host), zap.Int("port", opts.Port),
+		zap.String("certDir", opts.CertDir), zap.String("policy", opts.PolicyFile))
+	return mgr.Start(ctx)
+}
+
+func ptr[T any](v T) *T { return &v }
