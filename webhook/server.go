@@ -83,6 +83,8 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log *zap.Logger) e
 			return fmt.Errorf("informer for %T: %w", o, err)
 		}
 	}
+	// The manager runs the webhook server only once it has been asked for it.
+	server = mgr.GetWebhookServer()
 	templates := cachedTemplates{reader: mgr.GetCache()}
 	for _, h := range []*Handler{{Mutating: true}, {Mutating: false}} {
 		h.Templates, h.Policy, h.Log = templates, policy.Get, log.Named("admission")

@@ -1,0 +1,251 @@
+// Package integration runs raypilot's webhook for real: etcd and
+// kube-apiserver built by hack/tools.sh, the KubeRay v1.5.0 CRDs and
+// raypilot's CRDs installed, the webhook serving TLS and registered through
+// Mutating/ValidatingWebhookConfigurations, and kubectl as the client.
+package integration
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/raypilot/raypilot/webhook"
+	"github.com/raypilot/raypilot/webhook/certs"
+)
+
+// env is the shared control plane; kubeconfig is an admin kubeconfig file.
+var (
+	env        *envtest.Environment
+	kubeconfig string
+	repoRoot   string
+	webhookAddr string
+)
+
+func TestMain(m *testing.M) {
+	bin := os.Getenv("RAYPILOT_TOOLS_BIN")
+	if bin == "" {
+		fmt.Println("integration: RAYPILOT_TOOLS_BIN is not set; `make test` builds the tools and sets it. Skipping.")
+		os.Exit(0)
+	}
+	code, err := run(m, bin)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "integration:", err)
+		os.Exit(1)
+	}
+	os.Exit(code)
+}
+
+func run(m *testing.M, bin string) (int, error) {
+	wd, _ := os.Getwd()
+	repoRoot = filepath.Join(wd, "..", "..")
+	kuberay, err := moduleDir("github.com/ray-project/kuberay/ray-operator")
+	if err != nil {
+		return 0, err
+	}
+	env = &envtest.Environment{
+		BinaryAssetsDirectory: bin,
+		CRDDirectoryPaths: []string{
+			filepath.Join(kuberay, "config", "crd", "bases"),
+			filepath.Join(repoRoot, "charts", "raypilot", "crds"),
+		},
+		ErrorIfCRDPathMissing:    true,
+		ControlPlaneStartTimeout: 90 * time.Second,
+	}
+	cfg, err := env.Start()
+	if err != nil {
+		return 0, fmt.Errorf("start control plane: %w", err)
+	}
+	defer func() { _ = env.Stop() }()
+
+	tmp, err := os.MkdirTemp("", "raypilot-integration-")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(tmp)
+	user, err := env.AddUser(envtest.User{Name: "admin", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return 0, err
+	}
+	kc, err := user.KubeConfig()
+	if err != nil {
+		return 0, err
+	}
+	kubeconfig = filepath.Join(tmp, "kubeconfig")
+	if err := os.WriteFile(kubeconfig, kc, 0o600); err != nil {
+		return 0, err
+	}
+
+	// Serving certificate for 127.0.0.1, trusted through the CA bundle.
+	bundle, err := certs.Generate([]string{"127.0.0.1", "localhost"}, 24*time.Hour, time.Now())
+	if err != nil {
+		return 0, err
+	}
+	certDir := filepath.Join(tmp, "certs")
+	_ = os.MkdirAll(certDir, 0o700)
+	_ = os.WriteFile(filepath.Join(certDir, "tls.crt"), bundle.Cert, 0o600)
+	_ = os.WriteFile(filepath.Join(certDir, "tls.key"), bundle.Key, 0o600)
+
+	port, healthPort := freePort(), freePort()
+	webhookAddr = fmt.Sprintf("127.0.0.1:%d", port)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	log, _ := zap.NewDevelopment(zap.IncreaseLevel(zap.WarnLevel))
+	done := make(chan error, 1)
+	go func() {
+		done <- webhook.Run(ctx, cfg, webhook.Options{
+			Host: "127.0.0.1", Port: port, CertDir: certDir,
+			MetricsAddr: "0", HealthAddr: fmt.Sprintf("127.0.0.1:%d", healthPort),
+		}, log)
+	}()
+	if err := waitReady(fmt.Sprintf("http://127.0.0.1:%d/readyz", healthPort), done); err != nil {
+		return 0, err
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return 0, err
+	}
+	if err := registerWebhooks(ctx, cs, fmt.Sprintf("https://127.0.0.1:%d", port), bundle.CACert); err != nil {
+		return 0, err
+	}
+	if err := waitWebhookActive(); err != nil {
+		return 0, err
+	}
+	code := m.Run()
+	cancel()
+	if err := <-done; err != nil {
+		return code, fmt.Errorf("webhook: %w", err)
+	}
+	return code, nil
+}
+
+func moduleDir(mod string) (string, error) {
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", mod).Output()
+	if err != nil {
+		return "", fmt.Errorf("go list -m %s: %w", mod, err)
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+func freePort() int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func waitReady(url string, done <-chan error) error {
+	deadline := time.Now().Add(60 * time.Second)
+	last := ""
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-done:
+			return fmt.Errorf("webhook exited early: %v", err)
+		default:
+		}
+		resp, err := http.Get(url + "?verbose")
+		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			last = string(body)
+		} else {
+			last = err.Error()
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	_, derr := tls.Dial("tcp", webhookAddr, &tls.Config{InsecureSkipVerify: true})
+	return fmt.Errorf("webhook not ready at %s after 60s: %s (dial %s: %v)", url, last, webhookAddr, derr)
+}
+
+// registerWebhooks installs the configurations the chart installs, with a
+// url client config instead of a Service.
+func registerWebhooks(ctx context.Context, cs kubernetes.Interface, base string, ca []byte) error {
+	none := admissionregistrationv1.SideEffectClassNone
+	fail := admissionregistrationv1.Fail
+	equivalent := admissionregistrationv1.Equivalent
+	timeout := int32(5)
+	rules := []admissionregistrationv1.RuleWithOperations{{
+		Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update},
+		Rule: admissionregistrationv1.Rule{
+			APIGroups: []string{"ray.io"}, APIVersions: []string{"v1"},
+			Resources: []string{"rayclusters", "rayjobs", "rayservices"},
+		},
+	}}
+	client := func(path string) admissionregistrationv1.WebhookClientConfig {
+		url := base + path
+		return admissionregistrationv1.WebhookClientConfig{URL: &url, CABundle: ca}
+	}
+	mut := &admissionregistrationv1.MutatingWebhookConfiguration{
+		ObjectMeta: metav1.ObjectMeta{Name: "raypilot"},
+		Webhooks: []admissionregistrationv1.MutatingWebhook{{
+			Name: "expand.raypilot.io", ClientConfig: client(webhook.MutatePath), Rules: rules,
+			SideEffects: &none, FailurePolicy: &fail, MatchPolicy: &equivalent, TimeoutSeconds: &timeout,
+			AdmissionReviewVersions: []string{"v1"},
+		}},
+	}
+	val := &admissionregistrationv1.ValidatingWebhookConfiguration{
+		ObjectMeta: metav1.ObjectMeta{Name: "raypilot"},
+		Webhooks: []admissionregistrationv1.ValidatingWebhook{{
+			Name: "validate.raypilot.io", ClientConfig: client(webhook.ValidatePath), Rules: rules,
+			SideEffects: &none, FailurePolicy: &fail, MatchPolicy: &equivalent, TimeoutSeconds: &timeout,
+			AdmissionReviewVersions: []string{"v1"},
+		}},
+	}
+	if _, err := cs.AdmissionregistrationV1().MutatingWebhookConfigurations().Create(ctx, mut, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	_, err := cs.AdmissionregistrationV1().ValidatingWebhookConfigurations().Create(ctx, val, metav1.CreateOptions{})
+	return err
+}
+
+// waitWebhookActive waits until the API server calls the webhook: a
+// server-side dry run of a compact cluster comes back expanded.
+func waitWebhookActive() error {
+	probe := `{"apiVersion":"ray.io/v1","kind":"RayCluster","metadata":{"name":"probe"},"spec":{"rayVersion":"2.9.0","headGroupSpec":{"template":{}}}}`
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		out, _, err := kubectlIn(probe, "apply", "--dry-run=server", "-o", "json", "-f", "-")
+		if err == nil && strings.Contains(out, "ray-head") {
+			return nil
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	return fmt.Errorf("webhook configuration not active after 30s")
+}
+
+// kubectl runs the pinned kubectl against the test control plane.
+func kubectl(args ...string) (stdout, stderr string, err error) { return kubectlIn("", args...) }
+
+func kubectlIn(stdin string, args ...string) (stdout, stderr string, err error) {
+	cmd := exec.Command(filepath.Join(os.Getenv("RAYPILOT_TOOLS_BIN"), "kubectl"), append([]string{"--kubeconfig", kubeconfig}, args...)...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err = cmd.Run()
+	return out.String(), errb.String(), err
+}
+
+func readFile(path string) (string, error) {
+	data, err := os.ReadFile(path)
+	return string(data), err
+}
