@@ -149,7 +149,12 @@ func (w *walker) stringMap(parent obj, key string, fld *field.Path, create bool)
 	m := w.object(parent, key, fld, create)
 	for k, v := range m {
 		if _, ok := v.(string); !ok {
-			w.errs = append(w.errs, field.Invalid(fld.Key(k), v, fmt.Sprintf("must be a string; quote it: \"%v\"", v)))
+			msg := "must be a string"
+			switch v.(type) {
+			case json.Number, bool:
+				msg = fmt.Sprintf("must be a string; quote it: \"%v\"", v)
+			}
+			w.errs = append(w.errs, field.Invalid(fld.Key(k), v, msg))
 		}
 	}
 	return m

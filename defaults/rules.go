@@ -148,9 +148,14 @@ func (c *clusterExpansion) applyTemplate(p *podTemplate, t *Template) {
 	if requests == nil || limits == nil {
 		return
 	}
+	// A resource the user sized on either side is theirs: filling only the
+	// other side could put a request above a limit.
 	set := func(name, qty string) {
-		setDefault(requests, name, qty)
-		setDefault(limits, name, qty)
+		_, hasReq := requests[name]
+		_, hasLim := limits[name]
+		if !hasReq && !hasLim {
+			requests[name], limits[name] = qty, qty
+		}
 	}
 	set("cpu", t.Spec.CPU.String())
 	set("memory", t.Spec.Memory.String())

@@ -3,7 +3,6 @@ package defaults
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"maps"
 	"path"
 	"slices"
@@ -28,6 +27,13 @@ const (
 	VolumeEmptyDir  = "EMPTY_DIR"
 	VolumeEphemeral = "EPHEMERAL"
 )
+
+var sourceHint = map[string]string{
+	VolumeConfigMap: "the name of the ConfigMap to mount",
+	VolumeSecret:    "the name of the Secret to mount",
+	VolumePVC:       "the name of the PersistentVolumeClaim to mount",
+	VolumeHostPath:  "the absolute host path to mount",
+}
 
 var volumeTypes = []string{VolumeConfigMap, VolumeSecret, VolumePVC, VolumeHostPath, VolumeEmptyDir, VolumeEphemeral}
 
@@ -56,13 +62,19 @@ func ParseVolumes(text string, fld *field.Path) ([]CompactVolume, field.ErrorLis
 	if err != nil {
 		return nil, field.ErrorList{field.Invalid(fld, text, "must be a YAML or JSON list of volumes: "+err.Error())}
 	}
-	var vols []CompactVolume
-	dec := json.NewDecoder(bytes.NewReader(js))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&vols); err != nil {
-		return nil, field.ErrorList{field.Invalid(fld, text, "must be a list of {name, mountPath, volumeType, source, ...}: "+err.Error())}
+	var raw []json.RawMessage
+	if err := json.Unmarshal(js, &raw); err != nil {
+		return nil, field.ErrorList{field.Invalid(fld, text, "must be a YAML or JSON list of volumes {name, mountPath, volumeType, source, ...}")}
 	}
 	var errs field.ErrorList
+	vols := make([]CompactVolume, len(raw))
+	for i, r := range raw {
+		dec := json.NewDecoder(bytes.NewReader(r))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&vols[i]); err != nil {
+			errs = append(errs, field.Invalid(fld.Index(i), string(r), "must be a volume {name, mountPath, volumeType, source, items, readOnly, storage, storageClassName, accessMode, hostPathType, mountPropagationMode}: "+strings.TrimPrefix(err.Error(), "json: ")))
+		}
+	}
 	seen := map[string]bool{}
 	for i := range vols {
 		errs = append(errs, vols[i].validate(fld.Index(i))...)
@@ -96,7 +108,7 @@ func (v *CompactVolume) validate(fld *field.Path) field.ErrorList {
 		errs = append(errs, field.Required(fld.Child("volumeType"), "one of "+strings.Join(volumeTypes, ", ")))
 	case VolumeConfigMap, VolumeSecret, VolumePVC, VolumeHostPath:
 		if v.Source == "" {
-			errs = append(errs, field.Required(fld.Child("source"), fmt.Sprintf("the %s name (or host path) to mount", strings.ToLower(v.VolumeType))))
+			errs = append(errs, field.Required(fld.Child("source"), sourceHint[v.VolumeType]))
 		}
 	case VolumeEphemeral:
 		if v.Storage == "" {
