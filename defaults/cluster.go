@@ -130,10 +130,14 @@ func (c *clusterExpansion) group(g obj, fld *field.Path, isHead bool) {
 	if isHead {
 		c.headImage, _ = c0["image"].(string)
 	}
+	// A reference that cannot be resolved (tolerated only on UPDATE) keeps
+	// the audit hash of the expansion that did happen.
 	if tpl != nil {
 		tann[AnnotationComputeTemplate] = ref
+		tann[AnnotationExpanded] = contentHash(tpl, c.in.Policy)
+	} else if ref == "" {
+		tann[AnnotationExpanded] = contentHash(nil, c.in.Policy)
 	}
-	tann[AnnotationExpanded] = contentHash(tpl, c.in.Policy)
 	c.checkGroup(&p, tpl, params)
 }
 

@@ -31,7 +31,7 @@ type Template struct {
 	Kind string `json:"kind"`
 	Name string `json:"name"`
 	// Namespace is empty for a ClusterComputeTemplate.
-	Namespace string                     `json:"namespace,omitempty"`
+	Namespace string                       `json:"namespace,omitempty"`
 	Spec      v1alpha1.ComputeTemplateSpec `json:"spec"`
 }
 

@@ -3,8 +3,8 @@ package webhook
 import (
 	"context"
 	"crypto/tls"
-	"net/http"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/go-logr/zapr"

@@ -31,9 +31,9 @@ import (
 
 // env is the shared control plane; kubeconfig is an admin kubeconfig file.
 var (
-	env        *envtest.Environment
-	kubeconfig string
-	repoRoot   string
+	env         *envtest.Environment
+	kubeconfig  string
+	repoRoot    string
 	webhookAddr string
 )
 

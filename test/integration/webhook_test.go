@@ -182,7 +182,10 @@ func TestServerDryRunChangesNothing(t *testing.T) {
 
 func TestReapplyLeavesStoredObjectUnchanged(t *testing.T) {
 	applySeed(t)
-	for _, mode := range []struct{ name string; args []string }{
+	for _, mode := range []struct {
+		name string
+		args []string
+	}{
 		{"client-side", []string{"apply", "-f", "-"}},
 		{"server-side", []string{"apply", "--server-side", "-f", "-"}},
 	} {

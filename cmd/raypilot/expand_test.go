@@ -1,0 +1,141 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func runCLI(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(args, strings.NewReader(stdin), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+const template = `apiVersion: raypilot.io/v1alpha1
+kind: ComputeTemplate
+metadata: {name: default-template, namespace: team}
+spec: {cpu: "2", memory: 4Gi}
+`
+
+func TestExpandSeed(t *testing.T) {
+	code, out, errOut := runCLI(t, "", "expand", "-f", "../../examples/compute-template.yaml", "-f", "../../examples/raycluster.yaml")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if errOut != "" {
+		t.Errorf("stderr: %s", errOut)
+	}
+	for _, want := range []string{"kind: ComputeTemplate", "name: ray-head", "name: ray-worker", "cpu: \"2\"", "memory: 4Gi", "mountPath: /home/ray/samples", "rayproject/ray:2.9.0"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+	if strings.Count(out, "\n---\n") != 1 {
+		t.Errorf("want 2 documents:\n%s", out)
+	}
+}
+
+func TestExpandStdinNamespaceAndJSONList(t *testing.T) {
+	cluster := `apiVersion: ray.io/v1
+kind: RayCluster
+metadata: {name: a, annotations: {ray.io/compute-template: default-template}}
+spec: {rayVersion: "2.9.0", headGroupSpec: {template: {}}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: untouched}
+spec: {ports: [{port: 80}]}
+`
+	// Without --namespace the template (in namespace team) is not visible.
+	if code, out, errOut := runCLI(t, cluster, "expand", "-f", writeFile(t, "t.yaml", template), "-f", "-"); code != 1 || out != "" ||
+		!strings.Contains(errOut, `templates available in namespace "default": none`) {
+		t.Errorf("default namespace: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	code, out, errOut := runCLI(t, cluster, "expand", "-f", writeFile(t, "t.yaml", template), "-f", "-", "--namespace", "team", "-o", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var list struct {
+		Kind  string
+		Items []map[string]any
+	}
+	if err := json.Unmarshal([]byte(out), &list); err != nil || list.Kind != "List" || len(list.Items) != 3 {
+		t.Fatalf("-o json with 3 documents: %v, %s", err, out)
+	}
+	if svc := list.Items[2]; svc["kind"] != "Service" || svc["spec"].(map[string]any)["ports"] == nil {
+		t.Errorf("Service not passed through: %v", svc)
+	}
+	// A single document comes out as one JSON object, not a List.
+	code, out, _ = runCLI(t, cluster[:strings.Index(cluster, "---")], "expand", "-f", "-", "-o", "json")
+	var one map[string]any
+	if code != 1 {
+		t.Errorf("cluster without its template: exit %d", code)
+	}
+	code, out, _ = runCLI(t, template, "expand", "-f", "-", "-o", "json")
+	if code != 0 || json.Unmarshal([]byte(out), &one) != nil || one["kind"] != "ComputeTemplate" {
+		t.Errorf("single document: exit %d, output %s", code, out)
+	}
+}
+
+func TestExpandErrorsAndWarnings(t *testing.T) {
+	bad := `apiVersion: ray.io/v1
+kind: RayCluster
+metadata: {name: bad}
+spec:
+  rayVersion: "2.9.0"
+  headGroupSpec: {rayStartParams: {num-cpus: "64"}, template: {spec: {containers: [{name: ray-head, resources: {limits: {cpu: "1"}}}]}}}
+  workerGroupSpecs:
+  - {groupName: wg, minReplicas: 6, maxReplicas: 5, template: {}}
+  - {groupName: wg, minReplicas: 0, maxReplicas: 5, template: {}}
+`
+	code, out, errOut := runCLI(t, bad, "expand", "-f", "-")
+	if code != 1 || out != "" {
+		t.Fatalf("exit %d, stdout %q", code, out)
+	}
+	lines := strings.Split(strings.TrimSpace(errOut), "\n")
+	want := []string{
+		`Warning: spec.headGroupSpec.rayStartParams[num-cpus]: num-cpus 64 is more than the Ray container's CPU limit 1; Ray will oversubscribe the pod`,
+		`spec.workerGroupSpecs[0].minReplicas: Invalid value: 6: must be <= maxReplicas (5)`,
+		`spec.workerGroupSpecs[1].groupName: Duplicate value: "wg"`,
+	}
+	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
+		t.Errorf("stderr:\n%s\nwant:\n%s", errOut, strings.Join(want, "\n"))
+	}
+}
+
+func TestExpandPolicyAndUsage(t *testing.T) {
+	policy := writeFile(t, "policy.yaml", "defaults:\n  image: \"rayproject/ray:{rayVersion}-py310\"\n  autoscaling: {mode: central}\n")
+	cluster := writeFile(t, "c.yaml", "apiVersion: ray.io/v1\nkind: RayCluster\nmetadata: {name: c}\nspec: {rayVersion: \"2.9.0\", enableInTreeAutoscaling: true, headGroupSpec: {template: {}}}\n")
+	code, out, errOut := runCLI(t, "", "expand", "-f", cluster, "--policy", policy)
+	if code != 0 || !strings.Contains(out, "rayproject/ray:2.9.0-py310") || !strings.Contains(out, "raypilot.io/autoscaling: central") || !strings.Contains(out, "enableInTreeAutoscaling: false") {
+		t.Errorf("exit %d, stderr %s, output:\n%s", code, errOut, out)
+	}
+	for _, args := range [][]string{
+		{"expand"},
+		{"expand", "-f", cluster, "-o", "xml"},
+		{"expand", "-f", "/no/such/file"},
+		{"expand", "-f", cluster, "--policy", writeFile(t, "bad.yaml", "defaults: {colour: red}")},
+		{"frobnicate"},
+	} {
+		if code, out, _ := runCLI(t, "", args...); code != 2 || out != "" {
+			t.Errorf("%v: exit %d, stdout %q; want 2 and nothing", args, code, out)
+		}
+	}
+	if code, out, _ := runCLI(t, "", "version"); code != 0 || strings.TrimSpace(out) == "" {
+		t.Errorf("version: %d %q", code, out)
+	}
+}
