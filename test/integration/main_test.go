@@ -35,6 +35,7 @@ var (
 	kubeconfig  string
 	repoRoot    string
 	webhookAddr string
+	certDir     string
 )
 
 func TestMain(m *testing.M) {
@@ -96,7 +97,7 @@ func run(m *testing.M, bin string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	certDir := filepath.Join(tmp, "certs")
+	certDir = filepath.Join(tmp, "certs")
 	_ = os.MkdirAll(certDir, 0o700)
 	_ = os.WriteFile(filepath.Join(certDir, "tls.crt"), bundle.Cert, 0o600)
 	_ = os.WriteFile(filepath.Join(certDir, "tls.key"), bundle.Key, 0o600)
