@@ -8,7 +8,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 CONTROLLER_GEN := $(GO) run sigs.k8s.io/controller-tools/cmd/controller-gen@v0.23.0
 FUZZTIME ?= 5m
 
-.PHONY: all build test unit tools generate lint fuzz clean
+.PHONY: all build test unit tools generate lint fuzz clean demo cluster-up cluster-down
 
 all: build
 
@@ -22,6 +22,16 @@ tools:
 ## test: everything, including the real kube-apiserver integration tier
 test: lint tools
 	RAYPILOT_TOOLS_BIN="$$(hack/tools.sh bin-dir)" $(GO) test -count=1 ./...
+
+## demo: the seed walkthrough on the local control plane
+demo:
+	hack/demo.sh
+
+cluster-up:
+	hack/local-cluster.sh up
+
+cluster-down:
+	hack/local-cluster.sh down
 
 ## unit: the tests that need no control plane
 unit:

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Builds pinned etcd, kube-apiserver and kubectl from the Go module proxy and
-# caches them outside the checkout, keyed by version.
+# Builds the pinned tools from the Go module proxy and caches them outside the
+# checkout, keyed by version: etcd, kube-apiserver, kubectl,
+# kube-controller-manager, kube-scheduler, kwok, the KubeRay operator
+# (kuberay-operator) and helm.
 #
-#   hack/tools.sh bin-dir        print the folder holding the binaries (builds if needed)
-#   hack/tools.sh build          build whatever is missing
+#   hack/tools.sh build   [TOOL...]   build whatever is missing (default: all)
+#   hack/tools.sh bin-dir [TOOL...]   build if needed, then print the folder
+#                                     holding every built tool
 #
 # Cache root: $RAYPILOT_TOOLS_CACHE (default ~/.cache/raypilot/tools).
 set -euo pipefail
@@ -15,7 +18,7 @@ source "$here/tools/versions.env"
 cache_root=${RAYPILOT_TOOLS_CACHE:-$HOME/.cache/raypilot/tools}
 k8s_dir=$cache_root/kubernetes-$KUBERNETES_VERSION
 etcd_dir=$cache_root/etcd-$ETCD_VERSION
-bin_dir=$cache_root/bin-$KUBERNETES_VERSION-$ETCD_VERSION
+bin_dir=$cache_root/bin
 
 log() { echo "hack/tools.sh: $*" >&2; }
 
@@ -109,31 +112,72 @@ GO
   mv "$out/etcd.tmp" "$out/etcd"
 }
 
-# Binaries are linked into one folder so callers need a single PATH entry.
-link_bin() {
-  mkdir -p "$bin_dir"
-  for b in "$k8s_dir"/bin/* "$etcd_dir/bin/etcd"; do
-    [[ -x $b ]] && ln -sf "$b" "$bin_dir/$(basename "$b")"
-  done
+# go_install NAME PACKAGE VERSION: for modules without replace directives.
+go_install() {
+  local name=$1 pkg=$2 version=$3
+  local out=$cache_root/$name-$version/bin
+  [[ -x $out/$name ]] && return 0
+  log "building $name $version"
+  local tmp=$out.tmp
+  rm -rf "$tmp" && mkdir -p "$tmp"
+  (
+    export GOFLAGS=-mod=mod GOWORK=off CGO_ENABLED=0 GOBIN=$tmp
+    local ldflags="-s -w"
+    [[ $name == helm ]] && ldflags+=" -X helm.sh/helm/v3/internal/version.version=$version"
+    go install -trimpath -ldflags "$ldflags" "$pkg@$version"
+  )
+  mkdir -p "$out"
+  mv "$tmp/$(basename "${pkg}")" "$out/$name"
+  rm -rf "$tmp"
 }
 
-k8s_tools=(kube-apiserver kubectl)
-[[ -n ${RAYPILOT_TOOLS_ALL:-} ]] && k8s_tools+=(kube-controller-manager kube-scheduler)
+build_tool() {
+  case $1 in
+    etcd) build_etcd ;;
+    kube-apiserver | kubectl | kube-controller-manager | kube-scheduler) build_kubernetes "$1" ;;
+    kwok) go_install kwok sigs.k8s.io/kwok/cmd/kwok "$KWOK_VERSION" ;;
+    kuberay-operator) go_install kuberay-operator github.com/ray-project/kuberay/ray-operator "$KUBERAY_VERSION" ;;
+    helm) go_install helm helm.sh/helm/v3/cmd/helm "$HELM_VERSION" ;;
+    *) echo "hack/tools.sh: unknown tool $1" >&2; exit 2 ;;
+  esac
+}
 
-case ${1:-build} in
-  build)
-    build_etcd
-    build_kubernetes "${k8s_tools[@]}"
+# Binaries are linked into one folder so callers need a single PATH entry;
+# the links point into version-keyed folders, so a version bump rebuilds.
+link_bin() {
+  mkdir -p "$bin_dir"
+  ln -sfn "$etcd_dir/bin/etcd" "$bin_dir/etcd"
+  for b in kube-apiserver kubectl kube-controller-manager kube-scheduler; do
+    ln -sfn "$k8s_dir/bin/$b" "$bin_dir/$b"
+  done
+  ln -sfn "$cache_root/kwok-$KWOK_VERSION/bin/kwok" "$bin_dir/kwok"
+  ln -sfn "$cache_root/kuberay-operator-$KUBERAY_VERSION/bin/kuberay-operator" "$bin_dir/kuberay-operator"
+  ln -sfn "$cache_root/helm-$HELM_VERSION/bin/helm" "$bin_dir/helm"
+}
+
+all_tools=(etcd kube-apiserver kubectl kube-controller-manager kube-scheduler kwok kuberay-operator helm)
+
+cmd=${1:-build}
+shift || true
+tools=("$@")
+[[ ${#tools[@]} -eq 0 ]] && tools=("${all_tools[@]}")
+case $cmd in
+  build | bin-dir)
+    k8s=()
+    for t in "${tools[@]}"; do
+      case $t in
+        kube-apiserver | kubectl | kube-controller-manager | kube-scheduler) k8s+=("$t") ;;
+        *) build_tool "$t" ;;
+      esac
+    done
+    # One go build session for the Kubernetes binaries shares their packages.
+    [[ ${#k8s[@]} -gt 0 ]] && build_kubernetes "${k8s[@]}"
     link_bin
-    ;;
-  bin-dir)
-    build_etcd
-    build_kubernetes "${k8s_tools[@]}"
-    link_bin
-    echo "$bin_dir"
+    [[ $cmd == bin-dir ]] && echo "$bin_dir"
     ;;
   *)
-    echo "usage: $0 [build|bin-dir]" >&2
+    echo "usage: $0 [build|bin-dir] [TOOL...]" >&2
     exit 2
     ;;
 esac
+exit 0
