@@ -235,3 +235,16 @@ func TestNotARayObject(t *testing.T) {
 		}
 	}
 }
+
+// The CRD defaults replicas to 0 before the webhook sees the object, so a
+// value below minReplicas is raised to it instead of being refused.
+func TestReplicasBelowMinAreRaised(t *testing.T) {
+	obj := strings.Replace(string(yamlJSON(t, clusterYAML)), `"minReplicas":1`, `"minReplicas":2,"replicas":0`, 1)
+	res := defaults.Expand(defaults.Input{Object: []byte(obj), Namespace: "default", Templates: templateSet("t")})
+	if len(res.Errors) > 0 {
+		t.Fatal(res.Errors)
+	}
+	if got := jsonAt(t, res.Object, "spec", "workerGroupSpecs", 0, "replicas"); got != float64(2) {
+		t.Errorf("replicas = %v, want minReplicas 2", got)
+	}
+}

@@ -42,7 +42,7 @@ func (c *clusterExpansion) groupName(g obj, fld *field.Path, seen map[string]boo
 }
 
 // replicas fills a missing replicas (the stored value on UPDATE, else
-// minReplicas) and checks the bounds.
+// minReplicas), raises one below minReplicas to it, and checks the bounds.
 func (c *clusterExpansion) replicas(g obj, fld *field.Path) {
 	minR, hasMin := c.integer(g, "minReplicas", fld.Child("minReplicas"))
 	maxR, hasMax := c.integer(g, "maxReplicas", fld.Child("maxReplicas"))
@@ -55,6 +55,11 @@ func (c *clusterExpansion) replicas(g obj, fld *field.Path) {
 		}
 	}
 	rep, hasRep := c.integer(g, "replicas", fld.Child("replicas"))
+	// The RayCluster CRD defaults replicas to 0 before admission, so 0 may
+	// mean "unset"; KubeRay clamps up to minReplicas anyway. Store what will run.
+	if hasRep && hasMin && rep >= 0 && rep < minR && (!hasMax || minR <= maxR) {
+		g["replicas"], rep = g["minReplicas"], minR
+	}
 	for _, f := range []struct {
 		name string
 		v    int64
@@ -66,9 +71,6 @@ func (c *clusterExpansion) replicas(g obj, fld *field.Path) {
 	}
 	if hasMin && hasMax && minR > maxR {
 		c.errs = append(c.errs, field.Invalid(fld.Child("minReplicas"), minR, fmt.Sprintf("must be <= maxReplicas (%d)", maxR)))
-	}
-	if hasRep && hasMin && rep < minR && rep >= 0 {
-		c.errs = append(c.errs, field.Invalid(fld.Child("replicas"), rep, fmt.Sprintf("must be >= minReplicas (%d)", minR)))
 	}
 	if hasRep && hasMax && rep > maxR && (!hasMin || minR <= maxR) {
 		c.errs = append(c.errs, field.Invalid(fld.Child("replicas"), rep, fmt.Sprintf("must be <= maxReplicas (%d)", maxR)))

@@ -139,7 +139,7 @@ up() {
     --token-auth-file "$d/tokens.csv" --authorization-mode RBAC \
     --service-account-issuer https://kubernetes.default.svc.cluster.local \
     --service-account-key-file "$d/sa.pub" --service-account-signing-key-file "$d/sa.key" \
-    --service-cluster-ip-range 10.96.0.0/16 --allow-privileged=true
+    --service-cluster-ip-range 10.96.0.0/16 --allow-privileged=true --endpoint-reconciler-type none
   wait_for kube-apiserver 240 kubectl_ get --raw /readyz
 
   log "starting kube-controller-manager and kube-scheduler"
@@ -165,7 +165,7 @@ up() {
   local kuberay
   kuberay=$(go env GOMODCACHE)/github.com/ray-project/kuberay/ray-operator@$KUBERAY_VERSION
   kubectl_ apply --server-side -f "$kuberay/config/crd/bases" -f "$root/charts/raypilot/crds" >/dev/null
-  kubectl_ wait --for condition=Established --timeout 60s crd --all >/dev/null
+  wait_for "the CRDs" 120 kubectl_ wait --for condition=Established --timeout 5s crd --all
   wait_for "the default service account" 120 kubectl_ get serviceaccount default
 
   log "starting the KubeRay operator"
