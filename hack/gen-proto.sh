@@ -11,7 +11,7 @@
 #
 # Needs protoc on PATH (Debian: apt-get install -y protobuf-compiler). The
 # generated headers record the protoc version; the committed code was made
-# with $PROTOC_VERSION_EXPECTED.
+# with libprotoc 3.21.12 (Debian bookworm).
 #
 # Cache root: $RAYPILOT_TOOLS_CACHE (default ~/.cache/raypilot/tools).
 set -euo pipefail
@@ -48,12 +48,17 @@ install_plugin protoc-gen-go-grpc google.golang.org/grpc/cmd/protoc-gen-go-grpc 
 
 cd "$root"
 out=scaler/gcs/rpcpb
-rm -f "$out"/*.pb.go
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
 # Paths are given relative to the module root so the descriptors register
 # under unique names (scaler/gcs/proto/common.proto, not common.proto).
 PATH=$plugin_dir:$PATH protoc \
   --proto_path=. \
-  --go_out=. --go_opt=module=github.com/raypilot/raypilot \
-  --go-grpc_out=. --go-grpc_opt=module=github.com/raypilot/raypilot \
+  --go_out="$tmp" --go_opt=module=github.com/raypilot/raypilot \
+  --go-grpc_out="$tmp" --go-grpc_opt=module=github.com/raypilot/raypilot \
   scaler/gcs/proto/common.proto scaler/gcs/proto/autoscaler.proto
-log "generated $(cd "$out" && ls ./*.pb.go | tr '\n' ' ')"
+# Replace the generated files only once protoc has succeeded.
+mkdir -p "$out"
+rm -f "$out"/*.pb.go
+cp "$tmp/$out"/*.pb.go "$out"/
+log "generated $(cd "$out" && ls -- *.pb.go | tr '\n' ' ')"

@@ -1,0 +1,120 @@
+package gcs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/connectivity"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/keepalive"
+
+	"github.com/raypilot/raypilot/scaler/gcs/rpcpb"
+)
+
+// Client talks to the autoscaler API of one Ray cluster's GCS. It is safe
+// for concurrent use. Close it when done.
+type Client struct {
+	addr    string
+	token   string
+	timeout time.Duration
+	tls     bool
+	conn    *grpc.ClientConn
+	rpc     rpcpb.AutoscalerStateServiceClient
+}
+
+// Dial connects to the GCS at addr ("host:port", e.g.
+// "raycluster-head-svc.ns.svc:6379") and waits until the connection is
+// ready, for at most the per-call timeout or until ctx ends. Errors name
+// the address and never contain the token.
+func Dial(ctx context.Context, addr string, opts Options) (*Client, error) {
+	if addr == "" {
+		return nil, errors.New("gcs: dial: empty address")
+	}
+	dialOpts, err := dialOptions(opts)
+	if err != nil {
+		return nil, fmt.Errorf("gcs %s: dial: %w", addr, err)
+	}
+	conn, err := grpc.NewClient(addr, dialOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("gcs %s: dial: %w", addr, redactError(err, opts.Token))
+	}
+	waitCtx, cancel := context.WithTimeout(ctx, opts.timeout())
+	defer cancel()
+	if err := waitReady(waitCtx, conn); err != nil {
+		_ = conn.Close()
+		return nil, fmt.Errorf("gcs %s: connect: %w", addr, err)
+	}
+	return &Client{
+		addr:    addr,
+		token:   opts.Token,
+		timeout: opts.timeout(),
+		tls:     opts.TLS != nil,
+		conn:    conn,
+		rpc:     rpcpb.NewAutoscalerStateServiceClient(conn),
+	}, nil
+}
+
+// dialOptions turns Options into gRPC dial options.
+func dialOptions(opts Options) ([]grpc.DialOption, error) {
+	creds := insecure.NewCredentials()
+	if opts.TLS != nil {
+		creds = credentials.NewTLS(opts.TLS.Clone())
+	}
+	dialOpts := []grpc.DialOption{
+		grpc.WithTransportCredentials(creds),
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{
+			Time:                keepaliveTime,
+			Timeout:             keepaliveTimeout,
+			PermitWithoutStream: false,
+		}),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxRecvMsgSize)),
+	}
+	if opts.Token != "" {
+		if err := validateToken(opts.Token); err != nil {
+			return nil, err
+		}
+		dialOpts = append(dialOpts, grpc.WithPerRPCCredentials(bearerToken{token: opts.Token}))
+	}
+	return dialOpts, nil
+}
+
+// waitReady starts connecting and waits until conn is ready or ctx ends.
+func waitReady(ctx context.Context, conn *grpc.ClientConn) error {
+	conn.Connect()
+	for {
+		state := conn.GetState()
+		switch state {
+		case connectivity.Ready:
+			return nil
+		case connectivity.Shutdown:
+			return errors.New("connection closed")
+		}
+		if !conn.WaitForStateChange(ctx, state) {
+			return fmt.Errorf("not ready (last state %s): %w", state, ctx.Err())
+		}
+	}
+}
+
+// Addr returns the GCS address the client was dialled with.
+func (c *Client) Addr() string { return c.addr }
+
+// Close closes the connection. RPCs in flight fail with codes.Canceled.
+func (c *Client) Close() error {
+	if err := c.conn.Close(); err != nil {
+		return fmt.Errorf("gcs %s: close: %w", c.addr, err)
+	}
+	return nil
+}
+
+// String describes the client without revealing the token.
+func (c *Client) String() string {
+	return fmt.Sprintf("gcs.Client{Addr: %s, Timeout: %s, Token: %s, TLS: %t}",
+		c.addr, c.timeout, redactedToken(c.token), c.tls)
+}
+
+// GoString is String, so that %#v does not reveal the token either.
+func (c *Client) GoString() string { return c.String() }
