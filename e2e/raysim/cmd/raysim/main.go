@@ -1,0 +1,59 @@
+// Command raysim serves simulated Ray GCS autoscaler APIs for every Ray
+// cluster of a Kubernetes control plane, plus an HTTP API to post demand.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"log"
+	"net"
+	"net/http"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/raypilot/raypilot/e2e/raysim"
+)
+
+func main() {
+	kubeconfig := flag.String("kubeconfig", "", "kubeconfig of the control plane")
+	grpcAddr := flag.String("grpc-address", "127.0.0.1:26379", "gRPC listener for the GCS API of every cluster")
+	httpAddr := flag.String("http-address", "127.0.0.1:28265", "HTTP control API listener")
+	interval := flag.Duration("interval", 200*time.Millisecond, "how often pods are synced and the simulation ticks")
+	flag.Parse()
+
+	cfg, err := clientcmd.BuildConfigFromFlags("", *kubeconfig)
+	if err != nil {
+		log.Fatalf("raysim: kubeconfig: %v", err)
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		log.Fatalf("raysim: %v", err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	sim := raysim.New(nil)
+
+	lis, err := net.Listen("tcp", *grpcAddr)
+	if err != nil {
+		log.Fatalf("raysim: %v", err)
+	}
+	gs := sim.GRPCServer()
+	go func() { _ = gs.Serve(lis) }()
+	hs := &http.Server{Addr: *httpAddr, Handler: sim.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := hs.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Fatalf("raysim: http: %v", err)
+		}
+	}()
+	log.Printf("raysim: GCS API on %s, control API on http://%s", *grpcAddr, *httpAddr)
+	if err := sim.Run(ctx, cs, *interval); err != nil {
+		log.Fatalf("raysim: %v", err)
+	}
+	gs.GracefulStop()
+	_ = hs.Shutdown(context.Background())
+}

@@ -1,0 +1,168 @@
+package engine
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+)
+
+// countLive counts the nodes of each group that are not being terminated
+// (Ray's get_cluster_shape).
+func (d *decider) countLive() []int {
+	c := make([]int, len(d.c.Groups))
+	for _, n := range d.nodes {
+		if n.group >= 0 && n.status != toTerminate {
+			c[n.group]++
+		}
+	}
+	return c
+}
+
+// enforceMin is Ray's _enforce_min_workers_per_type: launch what each group
+// lacks to reach its min workers. Pending pods and requested replicas count,
+// so they are never launched twice. The new nodes go to the front of the
+// context, as in Ray.
+func (d *decider) enforceMin() {
+	count := d.countLive()
+	var added []*snode
+	for g, grp := range d.c.Groups {
+		for range grp.MinWorkers() - count[g] {
+			n := d.fresh(g, kindNew)
+			n.forMin = true
+			added = append(added, n)
+		}
+	}
+	d.nodes = append(added, d.nodes...)
+}
+
+// enforceMaxPerType is Ray's _enforce_max_workers_per_type: a group with more
+// live nodes than its max workers loses the surplus, chosen by
+// terminationOrder. Like Ray it regroups the context by type.
+func (d *decider) enforceMaxPerType() {
+	var terminating []*snode
+	var order []int // group ids (and -1 for foreign heads) in first-seen order
+	byType := map[int][]*snode{}
+	for _, n := range d.nodes {
+		if n.status == toTerminate {
+			terminating = append(terminating, n)
+			continue
+		}
+		if _, ok := byType[n.group]; !ok {
+			order = append(order, n.group)
+		}
+		byType[n.group] = append(byType[n.group], n)
+	}
+	live := make([]*snode, 0, len(d.nodes))
+	for _, g := range order {
+		nodes := byType[g]
+		if g >= 0 {
+			grp := d.c.Groups[g]
+			if extra := len(nodes) - grp.MaxWorkers(); extra > 0 {
+				var gone []*snode
+				gone, nodes = d.selectForTermination(nodes, extra, CauseMaxPerType,
+					fmt.Sprintf("group has %d workers, maxReplicas allows %d", len(nodes), grp.MaxWorkers()))
+				terminating = append(terminating, gone...)
+			}
+		}
+		live = append(live, nodes...)
+	}
+	d.nodes = append(terminating, live...)
+}
+
+// enforceMaxGlobal is Ray's _enforce_max_workers_global against the
+// cluster's worker cap.
+func (d *decider) enforceMaxGlobal() {
+	if d.c.MaxWorkers <= 0 {
+		return
+	}
+	var terminating, live []*snode
+	workers := 0
+	for _, n := range d.nodes {
+		if n.status == toTerminate {
+			terminating = append(terminating, n)
+			continue
+		}
+		live = append(live, n)
+		if !n.head {
+			workers++
+		}
+	}
+	extra := workers - d.c.MaxWorkers
+	if extra <= 0 {
+		return
+	}
+	gone, live := d.selectForTermination(live, extra, CauseMaxNodes,
+		fmt.Sprintf("cluster has %d workers, the cap is %d", workers, d.c.MaxWorkers))
+	d.nodes = append(append(terminating, gone...), live...)
+}
+
+// selectForTermination is Ray's _select_nodes_to_terminate: sort by
+// terminationOrder, take the first k that are not the head, and return them
+// marked plus the rest (in sorted order, the head last).
+func (d *decider) selectForTermination(nodes []*snode, k int, cause Cause, why string) (gone, rest []*snode) {
+	sorted := slices.Clone(nodes)
+	slices.SortStableFunc(sorted, d.terminationOrder)
+	var heads []*snode
+	for _, n := range sorted {
+		switch {
+		case n.head:
+			heads = append(heads, n)
+		case len(gone) < k:
+			d.markTerminate(n, cause, why)
+			gone = append(gone, n)
+		default:
+			rest = append(rest, n)
+		}
+	}
+	return gone, append(rest, heads...)
+}
+
+// terminationOrder is Ray's _sort_nodes_for_termination: nodes without Ray
+// first, then the longest idle, then the least utilized.
+func (d *decider) terminationOrder(a, b *snode) int {
+	if a.hasRay() != b.hasRay() {
+		if !a.hasRay() {
+			return -1
+		}
+		return 1
+	}
+	return cmp.Or(cmp.Compare(b.idle, a.idle), cmp.Compare(avgUtil(a), avgUtil(b)))
+}
+
+// avgUtil is the mean of (total - available)/total over the node's resources
+// for pending demand.
+func avgUtil(n *snode) float64 {
+	sum, cnt := 0.0, 0
+	av := n.slots[srcDemand].avail
+	for _, i := range n.totalIdx {
+		t := n.total.v[i]
+		if t <= 0 {
+			continue
+		}
+		a := 0.0
+		if av.has[i] {
+			a = av.v[i]
+		}
+		sum += (t - a) / t
+		cnt++
+	}
+	if cnt == 0 {
+		return 0
+	}
+	return sum / float64(cnt)
+}
+
+// markTerminate marks n for termination. Nodes that exist only in this plan
+// (a replica without a pod, a launch) get no Termination: dropping them just
+// lowers the replicas.
+func (d *decider) markTerminate(n *snode, cause Cause, why string) {
+	n.status = toTerminate
+	if n.pod == nil {
+		return
+	}
+	t := &Termination{Pod: n.pod.Name, Group: n.typ, NodeID: n.nodeID, Cause: cause, Reason: why, Idle: n.idle}
+	if n.hasRay() {
+		t.Drain = true
+	}
+	n.term = t
+}

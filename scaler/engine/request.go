@@ -1,0 +1,223 @@
+package engine
+
+import (
+	"cmp"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// origin says where a request comes from, for the decision text.
+type origin uint8
+
+const (
+	fromDemand origin = iota
+	fromGang
+	fromConstraint
+)
+
+// creq is a request compiled against the universe.
+type creq struct {
+	items    []item
+	sorted   []namedAmount // the bundle sorted by name: Ray's sort key and the display
+	nkeys    int           // keys in the bundle, zero amounts included
+	sum      float64
+	gpuKey   bool // the bundle names GPU (even with 0): the node is "used for GPU work"
+	selector []LabelSelector
+	// anti is the anti-affinity label ("_PG_<id>"); a node may hold at most
+	// one request with it and none if it already carries the label.
+	anti        string
+	constraints int // Ray's placement-constraint count (sort key)
+	origin      origin
+	gang        *Gang
+	orig        Request
+	key         string // canonical identity
+}
+
+type namedAmount struct {
+	name string
+	v    float64
+}
+
+// run is n identical requests, consecutive in Ray's sorted order. Scheduling
+// them as a block gives exactly Ray's request-by-request first fit, because
+// every copy meets the same node state the previous one left.
+type run struct {
+	q *creq
+	n int
+}
+
+// compile prepares r; negative and NaN amounts are dropped (Ray would crash on
+// them), zero amounts are kept because they count in Ray's sort key.
+func (u *universe) compile(r Request, o origin) *creq {
+	q := &creq{orig: r, origin: o, selector: r.Selectors}
+	for name, v := range r.Resources {
+		if math.IsNaN(v) || v < 0 {
+			continue
+		}
+		q.sorted = append(q.sorted, namedAmount{name, v})
+		q.items = append(q.items, item{u.index[name], v})
+		q.sum += v
+		if name == "GPU" {
+			q.gpuKey = true
+		}
+	}
+	slices.SortFunc(q.sorted, func(a, b namedAmount) int { return strings.Compare(a.name, b.name) })
+	slices.SortFunc(q.items, func(a, b item) int { return a.i - b.i })
+	q.nkeys = len(q.sorted)
+	q.key = requestKey(q.sorted, r.Selectors)
+	return q
+}
+
+// requestKey is a canonical string for a bundle plus selectors: equal keys
+// mean interchangeable requests.
+func requestKey(sorted []namedAmount, sel []LabelSelector) string {
+	var b strings.Builder
+	for _, a := range sorted {
+		b.WriteString(a.name)
+		b.WriteByte('=')
+		b.WriteString(strconv.FormatFloat(a.v, 'g', -1, 64))
+		b.WriteByte(';')
+	}
+	b.WriteByte('|')
+	b.WriteString(selectorKey(sel))
+	return b.String()
+}
+
+func selectorKey(sel []LabelSelector) string {
+	var b strings.Builder
+	for _, s := range sel {
+		for _, c := range s {
+			b.WriteString(c.Key)
+			b.WriteByte(' ')
+			b.WriteString(strconv.Itoa(int(c.Op)))
+			for _, v := range c.Values {
+				b.WriteByte(' ')
+				b.WriteString(v)
+			}
+			b.WriteByte(',')
+		}
+		b.WriteByte('/')
+	}
+	return b.String()
+}
+
+// compareRay orders two requests the way Ray's _try_schedule sorts them,
+// descending: placement constraints, constraints of the first label selector,
+// number of resource keys, sum of amounts, then the sorted items. It returns
+// a negative number when a comes first.
+func compareRay(a, b *creq) int {
+	if c := cmp.Compare(b.constraints, a.constraints); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(firstSelectorLen(b), firstSelectorLen(a)); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(b.nkeys, a.nkeys); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(b.sum, a.sum); c != 0 {
+		return c
+	}
+	// Python compares the lists of (name, value) tuples lexicographically;
+	// descending means the bigger list first.
+	for i := 0; i < len(a.sorted) && i < len(b.sorted); i++ {
+		if c := strings.Compare(b.sorted[i].name, a.sorted[i].name); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(b.sorted[i].v, a.sorted[i].v); c != 0 {
+			return c
+		}
+	}
+	return cmp.Compare(len(b.sorted), len(a.sorted))
+}
+
+func firstSelectorLen(q *creq) int {
+	if len(q.selector) == 0 {
+		return 0
+	}
+	return len(q.selector[0])
+}
+
+// sortRuns sorts runs into Ray's order. The sort is stable, as Python's is, so
+// the input order (canonical for pending demand, bundle order for gangs)
+// breaks ties.
+func sortRuns(runs []run) {
+	slices.SortStableFunc(runs, func(a, b run) int { return compareRay(a.q, b.q) })
+}
+
+// mergeAdjacent joins neighbouring runs of identical requests, which Ray
+// would schedule one after the other anyway.
+func mergeAdjacent(runs []run) []run {
+	out := runs[:0]
+	for _, r := range runs {
+		if n := len(out); n > 0 && out[n-1].q.key == r.q.key && out[n-1].q.anti == r.q.anti && out[n-1].q.constraints == r.q.constraints {
+			out[n-1].n += r.n
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// selectorScore is Ray's label score of a node for one request: len(selectors)
+// minus the index of the first selector the node satisfies, 0 when none is.
+func selectorScore(sel []LabelSelector, l labelView) int {
+	for i, s := range sel {
+		if selectorMatches(s, l) {
+			return len(sel) - i
+		}
+	}
+	return 0
+}
+
+func selectorMatches(s LabelSelector, l labelView) bool {
+	for _, c := range s {
+		v, ok := l.get(c.Key)
+		switch c.Op {
+		case LabelIn:
+			if !ok || !slices.Contains(c.Values, v) {
+				return false
+			}
+		case LabelNotIn:
+			if ok && slices.Contains(c.Values, v) {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// labelView is a node's labels plus the anti-affinity labels (value "")
+// placed on it during this round.
+type labelView struct {
+	m     map[string]string
+	extra []string
+}
+
+func (l labelView) get(k string) (string, bool) {
+	if slices.Contains(l.extra, k) {
+		return "", true
+	}
+	v, ok := l.m[k]
+	return v, ok
+}
+
+// shapeString renders a bundle for humans: "{CPU: 1, GPU: 0.5}".
+func shapeString(sorted []namedAmount) string {
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, a := range sorted {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(a.name)
+		b.WriteString(": ")
+		b.WriteString(strconv.FormatFloat(a.v, 'g', -1, 64))
+	}
+	b.WriteByte('}')
+	return b.String()
+}
