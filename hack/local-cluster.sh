@@ -2,8 +2,10 @@
 # A real Kubernetes control plane on this machine, no Docker needed: etcd,
 # kube-apiserver, kube-controller-manager, kube-scheduler and kubectl built
 # from source (hack/tools.sh), kwok for fake nodes and pod lifecycles, the
-# real KubeRay operator (out of cluster), the KubeRay and raypilot CRDs, and
-# `raypilot webhook` registered with a url client config and a CA bundle.
+# real KubeRay operator (out of cluster), the KubeRay and raypilot CRDs,
+# `raypilot webhook` registered with a url client config and a CA bundle,
+# raysim playing every Ray cluster's GCS, and `raypilot scaler` (policy
+# autoscaling.mode: central) talking to raysim.
 #
 #   hack/local-cluster.sh up     start (idempotent); last line: the env file
 #   hack/local-cluster.sh env    print the env file's path
@@ -22,9 +24,11 @@ envfile=$state/env.sh
 ETCD_PORT=${RAYPILOT_ETCD_PORT:-23790}
 APISERVER_PORT=${RAYPILOT_APISERVER_PORT:-26443}
 WEBHOOK_PORT=${RAYPILOT_WEBHOOK_PORT:-29443}
+RAYSIM_GRPC_PORT=${RAYPILOT_RAYSIM_GRPC_PORT:-26379}
+RAYSIM_HTTP_PORT=${RAYPILOT_RAYSIM_HTTP_PORT:-28265}
 NODES=${RAYPILOT_NODES:-3}
 # Start order; `down` stops in reverse.
-components=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok kuberay-operator raypilot-webhook)
+components=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok kuberay-operator raypilot-webhook raysim raypilot-scaler)
 
 log() { echo "local-cluster: $*" >&2; }
 
@@ -119,7 +123,10 @@ up() {
   [[ -d $state ]] && { log "stale state in $state: cleaning up"; down >/dev/null; }
   mkdir -p "$state"/{pids,logs,etcd}
   log "building raypilot"
-  (cd "$root" && go build -o "$state/raypilot" ./cmd/raypilot)
+  (cd "$root" && go build -o "$state/raypilot" ./cmd/raypilot && go build -o "$state/raysim" ./e2e/raysim/cmd/raysim)
+  # The local control plane hands autoscaled clusters to the central scaler.
+  policy=${RAYPILOT_POLICY:-$state/policy.yaml}
+  [[ -n ${RAYPILOT_POLICY:-} ]] || printf 'defaults:\n  autoscaling: {mode: central}\n' >"$state/policy.yaml"
   go mod download "github.com/ray-project/kuberay/ray-operator@$KUBERAY_VERSION" "sigs.k8s.io/kwok@$KWOK_VERSION"
   pki
   kwok_config
@@ -176,9 +183,18 @@ up() {
   start raypilot-webhook "$state/raypilot" webhook --kubeconfig "$state/kubeconfig" \
     --host 127.0.0.1 --port "$WEBHOOK_PORT" --cert-dir "$d/webhook-serving" \
     --metrics-bind-address 0 --health-probe-bind-address "127.0.0.1:$((WEBHOOK_PORT + 1))" \
-    ${RAYPILOT_POLICY:+--policy "$RAYPILOT_POLICY"}
+    --policy "$policy"
   wait_for "raypilot webhook" 120 curl -fsS "http://127.0.0.1:$((WEBHOOK_PORT + 1))/readyz"
   WEBHOOK_PORT=$WEBHOOK_PORT CA_BUNDLE=$(base64 -w0 <"$d/ca.crt") render "$here/local-cluster/webhook.yaml" | kubectl_ apply -f - >/dev/null
+
+  log "starting raysim (Ray GCS simulator) and raypilot scaler"
+  start raysim "$state/raysim" --kubeconfig "$state/kubeconfig" \
+    --grpc-address "127.0.0.1:$RAYSIM_GRPC_PORT" --http-address "127.0.0.1:$RAYSIM_HTTP_PORT"
+  start raypilot-scaler "$state/raypilot" scaler --kubeconfig "$state/kubeconfig" --policy "$policy" \
+    --gcs-proxy-address "127.0.0.1:$RAYSIM_GRPC_PORT" --metrics-bind-address "127.0.0.1:$((WEBHOOK_PORT + 3))" \
+    --health-probe-bind-address "127.0.0.1:$((WEBHOOK_PORT + 2))"
+  wait_for raysim 60 curl -fsS "http://127.0.0.1:$RAYSIM_HTTP_PORT/v1/clusters/default/none/state"
+  wait_for "raypilot scaler" 60 curl -fsS "http://127.0.0.1:$((WEBHOOK_PORT + 2))/readyz"
 
   for c in "${components[@]}"; do
     pid_alive "$c" || { log "$c exited; see $state/logs/$c.log"; tail -20 "$state/logs/$c.log" >&2; exit 1; }
@@ -193,6 +209,7 @@ write_env() {
 # raypilot local control plane: source this file.
 export KUBECONFIG="$state/kubeconfig"
 export PATH="$bin:\$PATH"
+export RAYSIM_URL="http://127.0.0.1:$RAYSIM_HTTP_PORT"
 ENV
 }
 

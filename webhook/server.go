@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/raypilot/raypilot/api/v1alpha1"
+	"github.com/raypilot/raypilot/policyfile"
 )
 
 // Options configure the webhook server.
@@ -45,7 +46,7 @@ type Options struct {
 // Run serves the webhooks until ctx ends. Readiness (/readyz on HealthAddr)
 // turns true once the template caches are synced and TLS is being served.
 func Run(ctx context.Context, cfg *rest.Config, opts Options, log *zap.Logger) error {
-	policy, err := loadPolicyFile(opts.PolicyFile, log)
+	policy, err := policyfile.Load(opts.PolicyFile, log)
 	if err != nil {
 		return fmt.Errorf("load policy %s: %w", opts.PolicyFile, err)
 	}
@@ -108,7 +109,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log *zap.Logger) e
 	}); err != nil {
 		return err
 	}
-	go policy.watch(ctx, opts.PolicyPollInterval)
+	go policy.Watch(ctx, opts.PolicyPollInterval)
 	log.Info("serving admission webhooks", zap.String("host", opts.Host), zap.Int("port", opts.Port),
 		zap.String("certDir", opts.CertDir), zap.String("policy", opts.PolicyFile))
 	return mgr.Start(ctx)

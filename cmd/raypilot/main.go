@@ -15,7 +15,9 @@ const usage = `raypilot: Ray on Kubernetes without the API server or autoscaler 
 
 Usage:
   raypilot expand  -f FILE [-f FILE ...] [--policy FILE] [--namespace NS] [-o yaml|json]
+  raypilot plan    --raycluster FILE --ray-state FILE [--pods FILE] [--policy FILE] [--now RFC3339]
   raypilot webhook [flags]
+  raypilot scaler  [flags]
   raypilot version
 
 Run "raypilot COMMAND -h" for a command's flags.
@@ -33,8 +35,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "expand":
 		return runExpand(args[1:], stdin, stdout, stderr)
+	case "plan":
+		return runPlan(args[1:], stdout, stderr)
 	case "webhook":
 		return runWebhook(args[1:], stderr)
+	case "scaler":
+		return runScaler(args[1:], stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, version)
 		return 0

@@ -73,6 +73,9 @@ func dialOptions(opts Options) ([]grpc.DialOption, error) {
 		}),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxRecvMsgSize)),
 	}
+	if opts.Authority != "" {
+		dialOpts = append(dialOpts, grpc.WithAuthority(opts.Authority))
+	}
 	if opts.Token != "" {
 		if err := validateToken(opts.Token); err != nil {
 			return nil, err

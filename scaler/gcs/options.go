@@ -39,6 +39,11 @@ type Options struct {
 	// RAY_USE_TLS=1). When nil the connection is plaintext, which is how a
 	// Ray GCS listens by default.
 	TLS *tls.Config
+
+	// Authority, when set, is sent as the gRPC :authority instead of the
+	// dialled address: the cluster's own GCS address when dialling through
+	// a proxy or a simulator that serves many clusters on one port.
+	Authority string
 }
 
 // timeout returns the per-call timeout, applying the default.

@@ -1,4 +1,4 @@
-package webhook
+package policyfile
 
 import (
 	"context"
@@ -19,13 +19,13 @@ func TestPolicyFileReloadsAndKeepsLastGood(t *testing.T) {
 		}
 	}
 	write("defaults: {priorityClassName: a}")
-	p, err := loadPolicyFile(path, zap.NewNop())
+	p, err := Load(path, zap.NewNop())
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go p.watch(ctx, 10*time.Millisecond)
+	go p.Watch(ctx, 10*time.Millisecond)
 	waitFor := func(want string) {
 		t.Helper()
 		deadline := time.Now().Add(5 * time.Second)
@@ -44,7 +44,7 @@ func TestPolicyFileReloadsAndKeepsLastGood(t *testing.T) {
 	waitFor("b") // the bad document is refused, the last good one stays
 	write("defaults: {priorityClassName: c}")
 	waitFor("c")
-	if _, err := loadPolicyFile(filepath.Join(t.TempDir(), "missing"), zap.NewNop()); err == nil {
+	if _, err := Load(filepath.Join(t.TempDir(), "missing"), zap.NewNop()); err == nil {
 		t.Error("a missing policy file at start-up is not an error")
 	}
 }

@@ -1,4 +1,6 @@
-package webhook
+// Package policyfile serves the cluster-wide policy document from a file
+// (the chart's mounted ConfigMap) and reloads it when the file changes.
+package policyfile
 
 import (
 	"bytes"
@@ -12,19 +14,19 @@ import (
 	"github.com/raypilot/raypilot/defaults"
 )
 
-// policyFile holds the policy read from a file (the chart's mounted
-// ConfigMap) and reloads it when the file's content changes. A bad new
-// document is logged and the last good policy stays in force.
-type policyFile struct {
+// File holds the policy read from a file and reloads it when the file's
+// content changes. A bad new document is logged and the last good policy
+// stays in force.
+type File struct {
 	path    string
 	log     *zap.Logger
 	current atomic.Pointer[defaults.Policy]
 	raw     []byte
 }
 
-// loadPolicyFile reads path; an empty path means the built-in policy.
-func loadPolicyFile(path string, log *zap.Logger) (*policyFile, error) {
-	p := &policyFile{path: path, log: log}
+// Load reads path; an empty path means the built-in policy.
+func Load(path string, log *zap.Logger) (*File, error) {
+	p := &File{path: path, log: log}
 	if path == "" {
 		p.current.Store(defaults.DefaultPolicy())
 		return p, nil
@@ -43,11 +45,11 @@ func loadPolicyFile(path string, log *zap.Logger) (*policyFile, error) {
 }
 
 // Get returns the policy in force.
-func (p *policyFile) Get() *defaults.Policy { return p.current.Load() }
+func (p *File) Get() *defaults.Policy { return p.current.Load() }
 
-// watch polls the file until ctx ends. Polling follows the atomic symlink
+// Watch polls the file every interval (default 5 s) until ctx ends. Polling follows the atomic symlink
 // swaps the kubelet uses for ConfigMap volumes without extra machinery.
-func (p *policyFile) watch(ctx context.Context, every time.Duration) {
+func (p *File) Watch(ctx context.Context, every time.Duration) {
 	if p.path == "" {
 		return
 	}
@@ -66,7 +68,7 @@ func (p *policyFile) watch(ctx context.Context, every time.Duration) {
 	}
 }
 
-func (p *policyFile) reload() {
+func (p *File) reload() {
 	data, err := os.ReadFile(p.path)
 	if err != nil {
 		p.log.Error("cannot read policy; keeping the current one", zap.String("path", p.path), zap.Error(err))

@@ -1,0 +1,60 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"go.uber.org/zap"
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	"github.com/raypilot/raypilot/policyfile"
+	"github.com/raypilot/raypilot/scaler"
+)
+
+// runScaler is `raypilot scaler`: autoscale every RayCluster annotated
+// raypilot.io/autoscaling: central until SIGTERM.
+func runScaler(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("scaler", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o scaler.Options
+	fs.DurationVar(&o.Interval, "interval", time.Second, "time between two rounds of one cluster (changes wake it earlier)")
+	fs.IntVar(&o.Concurrency, "concurrency", 16, "clusters decided at once")
+	fs.StringVar(&o.GCSProxy, "gcs-proxy-address", "", "dial every cluster's GCS at this host:port, sending the cluster's own address (<cluster>-head-svc.<ns>.svc:<port>) as the gRPC authority; for raysim or a port-forward when the scaler runs outside the cluster")
+	fs.DurationVar(&o.GCSTimeout, "gcs-timeout", 5*time.Second, "timeout of each GCS call")
+	fs.BoolVar(&o.LeaderElection, "leader-elect", false, "elect a leader among replicas; only the leader scales")
+	fs.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader-election Lease (default: the pod's)")
+	fs.StringVar(&o.MetricsAddr, "metrics-bind-address", ":8080", "metrics listener; 0 disables")
+	fs.StringVar(&o.HealthAddr, "health-probe-bind-address", ":8081", "/healthz and /readyz listener; 0 disables")
+	policyPath := fs.String("policy", "", "policy document (limits.maxWorkersPerCluster caps workers; reloaded on change)")
+	kubeconfig := fs.String("kubeconfig", "", "kubeconfig file; default $KUBECONFIG or in-cluster")
+	debug := fs.Bool("debug", false, "log at debug level")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	log, err := newLogger(*debug)
+	if err != nil {
+		fmt.Fprintf(stderr, "raypilot scaler: %v\n", err)
+		return 1
+	}
+	defer func() { _ = log.Sync() }()
+	cfg, err := restConfig(*kubeconfig)
+	if err != nil {
+		log.Error("cannot load kubeconfig", zap.Error(err))
+		return 1
+	}
+	policy, err := policyfile.Load(*policyPath, log)
+	if err != nil {
+		log.Error("cannot load policy", zap.Error(err))
+		return 1
+	}
+	o.Policy = policy.Get
+	ctx := ctrl.SetupSignalHandler()
+	go policy.Watch(ctx, 5*time.Second)
+	if err := scaler.Run(ctx, cfg, o, log); err != nil {
+		log.Error("scaler stopped", zap.Error(err))
+		return 1
+	}
+	return 0
+}

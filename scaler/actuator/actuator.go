@@ -1,0 +1,166 @@
+package actuator
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	rayv1 "github.com/ray-project/kuberay/ray-operator/apis/ray/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/raypilot/raypilot/scaler/engine"
+	"github.com/raypilot/raypilot/scaler/gcs/rpcpb"
+)
+
+// Drainer drains Ray nodes: the GCS client of one cluster.
+type Drainer interface {
+	DrainNode(ctx context.Context, nodeID []byte, reason rpcpb.DrainNodeReason, message string, deadline time.Time) (accepted bool, rejection string, err error)
+}
+
+// Patcher applies a JSON patch to a RayCluster.
+type Patcher interface {
+	Patch(ctx context.Context, obj client.Object, patch client.Patch, opts ...client.PatchOption) error
+}
+
+// ErrConflict reports that the RayCluster changed under the decision; the
+// caller decides again from fresh state.
+var ErrConflict = errors.New("the RayCluster changed while the scaler decided; retrying with fresh state")
+
+// ErrPatch reports that the API server refused the patch for another reason.
+var ErrPatch = errors.New("patch RayCluster")
+
+// Removal is a pod the actuator removed (drained and listed) or refused to.
+type Removal struct {
+	engine.Termination
+	// Rejected is Ray's reason when it refused the drain.
+	Rejected string
+}
+
+// Result is what Apply did.
+type Result struct {
+	// Removed pods were listed in workersToDelete.
+	Removed []Removal
+	// Rejected drains: the pods stay.
+	Rejected []Removal
+	// Skipped terminations named a pod the actuator could not verify.
+	Skipped []engine.Termination
+	// Replicas are the replicas written per group.
+	Replicas map[string]int32
+	// Patched reports whether a patch was sent.
+	Patched bool
+}
+
+// Apply carries out plan on rc. pods are the cluster's pods as listed by
+// label; each terminated pod is checked again to carry rc's ray.io/cluster
+// label and its group's ray.io/group label before it is drained or listed.
+func Apply(ctx context.Context, k Patcher, gcs Drainer, rc *rayv1.RayCluster, pods []corev1.Pod, plan engine.Plan) (*Result, error) {
+	byName := map[string]*corev1.Pod{}
+	for i := range pods {
+		byName[pods[i].Name] = &pods[i]
+	}
+	res := &Result{Replicas: map[string]int32{}}
+	removed := map[string][]string{}
+	rejectedPerGroup := map[string]int{}
+	for _, t := range plan.Terminate {
+		p := byName[t.Pod]
+		if p == nil || p.Namespace != rc.Namespace || p.Labels["ray.io/cluster"] != rc.Name || p.Labels["ray.io/group"] != t.Group || groupIndex(rc, t.Group) < 0 {
+			res.Skipped = append(res.Skipped, t)
+			rejectedPerGroup[t.Group]++
+			continue
+		}
+		if t.Drain && t.NodeID != "" {
+			id, err := hex.DecodeString(t.NodeID)
+			if err != nil {
+				res.Skipped = append(res.Skipped, t)
+				rejectedPerGroup[t.Group]++
+				continue
+			}
+			reason := rpcpb.DrainNodeReason_DRAIN_NODE_REASON_IDLE_TERMINATION
+			if t.Cause != engine.Cause("IDLE") {
+				reason = rpcpb.DrainNodeReason_DRAIN_NODE_REASON_PREEMPTION
+			}
+			ok, why, err := gcs.DrainNode(ctx, id, reason, fmt.Sprintf("raypilot: %s (%s)", t.Cause, t.Pod), time.Time{})
+			if err != nil {
+				return res, fmt.Errorf("drain node of pod %s: %w", t.Pod, err)
+			}
+			if !ok {
+				res.Rejected = append(res.Rejected, Removal{Termination: t, Rejected: why})
+				rejectedPerGroup[t.Group]++
+				continue
+			}
+		}
+		res.Removed = append(res.Removed, Removal{Termination: t})
+		removed[t.Group] = append(removed[t.Group], t.Pod)
+	}
+
+	var changes []GroupChange
+	for i := range rc.Spec.WorkerGroupSpecs {
+		g := &rc.Spec.WorkerGroupSpecs[i]
+		c := GroupChange{Index: i, Name: g.GroupName}
+		// Names from earlier decisions stay until KubeRay deleted their pods.
+		var keep []string
+		for _, name := range g.ScaleStrategy.WorkersToDelete {
+			if _, exists := byName[name]; exists {
+				keep = append(keep, name)
+			}
+		}
+		list := append(keep, removed[g.GroupName]...)
+		if len(list) != len(g.ScaleStrategy.WorkersToDelete) || len(removed[g.GroupName]) > 0 {
+			c.WorkersToDelete = append([]string{}, list...)
+		}
+		if want, ok := plan.Replicas[g.GroupName]; ok {
+			// A refused drain keeps its pod, so it keeps its replica.
+			n := int32(want + rejectedPerGroup[g.GroupName])
+			if g.MaxReplicas != nil && n > *g.MaxReplicas {
+				n = *g.MaxReplicas
+			}
+			if g.MinReplicas != nil && n < *g.MinReplicas {
+				n = *g.MinReplicas
+			}
+			if g.Replicas == nil || *g.Replicas != n {
+				c.Replicas = &n
+				res.Replicas[g.GroupName] = n
+			}
+		}
+		changes = append(changes, c)
+	}
+	patch, err := Patch(rc.ResourceVersion, changes)
+	if err != nil || patch == nil {
+		return res, err
+	}
+	target := &rayv1.RayCluster{}
+	target.Namespace, target.Name = rc.Namespace, rc.Name
+	if err := k.Patch(ctx, target, client.RawPatch(types.JSONPatchType, patch)); err != nil {
+		if apierrors.IsConflict(err) || isTestFailure(err) {
+			return res, fmt.Errorf("%w: %v", ErrConflict, err)
+		}
+		return res, fmt.Errorf("%w %s/%s: %v", ErrPatch, rc.Namespace, rc.Name, err)
+	}
+	res.Patched = true
+	return res, nil
+}
+
+func groupIndex(rc *rayv1.RayCluster, name string) int {
+	for i := range rc.Spec.WorkerGroupSpecs {
+		if rc.Spec.WorkerGroupSpecs[i].GroupName == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// isTestFailure recognises a failed JSON-patch test op: the API server
+// answers 422 (a denial by an admission webhook is a real refusal instead).
+func isTestFailure(err error) bool {
+	var st apierrors.APIStatus
+	if !errors.As(err, &st) {
+		return false
+	}
+	return st.Status().Code == 422 && !strings.Contains(st.Status().Message, "admission webhook")
+}

@@ -1,0 +1,275 @@
+package scaler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	rayv1 "github.com/ray-project/kuberay/ray-operator/apis/ray/v1"
+	"go.uber.org/zap"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/raypilot/raypilot/defaults"
+	"github.com/raypilot/raypilot/scaler/actuator"
+	"github.com/raypilot/raypilot/scaler/engine"
+)
+
+// Event reasons the scaler records on RayClusters.
+const (
+	EventScaledUp       = "ScaledUp"
+	EventScaledDown     = "ScaledDown"
+	EventDrainRejected  = "DrainRejected"
+	EventInfeasible     = "Infeasible"
+	EventGCSUnreachable = "GCSUnreachable"
+)
+
+// Reconciler runs one scaling round per RayCluster per interval.
+type Reconciler struct {
+	Client   client.Client
+	Events   events.EventRecorder
+	Log      *zap.Logger
+	Policy   func() *defaults.Policy
+	Interval time.Duration
+	Now      func() time.Time
+
+	conns   *connections
+	metrics *metricSet
+
+	mu     sync.Mutex
+	memory map[types.NamespacedName]*clusterMemory
+}
+
+// clusterMemory is what the scaler remembers between rounds of a cluster;
+// nothing in it is needed for correctness after a restart.
+type clusterMemory struct {
+	lastRun        time.Time
+	reportVersion  int64
+	demandSince    time.Time
+	failures       int
+	lastInfeasible string
+	gcsDown        bool
+}
+
+func (r *Reconciler) remember(key types.NamespacedName) *clusterMemory {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	m := r.memory[key]
+	if m == nil {
+		m = &clusterMemory{}
+		r.memory[key] = m
+		r.metrics.clusters.Set(float64(len(r.memory)))
+	}
+	return m
+}
+
+func (r *Reconciler) forget(key types.NamespacedName) {
+	r.mu.Lock()
+	delete(r.memory, key)
+	r.metrics.clusters.Set(float64(len(r.memory)))
+	r.mu.Unlock()
+	r.conns.drop(key)
+}
+
+// Managed reports whether the scaler owns rc's autoscaling.
+func Managed(rc *rayv1.RayCluster) bool {
+	return rc.Annotations[defaults.AnnotationAutoscaling] == defaults.AutoscalingCentral && rc.DeletionTimestamp == nil
+}
+
+// Reconcile implements reconcile.Reconciler.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	rc := &rayv1.RayCluster{}
+	if err := r.Client.Get(ctx, req.NamespacedName, rc); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.forget(req.NamespacedName)
+			return ctrl.Result{}, nil
+		}
+		return ctrl.Result{}, err
+	}
+	if !Managed(rc) {
+		r.forget(req.NamespacedName)
+		return ctrl.Result{}, nil
+	}
+	now := r.Now()
+	mem := r.remember(req.NamespacedName)
+	if !mem.lastRun.IsZero() {
+		if lag := now.Sub(mem.lastRun) - r.Interval; lag > 0 {
+			r.metrics.loopLag.Observe(lag.Seconds())
+		}
+	}
+	mem.lastRun = now
+	again := ctrl.Result{RequeueAfter: r.Interval}
+	if rc.Spec.Suspend != nil && *rc.Spec.Suspend {
+		return again, nil
+	}
+	var pods corev1.PodList
+	if err := r.Client.List(ctx, &pods, client.InNamespace(rc.Namespace), client.MatchingLabels{LabelCluster: rc.Name}); err != nil {
+		return ctrl.Result{}, fmt.Errorf("list pods of %s: %w", req, err)
+	}
+	head := runningHead(pods.Items)
+	if head == nil {
+		return again, nil // scaling waits for the head, as Ray's does
+	}
+	log := r.Log.With(zap.String("raycluster", req.String()))
+
+	conn, err := r.conns.get(ctx, rc, head)
+	if err != nil {
+		return r.gcsFailure(rc, mem, "Dial", err, log), nil
+	}
+	st, err := conn.GetClusterResourceState(ctx)
+	if err != nil {
+		r.conns.drop(req.NamespacedName)
+		return r.gcsFailure(rc, mem, "GetClusterResourceState", err, log), nil
+	}
+	if mem.gcsDown {
+		mem.gcsDown = false
+		r.Events.Eventf(rc, nil, corev1.EventTypeNormal, EventGCSUnreachable, "Scale", "GCS at %s reachable again; scaling resumed", conn.addr)
+	}
+	mem.failures = 0
+
+	cluster, err := engine.NodeTypesFromRayCluster(rc)
+	if err != nil {
+		log.Info("cannot derive node types", zap.Error(err))
+		return again, nil
+	}
+	cluster.MaxWorkers = int(r.Policy().Limits.MaxWorkersPerCluster)
+	cluster.AllocateTimeout = -1 // a slow pod is the cluster autoscaler's business, not a reason to replace it
+
+	listed := map[string]bool{}
+	for _, g := range rc.Spec.WorkerGroupSpecs {
+		for _, name := range g.ScaleStrategy.WorkersToDelete {
+			listed[name] = true
+		}
+	}
+	state := StateFromProto(st)
+	plan := engine.Decide(cluster, state, PodsFromKube(rc.Name, pods.Items, listed), now)
+	if len(state.Pending) > 0 || len(state.Gangs) > 0 {
+		if mem.demandSince.IsZero() {
+			mem.demandSince = now
+		}
+	} else {
+		mem.demandSince = time.Time{}
+	}
+
+	res, err := actuator.Apply(ctx, r.Client, conn, rc, pods.Items, plan)
+	if errors.Is(err, actuator.ErrConflict) {
+		log.Debug("conflict; deciding again", zap.Error(err))
+		return ctrl.Result{Requeue: true}, nil
+	}
+	if errors.Is(err, actuator.ErrPatch) {
+		log.Warn("patch refused", zap.Error(err))
+		return again, nil
+	}
+	if err != nil {
+		r.conns.drop(req.NamespacedName)
+		return r.gcsFailure(rc, mem, "DrainNode", err, log), nil
+	}
+	r.record(rc, mem, plan, res, now, log)
+
+	mem.reportVersion = max(mem.reportVersion+1, now.UnixMilli())
+	if err := conn.ReportAutoscalingState(ctx, autoscalingState(st, plan, mem.reportVersion)); err != nil {
+		r.metrics.gcsErrors.WithLabelValues("ReportAutoscalingState").Inc()
+		log.Info("cannot report autoscaling state", zap.Error(err))
+	}
+	return again, nil
+}
+
+// record turns what happened into Events and metrics.
+func (r *Reconciler) record(rc *rayv1.RayCluster, mem *clusterMemory, plan engine.Plan, res *actuator.Result, now time.Time, log *zap.Logger) {
+	if res.Patched {
+		up := false
+		for _, d := range plan.Decisions {
+			if _, written := res.Replicas[d.Group]; !written && d.To == d.From {
+				continue
+			}
+			switch {
+			case d.To > d.From:
+				up = true
+				r.Events.Eventf(rc, nil, corev1.EventTypeNormal, EventScaledUp, "Scale", "%s", d.String())
+				r.metrics.decisions.WithLabelValues("scale_up").Inc()
+			case d.To < d.From:
+				r.Events.Eventf(rc, nil, corev1.EventTypeNormal, EventScaledDown, "Scale", "%s", d.String())
+				r.metrics.decisions.WithLabelValues("scale_down").Inc()
+			}
+			log.Info("scaled", zap.String("decision", d.String()))
+		}
+		if up && !mem.demandSince.IsZero() {
+			r.metrics.reaction.Observe(now.Sub(mem.demandSince).Seconds())
+			mem.demandSince = time.Time{}
+		}
+	}
+	for _, rej := range res.Rejected {
+		r.Events.Eventf(rc, nil, corev1.EventTypeWarning, EventDrainRejected, "Drain", "Ray refused to drain %s (%s): %s", rej.Pod, rej.Cause, rej.Rejected)
+		r.metrics.decisions.WithLabelValues("drain_rejected").Inc()
+	}
+	for _, s := range res.Skipped {
+		log.Warn("termination of an unverified pod skipped", zap.String("pod", s.Pod), zap.String("group", s.Group))
+	}
+	if key := infeasibleText(plan.Infeasible); key != mem.lastInfeasible {
+		mem.lastInfeasible = key
+		if key != "" {
+			r.Events.Eventf(rc, nil, corev1.EventTypeWarning, EventInfeasible, "Scale", "%s", key)
+			r.metrics.decisions.WithLabelValues("infeasible").Inc()
+		}
+	}
+}
+
+func infeasibleText(inf engine.Infeasible) string {
+	if inf.Empty() {
+		return ""
+	}
+	var parts []string
+	for _, r := range inf.Requests {
+		parts = append(parts, fmt.Sprintf("%d × %s", r.Count, shape(r.Resources)))
+	}
+	if n := len(inf.Gangs); n > 0 {
+		parts = append(parts, fmt.Sprintf("%d placement groups", n))
+	}
+	if n := len(inf.Constraints); n > 0 {
+		parts = append(parts, fmt.Sprintf("%d request_resources constraints", n))
+	}
+	return "cannot be placed within the worker groups' maxReplicas: " + strings.Join(parts, ", ")
+}
+
+func shape(m map[string]float64) string {
+	var parts []string
+	for _, k := range sortedKeys(m) {
+		parts = append(parts, fmt.Sprintf("%s: %g", k, m[k]))
+	}
+	return "{" + strings.Join(parts, ", ") + "}"
+}
+
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
+
+// gcsFailure holds the cluster (no decision on stale state), surfaces the
+// failure once per outage, and backs off up to 30 s.
+func (r *Reconciler) gcsFailure(rc *rayv1.RayCluster, mem *clusterMemory, call string, err error, log *zap.Logger) ctrl.Result {
+	r.metrics.gcsErrors.WithLabelValues(call).Inc()
+	mem.failures++
+	if !mem.gcsDown {
+		mem.gcsDown = true
+		r.Events.Eventf(rc, nil, corev1.EventTypeWarning, EventGCSUnreachable, "Scale", "holding scaling: %v", err)
+		log.Warn("GCS unreachable; holding", zap.String("call", call), zap.Error(err))
+	}
+	backoff := r.Interval << min(mem.failures, 5)
+	return ctrl.Result{RequeueAfter: min(backoff, 30*time.Second)}
+}
+
+func runningHead(pods []corev1.Pod) *corev1.Pod {
+	for i := range pods {
+		p := &pods[i]
+		if p.Labels[LabelNodeType] == "head" && p.Status.Phase == corev1.PodRunning && p.DeletionTimestamp == nil {
+			return p
+		}
+	}
+	return nil
+}

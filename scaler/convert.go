@@ -1,0 +1,125 @@
+package scaler
+
+import (
+	"encoding/hex"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/raypilot/raypilot/scaler/engine"
+	"github.com/raypilot/raypilot/scaler/gcs/rpcpb"
+)
+
+// StateFromProto converts Ray's ClusterResourceState into the engine's input.
+func StateFromProto(st *rpcpb.ClusterResourceState) engine.State {
+	var out engine.State
+	for _, n := range st.GetNodeStates() {
+		labels := map[string]string{}
+		for k, v := range n.GetLabels() {
+			labels[k] = v
+		}
+		for k, v := range n.GetDynamicLabels() {
+			labels[k] = v
+		}
+		out.Nodes = append(out.Nodes, engine.Node{
+			ID:         hex.EncodeToString(n.GetNodeId()),
+			InstanceID: n.GetInstanceId(),
+			Type:       n.GetRayNodeTypeName(),
+			IP:         n.GetNodeIpAddress(),
+			Status:     engine.NodeStatus(n.GetStatus()),
+			Total:      n.GetTotalResources(),
+			Available:  n.GetAvailableResources(),
+			Labels:     labels,
+			Idle:       time.Duration(n.GetIdleDurationMs()) * time.Millisecond,
+		})
+	}
+	for _, r := range st.GetPendingResourceRequests() {
+		out.Pending = append(out.Pending, engine.ShapeCount{Request: request(r.GetRequest()), Count: int(r.GetCount())})
+	}
+	for i, g := range st.GetPendingGangResourceRequests() {
+		out.Gangs = append(out.Gangs, gang(i, g))
+	}
+	for _, c := range st.GetClusterResourceConstraints() {
+		var con engine.Constraint
+		for _, r := range c.GetResourceRequests() {
+			con.Bundles = append(con.Bundles, engine.ShapeCount{Request: request(r.GetRequest()), Count: int(r.GetCount())})
+		}
+		out.Constraints = append(out.Constraints, con)
+	}
+	return out
+}
+
+func request(r *rpcpb.ResourceRequest) engine.Request {
+	out := engine.Request{Resources: r.GetResourcesBundle()}
+	for _, sel := range r.GetLabelSelectors() {
+		var ls engine.LabelSelector
+		for _, c := range sel.GetLabelConstraints() {
+			op := engine.LabelIn
+			if c.GetOperator() == rpcpb.LabelSelectorOperator_LABEL_OPERATOR_NOT_IN {
+				op = engine.LabelNotIn
+			}
+			ls = append(ls, engine.LabelConstraint{Key: c.GetLabelKey(), Op: op, Values: c.GetLabelValues()})
+		}
+		out.Selectors = append(out.Selectors, ls)
+	}
+	return out
+}
+
+// gang reads a placement group's strategy as Ray encodes it: affinity on
+// _PG_<id> is STRICT_PACK, anti-affinity STRICT_SPREAD; otherwise the
+// details string ("<id>:<STRATEGY>|<state>") tells PACK from SPREAD.
+func gang(i int, g *rpcpb.GangResourceRequest) engine.Gang {
+	out := engine.Gang{ID: g.GetDetails(), Strategy: engine.Pack}
+	if out.ID == "" {
+		out.ID = fmt.Sprintf("gang-%d", i)
+	}
+	if strings.Contains(g.GetDetails(), ":SPREAD") {
+		out.Strategy = engine.Spread
+	}
+	for _, r := range g.GetRequests() {
+		for _, pc := range r.GetPlacementConstraints() {
+			switch {
+			case pc.GetAffinity() != nil:
+				out.Strategy = engine.StrictPack
+			case pc.GetAntiAffinity() != nil:
+				out.Strategy = engine.StrictSpread
+			}
+		}
+		out.Bundles = append(out.Bundles, request(r))
+	}
+	return out
+}
+
+// Pod labels KubeRay puts on every Ray pod.
+const (
+	LabelCluster  = "ray.io/cluster"
+	LabelGroup    = "ray.io/group"
+	LabelNodeType = "ray.io/node-type"
+)
+
+// PodsFromKube converts the worker pods of one cluster for the engine.
+// Only pods carrying this cluster's label and a worker group label are
+// passed on, so the engine can never plan for another cluster's pod.
+func PodsFromKube(cluster string, pods []corev1.Pod, listed map[string]bool) []engine.Pod {
+	var out []engine.Pod
+	for i := range pods {
+		p := &pods[i]
+		if p.Labels[LabelCluster] != cluster || p.Labels[LabelNodeType] != "worker" || p.Labels[LabelGroup] == "" {
+			continue
+		}
+		out = append(out, engine.Pod{
+			Name:              p.Name,
+			Group:             p.Labels[LabelGroup],
+			IP:                p.Status.PodIP,
+			Running:           p.Status.Phase == corev1.PodRunning,
+			Deleting:          p.DeletionTimestamp != nil,
+			ListedForDeletion: listed[p.Name],
+			Created:           p.CreationTimestamp.Time,
+		})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}

@@ -1,0 +1,143 @@
+package scaler
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+
+	rayv1 "github.com/ray-project/kuberay/ray-operator/apis/ray/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/raypilot/raypilot/scaler/gcs"
+)
+
+// GCSAddress is where a cluster's GCS listens: the head Service (KubeRay's
+// <cluster>-head-svc or headGroupSpec.headService.name) at the GCS port
+// (rayStartParams port, default 6379).
+func GCSAddress(rc *rayv1.RayCluster) string {
+	svc := rc.Name + "-head-svc"
+	if hs := rc.Spec.HeadGroupSpec.HeadService; hs != nil && hs.Name != "" {
+		svc = hs.Name
+	}
+	port := 6379
+	if p, err := strconv.Atoi(rc.Spec.HeadGroupSpec.RayStartParams["port"]); err == nil && p > 0 {
+		port = p
+	}
+	return fmt.Sprintf("%s.%s.svc:%d", svc, rc.Namespace, port)
+}
+
+// connections caches one GCS client per cluster.
+type connections struct {
+	mu      sync.Mutex
+	clients map[types.NamespacedName]*conn
+	// proxy, when set, is dialled for every cluster, with the cluster's own
+	// address as the gRPC authority (raysim, or a port-forward).
+	proxy   string
+	options gcs.Options
+	secrets client.Reader
+}
+
+type conn struct {
+	*gcs.Client
+	addr string
+}
+
+// get returns the cluster's client, dialling when needed. head is the head
+// pod: Ray's auth token, if the cluster requires one, is found from it.
+func (cs *connections) get(ctx context.Context, rc *rayv1.RayCluster, head *corev1.Pod) (*conn, error) {
+	key := types.NamespacedName{Namespace: rc.Namespace, Name: rc.Name}
+	addr := GCSAddress(rc)
+	cs.mu.Lock()
+	c := cs.clients[key]
+	cs.mu.Unlock()
+	if c != nil && c.addr == addr {
+		return c, nil
+	}
+	if c != nil {
+		cs.drop(key)
+	}
+	opts := cs.options
+	token, err := cs.token(ctx, rc.Namespace, head)
+	if err != nil {
+		return nil, err
+	}
+	opts.Token = token
+	target := addr
+	if cs.proxy != "" {
+		target, opts.Authority = cs.proxy, addr
+	}
+	client, err := gcs.Dial(ctx, target, opts)
+	if err != nil {
+		return nil, err
+	}
+	c = &conn{Client: client, addr: addr}
+	cs.mu.Lock()
+	cs.clients[key] = c
+	cs.mu.Unlock()
+	return c, nil
+}
+
+// drop closes and forgets a cluster's client (after errors, or when the
+// cluster is gone), so the next round dials afresh.
+func (cs *connections) drop(key types.NamespacedName) {
+	cs.mu.Lock()
+	c := cs.clients[key]
+	delete(cs.clients, key)
+	cs.mu.Unlock()
+	if c != nil {
+		_ = c.Close()
+	}
+}
+
+// token reads Ray's auth token the way the head's Ray container gets it:
+// with RAY_AUTH_MODE=token, from RAY_AUTH_TOKEN's value or the Secret key it
+// references (KubeRay's authOptions creates that Secret).
+func (cs *connections) token(ctx context.Context, namespace string, head *corev1.Pod) (string, error) {
+	if head == nil || len(head.Spec.Containers) == 0 {
+		return "", nil
+	}
+	env := head.Spec.Containers[0].Env
+	mode := ""
+	for _, e := range env {
+		if e.Name == "RAY_AUTH_MODE" {
+			mode = e.Value
+		}
+	}
+	if mode != "token" {
+		return "", nil
+	}
+	for _, e := range env {
+		if e.Name != "RAY_AUTH_TOKEN" {
+			continue
+		}
+		if e.Value != "" {
+			return e.Value, nil
+		}
+		if e.ValueFrom == nil || e.ValueFrom.SecretKeyRef == nil {
+			break
+		}
+		ref := e.ValueFrom.SecretKeyRef
+		var s corev1.Secret
+		if err := cs.secrets.Get(ctx, types.NamespacedName{Namespace: namespace, Name: ref.Name}, &s); err != nil {
+			return "", fmt.Errorf("read Ray's auth token from Secret %s/%s: %w", namespace, ref.Name, err)
+		}
+		tok := string(s.Data[ref.Key])
+		if tok == "" {
+			return "", fmt.Errorf("Secret %s/%s has no key %q with Ray's auth token", namespace, ref.Name, ref.Key)
+		}
+		return tok, nil
+	}
+	return "", fmt.Errorf("the head pod %s sets RAY_AUTH_MODE=token but no readable RAY_AUTH_TOKEN", head.Name)
+}
+
+func (cs *connections) closeAll() {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	for k, c := range cs.clients {
+		_ = c.Close()
+		delete(cs.clients, k)
+	}
+}

@@ -1,0 +1,122 @@
+package scaler
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/go-logr/zapr"
+	rayv1 "github.com/ray-project/kuberay/ray-operator/apis/ray/v1"
+	"go.uber.org/zap"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/raypilot/raypilot/defaults"
+	"github.com/raypilot/raypilot/scaler/gcs"
+)
+
+// Options configure `raypilot scaler`.
+type Options struct {
+	// Interval between two rounds of one cluster (changes wake it earlier).
+	Interval time.Duration
+	// Concurrency bounds the clusters decided at once.
+	Concurrency int
+	// GCSProxy, when set, is dialled for every cluster's GCS with the
+	// cluster's own address as the gRPC authority (raysim, port-forwards).
+	GCSProxy string
+	// GCSTimeout bounds each GCS call.
+	GCSTimeout time.Duration
+	// Policy returns the cluster-wide policy (limits.maxWorkersPerCluster).
+	Policy func() *defaults.Policy
+	// LeaderElection and its namespace (for 2 replicas in the chart).
+	LeaderElection          bool
+	LeaderElectionNamespace string
+	MetricsAddr, HealthAddr string
+}
+
+// Run scales every RayCluster annotated raypilot.io/autoscaling: central
+// until ctx ends; with leader election, only the leader decides, and it
+// releases the lease when it stops.
+func Run(ctx context.Context, cfg *rest.Config, opts Options, log *zap.Logger) error {
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return err
+	}
+	if err := rayv1.AddToScheme(scheme); err != nil {
+		return err
+	}
+	ctrl.SetLogger(zapr.NewLogger(log.Named("controller-runtime")))
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                        scheme,
+		Metrics:                       metricsserver.Options{BindAddress: opts.MetricsAddr},
+		HealthProbeBindAddress:        opts.HealthAddr,
+		LeaderElection:                opts.LeaderElection,
+		LeaderElectionID:              "raypilot-scaler",
+		LeaderElectionNamespace:       opts.LeaderElectionNamespace,
+		LeaderElectionReleaseOnCancel: true,
+		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
+			// Only Ray pods are cached, not every pod of the cluster.
+			&corev1.Pod{}: {Label: labels.SelectorFromSet(labels.Set{"ray.io/is-ray-node": "yes"})},
+		}},
+	})
+	if err != nil {
+		return fmt.Errorf("create manager: %w", err)
+	}
+	m, err := newMetrics(metrics.Registry)
+	if err != nil {
+		return err
+	}
+	if opts.Policy == nil {
+		opts.Policy = defaults.DefaultPolicy
+	}
+	r := &Reconciler{
+		Client: mgr.GetClient(), Events: mgr.GetEventRecorder("raypilot-scaler"), Log: log.Named("scaler"),
+		Policy: opts.Policy, Interval: opts.Interval, Now: time.Now, metrics: m,
+		memory: map[types.NamespacedName]*clusterMemory{},
+		conns: &connections{clients: map[types.NamespacedName]*conn{}, proxy: opts.GCSProxy,
+			options: gcs.Options{Timeout: opts.GCSTimeout}, secrets: mgr.GetAPIReader()},
+	}
+	defer r.conns.closeAll()
+	podToCluster := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
+		name := o.GetLabels()[LabelCluster]
+		if name == "" {
+			return nil
+		}
+		return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: name}}}
+	})
+	err = ctrl.NewControllerManagedBy(mgr).
+		Named("raypilot-scaler").
+		For(&rayv1.RayCluster{}, builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool {
+			return o.GetAnnotations()[defaults.AnnotationAutoscaling] == defaults.AutoscalingCentral
+		}))).
+		Watches(&corev1.Pod{}, podToCluster).
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(opts.Concurrency, 1)}).
+		Complete(r)
+	if err != nil {
+		return fmt.Errorf("create controller: %w", err)
+	}
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return err
+	}
+	if err := mgr.AddReadyzCheck("ping", healthz.Ping); err != nil {
+		return err
+	}
+	log.Info("scaling RayClusters annotated raypilot.io/autoscaling: central",
+		zap.Duration("interval", opts.Interval), zap.String("gcsProxy", opts.GCSProxy), zap.Bool("leaderElection", opts.LeaderElection))
+	return mgr.Start(ctx)
+}
