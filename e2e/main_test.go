@@ -4,6 +4,7 @@
 package e2e
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -44,7 +46,11 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	if err := readEnvFile(lines[len(lines)-1]); err != nil {
+	err = readEnvFile(lines[len(lines)-1])
+	if err == nil {
+		err = readRaysimURL(lines[len(lines)-1])
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		os.Exit(1)
 	}
@@ -138,4 +144,35 @@ func mustRead(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return string(data)
+}
+
+// watchLines streams `kubectl get -w -o jsonpath=TEMPLATE` of one object and
+// returns a function giving the lines seen so far; the watch ends with the
+// test. It sees every version, even ones that last only milliseconds.
+func watchLines(t *testing.T, ns, resource, name, template string) func() []string {
+	t.Helper()
+	cmd := exec.Command(kubectlBin, "--kubeconfig", kubeconfig, "get", resource, name, "-n", ns, "-w", "-o", "jsonpath="+template+"\n")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var lines []string
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			mu.Lock()
+			lines = append(lines, sc.Text())
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	return func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), lines...)
+	}
 }

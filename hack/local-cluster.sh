@@ -104,7 +104,9 @@ kwok_config() {
   local stages
   stages=$(go env GOMODCACHE)/sigs.k8s.io/kwok@$KWOK_VERSION/kustomize/stage
   {
-    for f in "$stages"/node/fast/node-initialize.yaml "$stages"/node/heartbeat-with-lease/*.yaml "$stages"/pod/general/*.yaml; do
+    # pod/fast: pods (and their init containers) are ready at once, so
+    # reaction times measure raypilot and KubeRay, not a simulated delay.
+    for f in "$stages"/node/fast/node-initialize.yaml "$stages"/node/heartbeat-with-lease/*.yaml "$stages"/pod/fast/*.yaml; do
       echo "---"
       cat "$f"
     done
