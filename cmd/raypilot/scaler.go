@@ -2,7 +2,6 @@ package main
 
 import (
 	"flag"
-	"fmt"
 	"io"
 	"time"
 
@@ -28,22 +27,15 @@ func runScaler(args []string, stderr io.Writer) int {
 	fs.StringVar(&o.MetricsAddr, "metrics-bind-address", ":8080", "metrics listener; 0 disables")
 	fs.StringVar(&o.HealthAddr, "health-probe-bind-address", ":8081", "/healthz and /readyz listener; 0 disables")
 	policyPath := fs.String("policy", "", "policy document (limits.maxWorkersPerCluster caps workers; reloaded on change)")
-	kubeconfig := fs.String("kubeconfig", "", "kubeconfig file; default $KUBECONFIG or in-cluster")
-	debug := fs.Bool("debug", false, "log at debug level")
+	common := addServerFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	log, err := newLogger(*debug)
-	if err != nil {
-		fmt.Fprintf(stderr, "raypilot scaler: %v\n", err)
+	log, cfg, ok := common.setup("scaler", stderr)
+	if !ok {
 		return 1
 	}
 	defer func() { _ = log.Sync() }()
-	cfg, err := restConfig(*kubeconfig)
-	if err != nil {
-		log.Error("cannot load kubeconfig", zap.Error(err))
-		return 1
-	}
 	policy, err := policyfile.Load(*policyPath, log)
 	if err != nil {
 		log.Error("cannot load policy", zap.Error(err))

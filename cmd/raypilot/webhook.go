@@ -27,22 +27,15 @@ func runWebhook(args []string, stderr io.Writer) int {
 	fs.StringVar(&o.MetricsAddr, "metrics-bind-address", ":8080", "metrics listener; 0 disables")
 	fs.StringVar(&o.HealthAddr, "health-probe-bind-address", ":8081", "/healthz and /readyz listener; 0 disables")
 	fs.BoolVar(&o.EnableHTTP2, "enable-http2", false, "serve HTTP/2 (off by default: rapid-reset attacks)")
-	kubeconfig := fs.String("kubeconfig", "", "kubeconfig file; default $KUBECONFIG or in-cluster")
-	debug := fs.Bool("debug", false, "log at debug level")
+	common := addServerFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	log, err := newLogger(*debug)
-	if err != nil {
-		fmt.Fprintf(stderr, "raypilot webhook: %v\n", err)
+	log, cfg, ok := common.setup("webhook", stderr)
+	if !ok {
 		return 1
 	}
 	defer func() { _ = log.Sync() }()
-	cfg, err := restConfig(*kubeconfig)
-	if err != nil {
-		log.Error("cannot load kubeconfig", zap.Error(err))
-		return 1
-	}
 	if err := webhook.Run(ctrl.SetupSignalHandler(), cfg, o, log); err != nil {
 		log.Error("webhook stopped", zap.Error(err))
 		return 1
@@ -50,17 +43,40 @@ func runWebhook(args []string, stderr io.Writer) int {
 	return 0
 }
 
-func restConfig(kubeconfig string) (*rest.Config, error) {
-	if kubeconfig != "" {
-		return clientcmd.BuildConfigFromFlags("", kubeconfig)
-	}
-	return ctrl.GetConfig()
+// serverFlags are the flags every long-running subcommand shares.
+type serverFlags struct {
+	kubeconfig *string
+	debug      *bool
 }
 
-func newLogger(debug bool) (*zap.Logger, error) {
+func addServerFlags(fs *flag.FlagSet) serverFlags {
+	return serverFlags{
+		kubeconfig: fs.String("kubeconfig", "", "kubeconfig file; default $KUBECONFIG or in-cluster"),
+		debug:      fs.Bool("debug", false, "log at debug level"),
+	}
+}
+
+// setup builds the logger and the API server config; on failure it has
+// reported why and returns ok false.
+func (f serverFlags) setup(name string, stderr io.Writer) (*zap.Logger, *rest.Config, bool) {
 	cfg := zap.NewProductionConfig()
-	if debug {
+	if *f.debug {
 		cfg.Level = zap.NewAtomicLevelAt(zap.DebugLevel)
 	}
-	return cfg.Build()
+	log, err := cfg.Build()
+	if err != nil {
+		fmt.Fprintf(stderr, "raypilot %s: %v\n", name, err)
+		return nil, nil, false
+	}
+	var rc *rest.Config
+	if *f.kubeconfig != "" {
+		rc, err = clientcmd.BuildConfigFromFlags("", *f.kubeconfig)
+	} else {
+		rc, err = ctrl.GetConfig()
+	}
+	if err != nil {
+		log.Error("cannot load kubeconfig", zap.Error(err))
+		return nil, nil, false
+	}
+	return log.Named(name), rc, true
 }
