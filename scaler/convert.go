@@ -57,11 +57,9 @@ func request(r *rpcpb.ResourceRequest) engine.Request {
 	for _, sel := range r.GetLabelSelectors() {
 		var ls engine.LabelSelector
 		for _, c := range sel.GetLabelConstraints() {
-			op := engine.LabelIn
-			if c.GetOperator() == rpcpb.LabelSelectorOperator_LABEL_OPERATOR_NOT_IN {
-				op = engine.LabelNotIn
-			}
-			ls = append(ls, engine.LabelConstraint{Key: c.GetLabelKey(), Op: op, Values: c.GetLabelValues()})
+			// The numbers are the same; an operator the engine does not know
+			// never matches, as in Ray.
+			ls = append(ls, engine.LabelConstraint{Key: c.GetLabelKey(), Op: engine.LabelOp(c.GetOperator()), Values: c.GetLabelValues()})
 		}
 		out.Selectors = append(out.Selectors, ls)
 	}
@@ -70,9 +68,10 @@ func request(r *rpcpb.ResourceRequest) engine.Request {
 
 // gang reads a placement group's strategy as Ray encodes it: affinity on
 // _PG_<id> is STRICT_PACK, anti-affinity STRICT_SPREAD; otherwise the
-// details string ("<id>:<STRATEGY>|<state>") tells PACK from SPREAD.
+// details string ("<id>:<STRATEGY>|<state>") tells PACK from SPREAD. The ID
+// is the <id> part: the engine matches it against the nodes' _PG_<id> labels.
 func gang(i int, g *rpcpb.GangResourceRequest) engine.Gang {
-	out := engine.Gang{ID: g.GetDetails(), Strategy: engine.Pack}
+	out := engine.Gang{ID: gangID(g.GetDetails()), Strategy: engine.Pack}
 	if out.ID == "" {
 		out.ID = fmt.Sprintf("gang-%d", i)
 	}
@@ -91,6 +90,12 @@ func gang(i int, g *rpcpb.GangResourceRequest) engine.Gang {
 		out.Bundles = append(out.Bundles, request(r))
 	}
 	return out
+}
+
+// gangID is the placement group id in a GangResourceRequest's details.
+func gangID(details string) string {
+	id, _, _ := strings.Cut(details, ":")
+	return id
 }
 
 // Pod labels KubeRay puts on every Ray pod.

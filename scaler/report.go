@@ -24,8 +24,17 @@ func autoscalingState(seen *rpcpb.ClusterResourceState, plan engine.Plan, versio
 			st.InfeasibleResourceRequests = append(st.InfeasibleResourceRequests, &rpcpb.ResourceRequest{ResourcesBundle: r.Resources})
 		}
 	}
+	// Infeasible gangs go back with the GCS's own details string
+	// ("<id>:<STRATEGY>|<state>"), as Ray's autoscaler reports them.
+	details := map[string]string{}
+	for _, g := range seen.GetPendingGangResourceRequests() {
+		details[gangID(g.GetDetails())] = g.GetDetails()
+	}
 	for _, g := range plan.Infeasible.Gangs {
 		gr := &rpcpb.GangResourceRequest{Details: g.ID}
+		if d, ok := details[g.ID]; ok {
+			gr.Details = d
+		}
 		for _, b := range g.Bundles {
 			gr.Requests = append(gr.Requests, &rpcpb.ResourceRequest{ResourcesBundle: b.Resources})
 		}

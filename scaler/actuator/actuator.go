@@ -68,8 +68,7 @@ func Apply(ctx context.Context, k Patcher, gcs Drainer, rc *rayv1.RayCluster, po
 	removed := map[string][]string{}
 	rejectedPerGroup := map[string]int{}
 	for _, t := range plan.Terminate {
-		p := byName[t.Pod]
-		if p == nil || p.Namespace != rc.Namespace || p.Labels["ray.io/cluster"] != rc.Name || p.Labels["ray.io/group"] != t.Group || groupIndex(rc, t.Group) < 0 {
+		if !belongs(byName[t.Pod], rc, t.Group) || groupIndex(rc, t.Group) < 0 {
 			res.Skipped = append(res.Skipped, t)
 			rejectedPerGroup[t.Group]++
 			continue
@@ -103,10 +102,11 @@ func Apply(ctx context.Context, k Patcher, gcs Drainer, rc *rayv1.RayCluster, po
 	for i := range rc.Spec.WorkerGroupSpecs {
 		g := &rc.Spec.WorkerGroupSpecs[i]
 		c := GroupChange{Index: i, Name: g.GroupName}
-		// Names from earlier decisions stay until KubeRay deleted their pods.
+		// Names from earlier decisions stay until KubeRay deleted their pods;
+		// a name that is not a verified pod of this group is never written back.
 		var keep []string
 		for _, name := range g.ScaleStrategy.WorkersToDelete {
-			if _, exists := byName[name]; exists {
+			if belongs(byName[name], rc, g.GroupName) {
 				keep = append(keep, name)
 			}
 		}
@@ -115,13 +115,16 @@ func Apply(ctx context.Context, k Patcher, gcs Drainer, rc *rayv1.RayCluster, po
 			c.WorkersToDelete = append([]string{}, list...)
 		}
 		if want, ok := plan.Replicas[g.GroupName]; ok {
-			// A refused drain keeps its pod, so it keeps its replica.
-			n := int32(want + rejectedPerGroup[g.GroupName])
-			if g.MaxReplicas != nil && n > *g.MaxReplicas {
-				n = *g.MaxReplicas
-			}
+			// A refused drain keeps its pod, so it keeps its replica (a
+			// replica is numOfHosts pods).
+			hosts := max(int(g.NumOfHosts), 1)
+			n := int32(want + (rejectedPerGroup[g.GroupName]+hosts-1)/hosts)
+			// maxReplicas wins over minReplicas, as in KubeRay and the engine.
 			if g.MinReplicas != nil && n < *g.MinReplicas {
 				n = *g.MinReplicas
+			}
+			if g.MaxReplicas != nil && n > *g.MaxReplicas {
+				n = *g.MaxReplicas
 			}
 			if g.Replicas == nil || *g.Replicas != n {
 				c.Replicas = &n
@@ -146,6 +149,12 @@ func Apply(ctx context.Context, k Patcher, gcs Drainer, rc *rayv1.RayCluster, po
 	return res, nil
 }
 
+// belongs reports whether p is a pod of rc's namespace carrying rc's
+// ray.io/cluster label and group's ray.io/group label.
+func belongs(p *corev1.Pod, rc *rayv1.RayCluster, group string) bool {
+	return p != nil && p.Namespace == rc.Namespace && p.Labels["ray.io/cluster"] == rc.Name && p.Labels["ray.io/group"] == group
+}
+
 func groupIndex(rc *rayv1.RayCluster, name string) int {
 	for i := range rc.Spec.WorkerGroupSpecs {
 		if rc.Spec.WorkerGroupSpecs[i].GroupName == name {
@@ -155,12 +164,30 @@ func groupIndex(rc *rayv1.RayCluster, name string) int {
 	return -1
 }
 
-// isTestFailure recognises a failed JSON-patch test op: the API server
-// answers 422 (a denial by an admission webhook is a real refusal instead).
+// isTestFailure recognises a failed JSON-patch test op. The API server
+// answers a patch that cannot be applied with a generic 422 ("the server
+// rejected our request due to an error in our request") and drops the patch
+// library's "testing value ... failed"; our patches are otherwise well
+// formed, so that answer means a test op failed. A 422 naming fields (schema
+// validation) or an admission denial is a real refusal.
 func isTestFailure(err error) bool {
 	var st apierrors.APIStatus
-	if !errors.As(err, &st) {
+	if !errors.As(err, &st) || st.Status().Code != 422 || strings.Contains(st.Status().Message, "admission webhook") {
 		return false
 	}
-	return st.Status().Code == 422 && !strings.Contains(st.Status().Message, "admission webhook")
+	if strings.HasPrefix(st.Status().Message, "the server rejected our request due to an error in our request") {
+		return true
+	}
+	texts := []string{st.Status().Message}
+	if d := st.Status().Details; d != nil {
+		for _, c := range d.Causes {
+			texts = append(texts, c.Message)
+		}
+	}
+	for _, t := range texts {
+		if strings.Contains(t, "test failed") || strings.Contains(t, "testing value") || strings.Contains(t, "test operation failed") {
+			return true
+		}
+	}
+	return false
 }
