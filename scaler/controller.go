@@ -136,13 +136,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	mem.failures = 0
 
-	cluster, err := engine.NodeTypesFromRayCluster(rc)
+	cluster, err := ClusterFor(rc, r.Policy())
 	if err != nil {
 		log.Info("cannot derive node types", zap.Error(err))
 		return again, nil
 	}
-	cluster.MaxWorkers = int(r.Policy().Limits.MaxWorkersPerCluster)
-	cluster.AllocateTimeout = -1 // a slow pod is the cluster autoscaler's business, not a reason to replace it
 
 	listed := map[string]bool{}
 	for _, g := range rc.Spec.WorkerGroupSpecs {

@@ -92,21 +92,19 @@ func runPlan(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
-	cluster, err := engine.NodeTypesFromRayCluster(rc)
-	if err != nil {
-		return fail(fmt.Errorf("%s: %w", *clusterFile, err))
-	}
-	cluster.AllocateTimeout = -1 // raypilot does not replace slow pods
+	policy := defaults.DefaultPolicy()
 	if *policyFile != "" {
 		data, err := os.ReadFile(*policyFile)
 		if err != nil {
 			return fail(err)
 		}
-		policy, err := defaults.ParsePolicy(data)
-		if err != nil {
+		if policy, err = defaults.ParsePolicy(data); err != nil {
 			return fail(fmt.Errorf("%s: %w", *policyFile, err))
 		}
-		cluster.MaxWorkers = int(policy.Limits.MaxWorkersPerCluster)
+	}
+	cluster, err := scaler.ClusterFor(rc, policy)
+	if err != nil {
+		return fail(fmt.Errorf("%s: %w", *clusterFile, err))
 	}
 	st, err := planReadState(*stateFile)
 	if err != nil {
