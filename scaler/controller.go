@@ -22,6 +22,7 @@ import (
 	"github.com/raypilot/raypilot/defaults"
 	"github.com/raypilot/raypilot/scaler/actuator"
 	"github.com/raypilot/raypilot/scaler/engine"
+	"github.com/raypilot/raypilot/scaler/gcs"
 )
 
 // Event reasons the scaler records on RayClusters.
@@ -31,6 +32,8 @@ const (
 	EventDrainRejected  = "DrainRejected"
 	EventInfeasible     = "Infeasible"
 	EventGCSUnreachable = "GCSUnreachable"
+	// EventUnsupportedRay: the GCS does not serve the autoscaler API (Ray < 2.7).
+	EventUnsupportedRay = "UnsupportedRay"
 )
 
 // Reconciler runs one scaling round per RayCluster per interval.
@@ -255,7 +258,11 @@ func (r *Reconciler) gcsFailure(rc *rayv1.RayCluster, mem *clusterMemory, call s
 	mem.failures++
 	if !mem.gcsDown {
 		mem.gcsDown = true
-		r.Events.Eventf(rc, nil, corev1.EventTypeWarning, EventGCSUnreachable, "Scale", "holding scaling: %v", err)
+		reason := EventGCSUnreachable
+		if errors.Is(err, gcs.ErrUnsupportedRay) {
+			reason = EventUnsupportedRay
+		}
+		r.Events.Eventf(rc, nil, corev1.EventTypeWarning, reason, "Scale", "holding scaling: %v", err)
 		log.Warn("GCS unreachable; holding", zap.String("call", call), zap.Error(err))
 	}
 	backoff := r.Interval << min(mem.failures, 5)
