@@ -220,18 +220,26 @@ func (c *cluster) tick(now time.Time) {
 	c.placePending(now)
 }
 
-func (c *cluster) addItem(it *item, now time.Time) error {
+func (c *cluster) addItem(it *item, now time.Time) error { return c.addItems([]*item{it}, now) }
+
+// addItems adds demand atomically: a reader never sees part of a burst.
+func (c *cluster) addItems(items []*item, now time.Time) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if it.name != "" {
+	for _, it := range items {
+		if it.name == "" {
+			continue
+		}
 		for _, other := range c.items {
 			if other.kind == it.kind && other.name == it.name {
 				return fmt.Errorf("%s %q already exists", it.kind, it.name)
 			}
 		}
 	}
-	it.created = now
-	c.items = append(c.items, it)
+	for _, it := range items {
+		it.created = now
+		c.items = append(c.items, it)
+	}
 	c.version++
 	c.placePending(now)
 	return nil

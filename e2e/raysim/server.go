@@ -200,11 +200,12 @@ func (s *Sim) Handler() http.Handler {
 			http.Error(w, "resources and a positive count are required", http.StatusBadRequest)
 			return
 		}
-		c := s.cluster(r.PathValue("ns"), r.PathValue("name"))
-		for i := 0; i < req.Count; i++ {
-			_ = c.addItem(&item{kind: "task", bundles: []map[string]float64{req.Resources},
-				duration: time.Duration(req.DurationSeconds * float64(time.Second))}, s.now())
+		tasks := make([]*item, req.Count)
+		for i := range tasks {
+			tasks[i] = &item{kind: "task", bundles: []map[string]float64{req.Resources},
+				duration: time.Duration(req.DurationSeconds * float64(time.Second))}
 		}
+		_ = s.cluster(r.PathValue("ns"), r.PathValue("name")).addItems(tasks, s.now())
 		w.WriteHeader(http.StatusCreated)
 	})
 	mux.HandleFunc("POST /v1/clusters/{ns}/{name}/placement-groups", func(w http.ResponseWriter, r *http.Request) {
