@@ -24,13 +24,31 @@ type clusterExpansion struct {
 	clusterVols []CompactVolume
 	rayVersion  string
 	templates   map[string]*Template // lookups by name, each done once
+	hashes      map[*Template]string // audit hash per template used
+	volumeJSON  map[*CompactVolume][2]any
+	policyJSON  []byte
 	headImage   string
+}
+
+// hash is the audit hash for t (nil: no template), computed once.
+func (c *clusterExpansion) hash(t *Template) string {
+	if h, ok := c.hashes[t]; ok {
+		return h
+	}
+	if c.policyJSON == nil {
+		c.policyJSON, _ = encodeJSON(c.in.Policy)
+	}
+	h := contentHash(t, c.policyJSON)
+	c.hashes[t] = h
+	return h
 }
 
 var clusterAnnotations = field.NewPath("metadata", "annotations")
 
 func (c *clusterExpansion) run() {
 	c.templates = map[string]*Template{}
+	c.hashes = map[*Template]string{}
+	c.volumeJSON = map[*CompactVolume][2]any{}
 	c.clusterRef, _ = c.annotations[AnnotationComputeTemplate].(string)
 	if c.clusterRef == "" {
 		c.clusterRef = c.in.Policy.Defaults.ComputeTemplate
@@ -92,7 +110,7 @@ func (c *clusterExpansion) group(g obj, fld *field.Path, isHead bool) {
 	if ref != "" {
 		tpl = c.lookup(ref, refFld)
 	}
-	vols := c.clusterVols
+	vols := pointers(c.clusterVols)
 	if text, ok := tann[AnnotationVolumes].(string); ok {
 		groupVols, errs := ParseVolumes(text, annFld.Key(AnnotationVolumes))
 		c.errs = append(c.errs, errs...)
@@ -134,9 +152,9 @@ func (c *clusterExpansion) group(g obj, fld *field.Path, isHead bool) {
 	// the audit hash of the expansion that did happen.
 	if tpl != nil {
 		tann[AnnotationComputeTemplate] = ref
-		tann[AnnotationExpanded] = contentHash(tpl, c.in.Policy)
+		tann[AnnotationExpanded] = c.hash(tpl)
 	} else if ref == "" {
-		tann[AnnotationExpanded] = contentHash(nil, c.in.Policy)
+		tann[AnnotationExpanded] = c.hash(nil)
 	}
 	c.checkGroup(&p, tpl, params)
 }
@@ -154,8 +172,11 @@ type podTemplate struct {
 	isHead     bool
 }
 
-func mergeVolumes(cluster, group []CompactVolume) []CompactVolume {
-	out := make([]CompactVolume, 0, len(cluster)+len(group))
+// mergeVolumes puts a group's volumes over the cluster's (same name: the
+// group's wins). Pointers keep each volume's identity, so its JSON form is
+// built once per expansion however many groups use it.
+func mergeVolumes(cluster []*CompactVolume, group []CompactVolume) []*CompactVolume {
+	out := make([]*CompactVolume, 0, len(cluster)+len(group))
 	inGroup := map[string]bool{}
 	for _, v := range group {
 		inGroup[v.Name] = true
@@ -165,5 +186,13 @@ func mergeVolumes(cluster, group []CompactVolume) []CompactVolume {
 			out = append(out, v)
 		}
 	}
-	return append(out, group...)
+	return append(out, pointers(group)...)
+}
+
+func pointers(vols []CompactVolume) []*CompactVolume {
+	out := make([]*CompactVolume, len(vols))
+	for i := range vols {
+		out[i] = &vols[i]
+	}
+	return out
 }

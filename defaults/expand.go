@@ -110,6 +110,11 @@ func expandData(in Input, data []byte, lenient bool) Result {
 	if !ok {
 		return Result{Errors: field.ErrorList{field.Invalid(field.NewPath(""), "<body>", "must be a JSON object")}}
 	}
+	// The canonical form of the input, to tell whether anything changed.
+	origJSON, err := encodeJSON(root)
+	if err != nil {
+		return Result{Errors: field.ErrorList{field.InternalError(field.NewPath(""), err)}}
+	}
 	e := &expander{in: in, warnings: nil}
 	e.root(root)
 	e.errs = dedupe(e.errs)
@@ -120,8 +125,6 @@ func expandData(in Input, data []byte, lenient bool) Result {
 	if err != nil {
 		return Result{Errors: field.ErrorList{field.InternalError(field.NewPath(""), err)}}
 	}
-	orig, _ := decodeJSON(data)
-	origJSON, _ := encodeJSON(orig)
 	return Result{Object: out, Changed: string(out) != string(origJSON), Warnings: e.warnings}
 }
 
@@ -220,11 +223,17 @@ func oldWorkerReplicas(data []byte, specPath []string) map[string]any {
 	return out
 }
 
-// contentHash is the audit hash of what an expansion used.
-func contentHash(t *Template, p *Policy) string {
-	data, _ := encodeJSON(map[string]any{"template": t, "policy": p})
-	sum := sha256.Sum256(data)
-	return hex.EncodeToString(sum[:8])
+// contentHash is the audit hash of what an expansion used: the template
+// and the policy (given as its JSON, encoded once per expansion).
+func contentHash(t *Template, policyJSON []byte) string {
+	tpl, _ := encodeJSON(t)
+	h := sha256.New()
+	h.Write([]byte(`{"policy":`))
+	h.Write(policyJSON)
+	h.Write([]byte(`,"template":`))
+	h.Write(tpl)
+	h.Write([]byte(`}`))
+	return hex.EncodeToString(h.Sum(nil)[:8])
 }
 
 // dedupe drops repeated errors (a cluster-level reference missing for

@@ -225,11 +225,11 @@ func (c *clusterExpansion) applyPolicyDefaults(p *podTemplate) {
 	if d.PriorityClassName != "" {
 		setDefault(p.spec, "priorityClassName", d.PriorityClassName)
 	}
-	if d.PodSecurityContext != nil {
-		setDefault(p.spec, "securityContext", toJSONValue(d.PodSecurityContext))
+	if d.PodSecurityContext != nil && p.spec["securityContext"] == nil {
+		p.spec["securityContext"] = toJSONValue(d.PodSecurityContext)
 	}
-	if d.ContainerSecurityContext != nil {
-		setDefault(p.ray, "securityContext", toJSONValue(d.ContainerSecurityContext))
+	if d.ContainerSecurityContext != nil && p.ray["securityContext"] == nil {
+		p.ray["securityContext"] = toJSONValue(d.ContainerSecurityContext)
 	}
 	if params := c.startParamsDefaults(p.isHead); len(params) > 0 {
 		if m := c.stringMap(p.g, "rayStartParams", p.fld.Child("rayStartParams"), true); m != nil {
@@ -254,12 +254,15 @@ func appendMissingByName(list []any, add []any) []any {
 func (c *clusterExpansion) applyBuiltins(p *podTemplate, params obj) {
 	if p.isHead {
 		if ports, ok := c.list(p.ray, "ports", p.rayFld.Child("ports")); ok && len(ports) == 0 {
-			p.ray["ports"] = toList([]corev1.ContainerPort{
-				{Name: "gcs-server", ContainerPort: portParam(params, "port", 6379)},
-				{Name: "client", ContainerPort: portParam(params, "ray-client-server-port", 10001)},
-				{Name: "dashboard", ContainerPort: portParam(params, "dashboard-port", 8265)},
-				{Name: "metrics", ContainerPort: portParam(params, "metrics-export-port", 8080)},
-			})
+			port := func(name, param string, def int32) obj {
+				return obj{"name": name, "containerPort": json.Number(strconv.Itoa(int(portParam(params, param, def))))}
+			}
+			p.ray["ports"] = []any{
+				port("gcs-server", "port", 6379),
+				port("client", "ray-client-server-port", 10001),
+				port("dashboard", "dashboard-port", 8265),
+				port("metrics", "metrics-export-port", 8080),
+			}
 		}
 	}
 	env, ok := c.list(p.ray, "env", p.rayFld.Child("env"))
@@ -294,7 +297,7 @@ func (c *clusterExpansion) applyBuiltins(p *podTemplate, params obj) {
 	if !p.isHead {
 		life := c.object(p.ray, "lifecycle", p.rayFld.Child("lifecycle"), true)
 		if life != nil {
-			setDefault(life, "preStop", toJSONValue(corev1.LifecycleHandler{Exec: &corev1.ExecAction{Command: []string{"/bin/sh", "-c", "ray stop"}}}))
+			setDefault(life, "preStop", obj{"exec": obj{"command": []any{"/bin/sh", "-c", "ray stop"}}})
 		}
 	}
 }
@@ -310,7 +313,7 @@ func portParam(params obj, key string, def int32) int32 {
 
 // applyVolumes adds each compact volume as a pod volume and a mount in the
 // Ray container; names (and mount paths) already present are left alone.
-func (c *clusterExpansion) applyVolumes(p *podTemplate, vols []CompactVolume) {
+func (c *clusterExpansion) applyVolumes(p *podTemplate, vols []*CompactVolume) {
 	if len(vols) == 0 {
 		return
 	}
@@ -319,13 +322,17 @@ func (c *clusterExpansion) applyVolumes(p *podTemplate, vols []CompactVolume) {
 	if !ok || !ok2 {
 		return
 	}
-	for i := range vols {
-		v := &vols[i]
+	for _, v := range vols {
+		j, ok := c.volumeJSON[v]
+		if !ok {
+			j = [2]any{toJSONValue(v.PodVolume()), toJSONValue(v.Mount())}
+			c.volumeJSON[v] = j
+		}
 		if namedIndex(volumes, v.Name) < 0 {
-			volumes = append(volumes, toJSONValue(v.PodVolume()))
+			volumes = append(volumes, deepCopy(j[0]))
 		}
 		if namedIndex(mounts, v.Name) < 0 && !hasMountPath(mounts, v.MountPath) {
-			mounts = append(mounts, toJSONValue(v.Mount()))
+			mounts = append(mounts, deepCopy(j[1]))
 		}
 	}
 	p.spec["volumes"] = volumes
@@ -352,4 +359,24 @@ func number(v any) (float64, bool) {
 		return f, err == nil
 	}
 	return 0, false
+}
+
+// deepCopy copies a decoded JSON value, so no two places of a document
+// share a map or slice.
+func deepCopy(v any) any {
+	switch x := v.(type) {
+	case obj:
+		out := make(obj, len(x))
+		for k, e := range x {
+			out[k] = deepCopy(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = deepCopy(e)
+		}
+		return out
+	}
+	return v
 }
