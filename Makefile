@@ -8,7 +8,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 CONTROLLER_GEN := $(GO) run sigs.k8s.io/controller-tools/cmd/controller-gen@v0.23.0
 FUZZTIME ?= 5m
 
-.PHONY: all build test unit tools generate lint fuzz clean demo cluster-up cluster-down
+.PHONY: all build test unit tools generate lint fuzz clean demo cluster-up cluster-down bench
 
 all: build
 
@@ -32,6 +32,10 @@ cluster-up:
 
 cluster-down:
 	hack/local-cluster.sh down
+
+## bench: every benchmark, BENCHMARKS.md regenerated (not part of make test)
+bench:
+	hack/bench.sh
 
 ## unit: the tests that need no control plane
 unit:
