@@ -102,3 +102,15 @@ func TestGolden(t *testing.T) {
 		})
 	}
 }
+
+// Errors and warnings come out in the same order every time, like outputs.
+func TestGoldenDeterministic(t *testing.T) {
+	for _, c := range loadCorpus(t) {
+		want := render(t, c)
+		for i := 0; i < 20; i++ {
+			if got := render(t, c); !bytes.Equal(got, want) {
+				t.Fatalf("%s: run %d differs:\n%s\nfirst:\n%s", c.name, i, got, want)
+			}
+		}
+	}
+}

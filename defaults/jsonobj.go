@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
@@ -147,7 +149,8 @@ func (w *walker) boolean(parent obj, key string, fld *field.Path) bool {
 // every non-string value; the map itself is returned for in-place edits.
 func (w *walker) stringMap(parent obj, key string, fld *field.Path, create bool) obj {
 	m := w.object(parent, key, fld, create)
-	for k, v := range m {
+	for _, k := range slices.Sorted(maps.Keys(m)) { // errors in a stable order
+		v := m[k]
 		if _, ok := v.(string); !ok {
 			msg := "must be a string"
 			switch v.(type) {
