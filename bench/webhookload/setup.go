@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -29,6 +28,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/raypilot/raypilot/api/v1alpha1"
+	"github.com/raypilot/raypilot/internal/testcp"
 	"github.com/raypilot/raypilot/webhook"
 	"github.com/raypilot/raypilot/webhook/certs"
 )
@@ -195,31 +195,19 @@ func setup(ctx context.Context, binary string) (*environment, error) {
 }
 
 func (e *environment) waitReady(ctx context.Context, url string) error {
-	deadline := time.Now().Add(60 * time.Second)
-	last := ""
-	for time.Now().Before(deadline) {
+	exited := make(chan error, 1)
+	go func() {
 		select {
 		case err := <-e.procDone:
 			e.procDone <- err
-			return fmt.Errorf("webhook exited early (%v); log:\n%s", err, e.logTail())
+			exited <- err
 		case <-ctx.Done():
-			return ctx.Err()
-		default:
 		}
-		resp, err := http.Get(url + "?verbose")
-		if err == nil {
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-			last = string(body)
-		} else {
-			last = err.Error()
-		}
-		time.Sleep(200 * time.Millisecond)
+	}()
+	if err := testcp.WaitReady(ctx, url, 60*time.Second, exited); err != nil {
+		return fmt.Errorf("webhook: %w; log:\n%s", err, e.logTail())
 	}
-	return fmt.Errorf("webhook not ready at %s after 60s: %s; log:\n%s", url, last, e.logTail())
+	return nil
 }
 
 func (e *environment) logTail() string {
@@ -318,10 +306,9 @@ func repoRoot() (string, error) {
 }
 
 func freePort() int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := testcp.FreePort()
 	if err != nil {
 		panic(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return port
 }

@@ -9,9 +9,6 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,6 +22,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
+	"github.com/raypilot/raypilot/internal/testcp"
 	"github.com/raypilot/raypilot/webhook"
 	"github.com/raypilot/raypilot/webhook/certs"
 )
@@ -144,38 +142,19 @@ func moduleDir(mod string) (string, error) {
 }
 
 func freePort() int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := testcp.FreePort()
 	if err != nil {
 		panic(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return port
 }
 
 func waitReady(url string, done <-chan error) error {
-	deadline := time.Now().Add(60 * time.Second)
-	last := ""
-	for time.Now().Before(deadline) {
-		select {
-		case err := <-done:
-			return fmt.Errorf("webhook exited early: %v", err)
-		default:
-		}
-		resp, err := http.Get(url + "?verbose")
-		if err == nil {
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-			last = string(body)
-		} else {
-			last = err.Error()
-		}
-		time.Sleep(200 * time.Millisecond)
+	if err := testcp.WaitReady(context.Background(), url, 60*time.Second, done); err != nil {
+		_, derr := tls.Dial("tcp", webhookAddr, &tls.Config{InsecureSkipVerify: true})
+		return fmt.Errorf("webhook: %w (dial %s: %v)", err, webhookAddr, derr)
 	}
-	_, derr := tls.Dial("tcp", webhookAddr, &tls.Config{InsecureSkipVerify: true})
-	return fmt.Errorf("webhook not ready at %s after 60s: %s (dial %s: %v)", url, last, webhookAddr, derr)
+	return nil
 }
 
 // registerWebhooks installs the configurations the chart installs, with a
