@@ -41,8 +41,10 @@ bench:
 unit:
 	$(GO) test ./...
 
+## generate: deepcopy and CRDs (controller-gen), Go code of the GCS proto (needs protoc)
 generate:
 	$(CONTROLLER_GEN) object paths=./api/... crd output:crd:artifacts:config=charts/raypilot/crds
+	hack/gen-proto.sh
 
 lint:
 	@out="$$(gofmt -l $$(git ls-files '*.go'))"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
