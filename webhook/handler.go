@@ -5,6 +5,7 @@ package webhook
 
 import (
 	"context"
+	"errors"
 	"net/http"
 
 	"go.uber.org/zap"
@@ -71,14 +72,8 @@ func (h *Handler) Handle(_ context.Context, req admission.Request) admission.Res
 	resp := admission.PatchResponseFromRaw(req.Object.Raw, res.Object)
 	if !resp.Allowed {
 		log.Error("cannot build patch", zap.String("reason", resp.Result.Message))
-		return admission.Errored(http.StatusInternalServerError, errPatch)
+		return admission.Errored(http.StatusInternalServerError, errors.New("raypilot: cannot compute the JSON patch of the expansion"))
 	}
 	log.Debug("expanded", zap.Int("patchOps", len(resp.Patches)))
 	return resp
 }
-
-type patchError struct{}
-
-func (patchError) Error() string { return "raypilot: cannot compute the JSON patch of the expansion" }
-
-var errPatch = patchError{}

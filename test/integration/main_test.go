@@ -8,18 +8,17 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/base64"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"go.uber.org/zap"
-	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/raypilot/raypilot/internal/testcp"
@@ -115,11 +114,7 @@ func run(m *testing.M, bin string) (int, error) {
 	if err := waitReady(fmt.Sprintf("http://127.0.0.1:%d/readyz", healthPort), done); err != nil {
 		return 0, err
 	}
-	cs, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return 0, err
-	}
-	if err := registerWebhooks(ctx, cs, fmt.Sprintf("https://127.0.0.1:%d", port), bundle.CACert); err != nil {
+	if err := registerWebhooks(port, bundle.CACert); err != nil {
 		return 0, err
 	}
 	if err := waitWebhookActive(); err != nil {
@@ -157,45 +152,19 @@ func waitReady(url string, done <-chan error) error {
 	return nil
 }
 
-// registerWebhooks installs the configurations the chart installs, with a
-// url client config instead of a Service.
-func registerWebhooks(ctx context.Context, cs kubernetes.Interface, base string, ca []byte) error {
-	none := admissionregistrationv1.SideEffectClassNone
-	fail := admissionregistrationv1.Fail
-	equivalent := admissionregistrationv1.Equivalent
-	timeout := int32(5)
-	rules := []admissionregistrationv1.RuleWithOperations{{
-		Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update},
-		Rule: admissionregistrationv1.Rule{
-			APIGroups: []string{"ray.io"}, APIVersions: []string{"v1"},
-			Resources: []string{"rayclusters", "rayjobs", "rayservices"},
-		},
-	}}
-	client := func(path string) admissionregistrationv1.WebhookClientConfig {
-		url := base + path
-		return admissionregistrationv1.WebhookClientConfig{URL: &url, CABundle: ca}
-	}
-	mut := &admissionregistrationv1.MutatingWebhookConfiguration{
-		ObjectMeta: metav1.ObjectMeta{Name: "raypilot"},
-		Webhooks: []admissionregistrationv1.MutatingWebhook{{
-			Name: "expand.raypilot.io", ClientConfig: client(webhook.MutatePath), Rules: rules,
-			SideEffects: &none, FailurePolicy: &fail, MatchPolicy: &equivalent, TimeoutSeconds: &timeout,
-			AdmissionReviewVersions: []string{"v1"},
-		}},
-	}
-	val := &admissionregistrationv1.ValidatingWebhookConfiguration{
-		ObjectMeta: metav1.ObjectMeta{Name: "raypilot"},
-		Webhooks: []admissionregistrationv1.ValidatingWebhook{{
-			Name: "validate.raypilot.io", ClientConfig: client(webhook.ValidatePath), Rules: rules,
-			SideEffects: &none, FailurePolicy: &fail, MatchPolicy: &equivalent, TimeoutSeconds: &timeout,
-			AdmissionReviewVersions: []string{"v1"},
-		}},
-	}
-	if _, err := cs.AdmissionregistrationV1().MutatingWebhookConfigurations().Create(ctx, mut, metav1.CreateOptions{}); err != nil {
+// registerWebhooks installs the webhook configurations the local control
+// plane uses (hack/local-cluster/webhook.yaml: one source for both), with
+// this test's port and CA bundle.
+func registerWebhooks(port int, ca []byte) error {
+	tmpl, err := os.ReadFile(filepath.Join(repoRoot, "hack", "local-cluster", "webhook.yaml"))
+	if err != nil {
 		return err
 	}
-	_, err := cs.AdmissionregistrationV1().ValidatingWebhookConfigurations().Create(ctx, val, metav1.CreateOptions{})
-	return err
+	doc := strings.NewReplacer("${WEBHOOK_PORT}", strconv.Itoa(port), "${CA_BUNDLE}", base64.StdEncoding.EncodeToString(ca)).Replace(string(tmpl))
+	if _, errOut, err := kubectlIn(doc, "apply", "-f", "-"); err != nil {
+		return fmt.Errorf("apply webhook configurations: %v: %s", err, errOut)
+	}
+	return nil
 }
 
 // waitWebhookActive waits until the API server calls the webhook: a
