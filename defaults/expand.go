@@ -44,13 +44,35 @@ type Input struct {
 	Templates TemplateSource
 	// Policy is the cluster-wide policy; nil means DefaultPolicy().
 	Policy *Policy
+	// Output selects what is built besides errors and warnings.
+	Output Output
 }
+
+// Output selects what Expand builds besides Errors and Warnings; each
+// caller asks only for what it uses, since encoding dominates the cost.
+type Output uint8
+
+// Outputs.
+const (
+	// OutputObject builds Result.Object and Result.Changed (raypilot expand).
+	OutputObject Output = iota
+	// OutputPatch builds Result.Patch and Result.Changed (the mutating webhook).
+	OutputPatch
+	// OutputNone builds neither: validation only (the validating webhook).
+	OutputNone
+)
 
 // Result is the outcome of Expand.
 type Result struct {
-	// Object is the expanded JSON; nil when Errors is not empty.
+	// Object is the expanded JSON (OutputObject); nil when Errors is not empty.
 	Object []byte
-	// Changed reports whether Object differs from the input.
+	// Patch is the JSON patch (RFC 6902) from the input to the expanded
+	// object (OutputPatch); "[]" when nothing changed.
+	Patch []byte
+	// PatchOps is the number of operations in Patch.
+	PatchOps int
+	// Changed reports whether the expansion differs from the input
+	// (OutputObject and OutputPatch).
 	Changed bool
 	// Warnings are likely mistakes that do not block admission.
 	Warnings []string
@@ -72,7 +94,7 @@ func Expand(in Input) Result {
 	if len(res.Errors) == 0 || in.Operation != Update || len(in.OldObject) == 0 {
 		return res
 	}
-	prior := expandOnce(Input{Namespace: in.Namespace, Templates: in.Templates, Policy: in.Policy, Operation: Update, OldObject: in.OldObject}, in.OldObject)
+	prior := expandOnce(Input{Namespace: in.Namespace, Templates: in.Templates, Policy: in.Policy, Operation: Update, OldObject: in.OldObject, Output: OutputNone}, in.OldObject)
 	had := map[string]bool{}
 	for _, e := range prior.Errors {
 		had[e.Error()] = true
@@ -110,10 +132,9 @@ func expandData(in Input, data []byte, lenient bool) Result {
 	if !ok {
 		return Result{Errors: field.ErrorList{field.Invalid(field.NewPath(""), "<body>", "must be a JSON object")}}
 	}
-	// The canonical form of the input, to tell whether anything changed.
-	origJSON, err := encodeJSON(root)
-	if err != nil {
-		return Result{Errors: field.ErrorList{field.InternalError(field.NewPath(""), err)}}
+	var before any
+	if in.Output != OutputNone {
+		before = deepCopy(root) // the engine edits root in place
 	}
 	e := &expander{in: in, warnings: nil}
 	e.root(root)
@@ -121,11 +142,19 @@ func expandData(in Input, data []byte, lenient bool) Result {
 	if len(e.errs) > 0 && !lenient {
 		return Result{Errors: e.errs, Warnings: e.warnings}
 	}
-	out, err := encodeJSON(root)
+	res := Result{Warnings: e.warnings}
+	switch in.Output {
+	case OutputObject:
+		res.Changed = !jsonEqual(before, root)
+		res.Object, err = encodeJSON(root)
+	case OutputPatch:
+		res.Patch, res.PatchOps, err = jsonPatch(before, root)
+		res.Changed = res.PatchOps > 0
+	}
 	if err != nil {
 		return Result{Errors: field.ErrorList{field.InternalError(field.NewPath(""), err)}}
 	}
-	return Result{Object: out, Changed: string(out) != string(origJSON), Warnings: e.warnings}
+	return res
 }
 
 // expander holds the state of one expansion pass.

@@ -27,7 +27,12 @@ func decodeJSON(data []byte) (any, error) {
 	return v, nil
 }
 
-func encodeJSON(v any) ([]byte, error) {
+// encodeJSON encodes v compactly without HTML escaping; decoded trees take
+// the fast path of appendJSON.
+func encodeJSON(v any) ([]byte, error) { return appendJSON(nil, v) }
+
+// encodeTyped encodes any other value with encoding/json.
+func encodeTyped(v any) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)

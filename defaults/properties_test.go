@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
+
+	jsonpatch "github.com/evanphx/json-patch/v5"
 
 	"github.com/raypilot/raypilot/defaults"
 	"github.com/raypilot/raypilot/manifest"
@@ -213,4 +216,47 @@ func compactText(t *testing.T, s string) string {
 		t.Fatal(err)
 	}
 	return buf.String()
+}
+
+// The mutating webhook's patch (OutputPatch) applied to the input gives the
+// expanded object (OutputObject), and both agree on Changed.
+func TestPropertyPatchMatchesObject(t *testing.T) {
+	for _, o := range expandableCorpus(t) {
+		whole := defaults.Expand(input(o.json, o.templates, o.policy))
+		in := input(o.json, o.templates, o.policy)
+		in.Output = defaults.OutputPatch
+		patched := defaults.Expand(in)
+		if len(patched.Errors) > 0 || patched.Object != nil {
+			t.Errorf("%s: OutputPatch gave errors %v, object %d bytes", o.name, patched.Errors, len(patched.Object))
+			continue
+		}
+		if patched.Changed != whole.Changed || patched.Changed != (patched.PatchOps > 0) {
+			t.Errorf("%s: Changed %v (%d ops), OutputObject Changed %v", o.name, patched.Changed, patched.PatchOps, whole.Changed)
+		}
+		p, err := jsonpatch.DecodePatch(patched.Patch)
+		if err != nil {
+			t.Fatalf("%s: patch %s: %v", o.name, patched.Patch, err)
+		}
+		out, err := p.Apply(o.json)
+		if err != nil {
+			t.Fatalf("%s: apply: %v", o.name, err)
+		}
+		if !jsonpatch.Equal(out, whole.Object) {
+			t.Errorf("%s: patched input differs from the expansion:\n%s\n%s", o.name, out, whole.Object)
+		}
+		for _, op := range mustOps(t, patched.Patch) {
+			if op["op"] != "add" && !strings.HasPrefix(op["path"].(string), "/spec") {
+				t.Errorf("%s: %v outside spec", o.name, op)
+			}
+		}
+	}
+}
+
+func mustOps(t *testing.T, patch []byte) []map[string]any {
+	t.Helper()
+	var ops []map[string]any
+	if err := json.Unmarshal(patch, &ops); err != nil {
+		t.Fatal(err)
+	}
+	return ops
 }

@@ -5,12 +5,12 @@ package webhook
 
 import (
 	"context"
-	"errors"
 	"net/http"
 
 	"go.uber.org/zap"
 	admissionv1 "k8s.io/api/admission/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
@@ -51,6 +51,10 @@ func (h *Handler) Handle(_ context.Context, req admission.Request) admission.Res
 		Namespace: req.Namespace,
 		Templates: h.Templates,
 		Policy:    h.Policy(),
+		Output:    defaults.OutputNone,
+	}
+	if h.Mutating {
+		in.Output = defaults.OutputPatch
 	}
 	if req.Operation == admissionv1.Update {
 		in.Operation, in.OldObject = defaults.Update, req.OldObject.Raw
@@ -69,11 +73,12 @@ func (h *Handler) Handle(_ context.Context, req admission.Request) admission.Res
 	if !res.Changed {
 		return admission.Allowed("")
 	}
-	resp := admission.PatchResponseFromRaw(req.Object.Raw, res.Object)
-	if !resp.Allowed {
-		log.Error("cannot build patch", zap.String("reason", resp.Result.Message))
-		return admission.Errored(http.StatusInternalServerError, errors.New("raypilot: cannot compute the JSON patch of the expansion"))
-	}
-	log.Debug("expanded", zap.Int("patchOps", len(resp.Patches)))
-	return resp
+	log.Debug("expanded", zap.Int("patchOps", res.PatchOps))
+	// The engine's own patch, already encoded: Response.Complete only
+	// marshals Patches, which stays empty.
+	patchType := admissionv1.PatchTypeJSONPatch
+	return admission.Response{AdmissionResponse: admissionv1.AdmissionResponse{
+		UID: req.UID, Allowed: true, PatchType: &patchType, Patch: res.Patch,
+		Result: &metav1.Status{Code: http.StatusOK},
+	}}
 }

@@ -48,10 +48,11 @@ const compact = `{"apiVersion":"ray.io/v1","kind":"RayCluster","metadata":{"name
 func TestMutatingReturnsMinimalPatch(t *testing.T) {
 	mutate, _ := handlers(t)
 	resp := mutate.Handle(context.Background(), request(admissionv1.Create, "RayCluster", compact))
-	if !resp.Allowed || len(resp.Patches) == 0 {
-		t.Fatalf("response: allowed %v, %d patches, result %+v", resp.Allowed, len(resp.Patches), resp.Result)
+	ops := patchOps(t, resp)
+	if !resp.Allowed || len(ops) == 0 || resp.PatchType == nil || *resp.PatchType != admissionv1.PatchTypeJSONPatch {
+		t.Fatalf("response: allowed %v, %d patches, result %+v", resp.Allowed, len(ops), resp.Result)
 	}
-	for _, op := range resp.Patches {
+	for _, op := range ops {
 		if op.Operation != "add" {
 			t.Errorf("compact input needs only add ops, got %s %s", op.Operation, op.Path)
 		}
@@ -69,8 +70,8 @@ func TestMutatingReturnsMinimalPatch(t *testing.T) {
 	}
 	// An already expanded object gets no patch at all.
 	again := mutate.Handle(context.Background(), request(admissionv1.Update, "RayCluster", string(want.Object)))
-	if !again.Allowed || len(again.Patches) != 0 || again.PatchType != nil {
-		t.Errorf("expanded object: %d patches", len(again.Patches))
+	if !again.Allowed || len(again.Patch) != 0 || again.PatchType != nil {
+		t.Errorf("expanded object: patch %s", again.Patch)
 	}
 }
 
@@ -111,7 +112,7 @@ func TestIgnoresWhatItDoesNotExpand(t *testing.T) {
 		request(admissionv1.Delete, "RayCluster", ""),
 		request(admissionv1.Create, "RayCronJob", `{"kind":"RayCronJob"}`),
 	} {
-		if resp := mutate.Handle(context.Background(), req); !resp.Allowed || len(resp.Patches) > 0 {
+		if resp := mutate.Handle(context.Background(), req); !resp.Allowed || len(resp.Patch) > 0 {
 			t.Errorf("%s %s: %+v", req.Operation, req.Kind.Kind, resp.AdmissionResponse)
 		}
 	}
@@ -123,22 +124,34 @@ func TestDryRunIsAnsweredLikeAnyRequest(t *testing.T) {
 	normal := mutate.Handle(context.Background(), req)
 	dry := true
 	req.DryRun = &dry
-	if got := mutate.Handle(context.Background(), req); len(got.Patches) != len(normal.Patches) || !got.Allowed {
-		t.Errorf("dry run: %d patches, normal %d", len(got.Patches), len(normal.Patches))
+	if got := mutate.Handle(context.Background(), req); string(got.Patch) != string(normal.Patch) || !got.Allowed {
+		t.Errorf("dry run: patch %s, normal %s", got.Patch, normal.Patch)
 	}
 }
 
 func applyPatch(t *testing.T, doc string, resp admission.Response) []byte {
 	t.Helper()
-	ops, err := json.Marshal(resp.Patches)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := applyJSONPatch([]byte(doc), ops)
+	out, err := applyJSONPatch([]byte(doc), resp.Patch)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// patchOps decodes the JSON patch of a response.
+func patchOps(t *testing.T, resp admission.Response) []jsonpatchOp {
+	t.Helper()
+	var ops []jsonpatchOp
+	if err := json.Unmarshal(resp.Patch, &ops); err != nil {
+		t.Fatalf("patch %q: %v", resp.Patch, err)
+	}
+	return ops
+}
+
+type jsonpatchOp struct {
+	Operation string `json:"op"`
+	Path      string `json:"path"`
+	Value     any    `json:"value"`
 }
 
 func jsonEqual(t *testing.T, a, b []byte) bool {
