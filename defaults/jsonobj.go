@@ -14,19 +14,6 @@ import (
 // engine does not touch re-encode exactly as they came in.
 type obj = map[string]any
 
-func decodeJSON(data []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, err
-	}
-	if dec.More() {
-		return nil, fmt.Errorf("unexpected data after the JSON object")
-	}
-	return v, nil
-}
-
 // encodeJSON encodes v compactly without HTML escaping; decoded trees take
 // the fast path of appendJSON.
 func encodeJSON(v any) ([]byte, error) { return appendJSON(nil, v) }

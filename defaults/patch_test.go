@@ -2,6 +2,10 @@ package defaults
 
 import (
 	"encoding/json"
+	"errors"
+	"io"
+	"reflect"
+	"strings"
 	"testing"
 
 	jsonpatch "github.com/evanphx/json-patch/v5"
@@ -118,6 +122,31 @@ func FuzzAppendJSON(f *testing.F) {
 		}
 		if string(got) != string(want) {
 			t.Fatalf("appendJSON %s\nencoding/json %s", got, want)
+		}
+	})
+}
+
+// FuzzDecodeJSON: the single-pass decoder means what encoding/json means.
+func FuzzDecodeJSON(f *testing.F) {
+	f.Add(`{"a":[1,-2.5e+3,"\u00e9\ud83d\ude00\ud800x\"\\\/\b\f\n\r\t",true,false,null],"a":{}}`)
+	f.Add("\"\xff\xfe\"")
+	f.Add(` [ {} , [ ] ] `)
+	f.Fuzz(func(t *testing.T, doc string) {
+		got, err := decodeJSON([]byte(doc))
+		var want any
+		dec := json.NewDecoder(strings.NewReader(doc))
+		dec.UseNumber()
+		werr := dec.Decode(&want)
+		if werr == nil {
+			if _, terr := dec.Token(); terr != io.EOF {
+				werr = errors.New("trailing data")
+			}
+		}
+		if (err == nil) != (werr == nil) {
+			t.Fatalf("decodeJSON error %v, encoding/json error %v", err, werr)
+		}
+		if err == nil && !reflect.DeepEqual(got, want) {
+			t.Fatalf("decodeJSON %#v\nencoding/json %#v", got, want)
 		}
 	})
 }
