@@ -8,12 +8,18 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 CONTROLLER_GEN := $(GO) run sigs.k8s.io/controller-tools/cmd/controller-gen@v0.23.0
 FUZZTIME ?= 5m
 
-.PHONY: all build test unit tools generate lint fuzz clean demo cluster-up cluster-down bench
+.PHONY: all build test unit tools generate lint fuzz clean demo cluster-up cluster-down bench image
 
 all: build
 
 build:
 	$(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o $(BIN)/raypilot ./cmd/raypilot
+
+## image: the container image (Dockerfile), where a Docker engine runs
+IMAGE ?= raypilot/raypilot:$(VERSION)
+image:
+	@docker info >/dev/null 2>&1 || { echo "make image: no Docker engine (docker info failed); the image needs one. On this project's CI machines there is none: use make build for the binary." >&2; exit 1; }
+	docker build --build-arg VERSION=$(VERSION) -t $(IMAGE) .
 
 ## tools: build (once, cached outside the checkout) etcd, kube-apiserver, kubectl
 tools:
@@ -50,10 +56,13 @@ lint:
 	@out="$$(gofmt -l $$(git ls-files '*.go'))"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-## fuzz: run each fuzz target for FUZZTIME
+## fuzz: run every fuzz target of every package for FUZZTIME each (targets
+## are found in the sources: go test -list would run TestMains that start
+## control planes)
 fuzz:
-	@for t in FuzzExpand FuzzParseVolumes FuzzParsePolicy FuzzTemplateFromConfigMap; do \
-		echo "== $$t"; $(GO) test ./defaults -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) || exit 1; done
+	@set -e; for f in $$(grep -rl --include='*_test.go' '^func Fuzz' . | sort); do \
+		for t in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$f); do \
+			echo "== $$(dirname $$f) $$t"; $(GO) test $$(dirname $$f) -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME); done; done
 
 clean:
 	rm -rf $(BIN)

@@ -29,6 +29,9 @@ func (c *clusterExpansion) autoscaling() {
 	inTree := c.boolean(c.spec, "enableInTreeAutoscaling", eitaFld)
 	switch mode {
 	case AutoscalingDisabled:
+		if inTree {
+			c.checkAutoscalerSidecar()
+		}
 		return
 	case AutoscalingCentral:
 	case "":
@@ -38,6 +41,7 @@ func (c *clusterExpansion) autoscaling() {
 		if c.in.Policy.Defaults.Autoscaling.Mode != ModeCentral {
 			c.scalerOptions()
 			c.sidecarDefaults()
+			c.checkAutoscalerSidecar()
 			return
 		}
 		ann := c.object(c.meta, "annotations", clusterAnnotations, true)

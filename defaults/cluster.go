@@ -28,6 +28,9 @@ type clusterExpansion struct {
 	volumeJSON  map[*CompactVolume][2]any
 	policyJSON  []byte
 	headImage   string
+	// headResources is what the head pod asks for, without KubeRay's
+	// in-tree autoscaler container.
+	headResources podResources
 }
 
 // hash is the audit hash for t (nil: no template), computed once.

@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/raypilot/raypilot/api/v1alpha1"
+	"github.com/raypilot/raypilot/internal/quantity"
 )
 
 // Template kinds, in lookup order.
@@ -103,7 +104,7 @@ func TemplateFromConfigMap(namespace, name string, data map[string]string) (*Tem
 			return nil, fmt.Errorf("%s data.extended_resources: must be a JSON object of name to count: %w", where, err)
 		}
 		for _, k := range slices.Sorted(maps.Keys(ext)) {
-			q, err := resource.ParseQuantity(ext[k].String())
+			q, err := quantity.Parse(ext[k].String())
 			if err != nil {
 				return nil, fmt.Errorf("%s data.extended_resources[%s]: Invalid value: %q: %w", where, k, ext[k], err)
 			}
@@ -148,7 +149,7 @@ func positiveQuantity(v, unit string) (resource.Quantity, error) {
 	if v == "" {
 		return resource.Quantity{}, fmt.Errorf("Required value: must be set")
 	}
-	q, err := resource.ParseQuantity(v + unit)
+	q, err := quantity.Parse(v + unit)
 	if err != nil {
 		return resource.Quantity{}, fmt.Errorf("Invalid value: %q: not a quantity: %w", v+unit, err)
 	}

@@ -11,6 +11,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/raypilot/raypilot/internal/quantity"
 )
 
 func sortedKeys[K cmp.Ordered, V any](m map[K]V) []K { return slices.Sorted(maps.Keys(m)) }
@@ -110,44 +112,78 @@ func (c *clusterExpansion) clusterWorkerLimit(groups []obj, fld *field.Path) {
 // checkGroup applies the per-pod rules: policy limits on pod resources and
 // images, KubeRay's own spec rules, and warnings for likely mistakes.
 func (c *clusterExpansion) checkGroup(p *podTemplate, t *Template, params obj) {
-	lim := c.in.Policy.Limits
-	var cpu, mem resource.Quantity
-	var gpu int64
+	// The scheduler reserves max(sum of containers and sidecars, each init
+	// container plus the sidecars started before it), per resource.
+	var sum, sidecars, initMax podResources
 	for i, ctr := range p.containers {
-		m, ok := ctr.(obj)
-		if !ok {
-			continue
-		}
-		cFld := p.specFld.Child("containers").Index(i)
-		c.checkImage(m, cFld)
-		res, _ := m["resources"].(obj)
-		limits, _ := res["limits"].(obj)
-		requests, _ := res["requests"].(obj)
-		cpu.Add(c.quantity(limits, requests, "cpu", cFld.Child("resources")))
-		mem.Add(c.quantity(limits, requests, "memory", cFld.Child("resources")))
-		for _, key := range gpuKeys(limits, requests) {
-			q := c.quantity(limits, requests, key, cFld.Child("resources"))
-			gpu += q.Value()
+		if m, ok := ctr.(obj); ok {
+			cFld := p.specFld.Child("containers").Index(i)
+			c.checkImage(m, cFld)
+			sum.add(c.containerResources(m, cFld))
 		}
 	}
 	inits, _ := p.spec["initContainers"].([]any)
 	for i, ctr := range inits {
-		if m, ok := ctr.(obj); ok {
-			c.checkImage(m, p.specFld.Child("initContainers").Index(i))
+		m, ok := ctr.(obj)
+		if !ok {
+			continue
 		}
+		iFld := p.specFld.Child("initContainers").Index(i)
+		c.checkImage(m, iFld)
+		r := c.containerResources(m, iFld)
+		if m["restartPolicy"] == "Always" {
+			sidecars.add(r)
+			continue
+		}
+		r.add(sidecars)
+		initMax.max(r)
 	}
-	podFld := p.specFld.Child("containers")
-	if lim.MaxCPUPerPod != nil && cpu.Cmp(*lim.MaxCPUPerPod) > 0 {
-		c.errs = append(c.errs, field.Invalid(podFld, cpu.String(), fmt.Sprintf("the pod's containers ask for %s CPU, above the policy limit %s (limits.maxCPUPerPod); use a smaller compute template", cpu.String(), lim.MaxCPUPerPod.String())))
+	sum.add(sidecars)
+	sum.max(initMax)
+	if p.isHead {
+		c.headResources = sum
 	}
-	if lim.MaxMemoryPerPod != nil && mem.Cmp(*lim.MaxMemoryPerPod) > 0 {
-		c.errs = append(c.errs, field.Invalid(podFld, mem.String(), fmt.Sprintf("the pod's containers ask for %s memory, above the policy limit %s (limits.maxMemoryPerPod); use a smaller compute template", mem.String(), lim.MaxMemoryPerPod.String())))
-	}
-	if lim.MaxGPUPerPod != nil && gpu > *lim.MaxGPUPerPod {
-		c.errs = append(c.errs, field.Invalid(podFld, gpu, fmt.Sprintf("the pod's containers ask for %d GPUs, above the policy limit %d (limits.maxGPUPerPod)", gpu, *lim.MaxGPUPerPod)))
-	}
+	c.checkPodLimits(sum, p.specFld.Child("containers"))
 	c.checkRayStartParams(p, params)
 	c.warnings = append(c.warnings, groupWarnings(p, t, params)...)
+}
+
+// checkPodLimits applies limits.maxCPUPerPod, maxMemoryPerPod and
+// maxGPUPerPod to what a pod asks for.
+func (c *clusterExpansion) checkPodLimits(r podResources, podFld *field.Path) {
+	lim := c.in.Policy.Limits
+	cpu, mem, gpu := r.cpu, r.memory, r.gpu
+	if lim.MaxCPUPerPod != nil && cpu.Cmp(*lim.MaxCPUPerPod) > 0 {
+		c.errs = append(c.errs, field.Invalid(podFld, cpu.String(), fmt.Sprintf("the pod asks for %s CPU (its containers, or an init container, plus sidecars), above the policy limit %s (limits.maxCPUPerPod); use a smaller compute template", cpu.String(), lim.MaxCPUPerPod.String())))
+	}
+	if lim.MaxMemoryPerPod != nil && mem.Cmp(*lim.MaxMemoryPerPod) > 0 {
+		c.errs = append(c.errs, field.Invalid(podFld, mem.String(), fmt.Sprintf("the pod asks for %s memory (its containers, or an init container, plus sidecars), above the policy limit %s (limits.maxMemoryPerPod); use a smaller compute template", mem.String(), lim.MaxMemoryPerPod.String())))
+	}
+	if lim.MaxGPUPerPod != nil && gpu > *lim.MaxGPUPerPod {
+		c.errs = append(c.errs, field.Invalid(podFld, gpu, fmt.Sprintf("the pod asks for %d GPUs (its containers, or an init container, plus sidecars), above the policy limit %d (limits.maxGPUPerPod)", gpu, *lim.MaxGPUPerPod)))
+	}
+}
+
+// checkAutoscalerSidecar holds KubeRay's in-tree autoscaler container, which
+// KubeRay builds into the head pod from spec.autoscalerOptions, to the
+// policy like any other container: enforced or default security context,
+// allowed image prefixes, and the head pod's limits with it included.
+func (c *clusterExpansion) checkAutoscalerSidecar() {
+	fld := c.fld.Child("autoscalerOptions")
+	opts := c.object(c.spec, "autoscalerOptions", fld, false)
+	if opts == nil {
+		opts = obj{}
+	}
+	if sc := c.in.Policy.Defaults.ContainerSecurityContext; sc != nil {
+		if c.in.Policy.Enforces("containerSecurityContext") || opts["securityContext"] == nil {
+			opts["securityContext"] = toJSONValue(sc)
+			c.spec["autoscalerOptions"] = opts
+		}
+	}
+	c.checkImage(opts, fld)
+	head := c.headResources
+	head.add(c.containerResources(opts, fld))
+	c.checkPodLimits(head, fld.Child("resources"))
 }
 
 func (c *clusterExpansion) checkImage(ctr obj, fld *field.Path) {
@@ -164,8 +200,49 @@ func (c *clusterExpansion) checkImage(ctr obj, fld *field.Path) {
 	c.errs = append(c.errs, field.Invalid(fld.Child("image"), img, "must start with one of the allowed prefixes (policy limits.allowedImagePrefixes): "+strings.Join(prefixes, ", ")))
 }
 
-// quantity is a container's limit for name, else its request.
-func (c *clusterExpansion) quantity(limits, requests obj, name string, fld *field.Path) resource.Quantity {
+// podResources is what a pod or container asks for, in the units the
+// policy limits use.
+type podResources struct {
+	cpu, memory resource.Quantity
+	gpu         int64
+}
+
+func (r *podResources) add(o podResources) {
+	r.cpu.Add(o.cpu)
+	r.memory.Add(o.memory)
+	r.gpu += o.gpu
+}
+
+func (r *podResources) max(o podResources) {
+	if o.cpu.Cmp(r.cpu) > 0 {
+		r.cpu = o.cpu
+	}
+	if o.memory.Cmp(r.memory) > 0 {
+		r.memory = o.memory
+	}
+	r.gpu = max(r.gpu, o.gpu)
+}
+
+// containerResources reads a container's CPU, memory and GPUs (limits,
+// else requests).
+func (c *clusterExpansion) containerResources(ctr obj, fld *field.Path) podResources {
+	res, _ := ctr["resources"].(obj)
+	limits, _ := res["limits"].(obj)
+	requests, _ := res["requests"].(obj)
+	rFld := fld.Child("resources")
+	out := podResources{
+		cpu:    c.containerQuantity(limits, requests, "cpu", rFld),
+		memory: c.containerQuantity(limits, requests, "memory", rFld),
+	}
+	for _, key := range gpuKeys(limits, requests) {
+		q := c.containerQuantity(limits, requests, key, rFld)
+		out.gpu += q.Value()
+	}
+	return out
+}
+
+// containerQuantity is a container's limit for name, else its request.
+func (c *clusterExpansion) containerQuantity(limits, requests obj, name string, fld *field.Path) resource.Quantity {
 	for _, src := range []struct {
 		m   obj
 		key string
@@ -175,7 +252,7 @@ func (c *clusterExpansion) quantity(limits, requests obj, name string, fld *fiel
 			continue
 		}
 		s := fmt.Sprint(v)
-		q, err := resource.ParseQuantity(s)
+		q, err := quantity.Parse(s)
 		if err != nil {
 			c.errs = append(c.errs, field.Invalid(fld.Child(src.key).Key(name), s, "must be a quantity such as 2, 500m or 4Gi"))
 			return resource.Quantity{}
@@ -234,7 +311,7 @@ func groupWarnings(p *podTemplate, t *Template, params obj) []string {
 		limits, _ := res["limits"].(obj)
 		if lv, ok := limits["cpu"]; ok {
 			want, err1 := strconv.ParseFloat(s, 64)
-			have, err2 := resource.ParseQuantity(fmt.Sprint(lv))
+			have, err2 := quantity.Parse(fmt.Sprint(lv))
 			if err1 == nil && err2 == nil && want > have.AsApproximateFloat64() {
 				out = append(out, fmt.Sprintf("%s: num-cpus %s is more than the Ray container's CPU limit %s; Ray will oversubscribe the pod", pFld.Key("num-cpus"), s, have.String()))
 			}

@@ -13,6 +13,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/yaml"
+
+	"github.com/raypilot/raypilot/internal/quantity"
 )
 
 // AnnotationVolumes carries compact volumes in the KubeRay API server's shape.
@@ -119,7 +121,7 @@ func (v *CompactVolume) validate(fld *field.Path) field.ErrorList {
 		errs = append(errs, field.NotSupported(fld.Child("volumeType"), v.VolumeType, volumeTypes))
 	}
 	if v.Storage != "" {
-		if _, err := resource.ParseQuantity(v.Storage); err != nil {
+		if _, err := quantity.Parse(v.Storage); err != nil {
 			errs = append(errs, field.Invalid(fld.Child("storage"), v.Storage, "must be a quantity such as 10Gi"))
 		}
 	}

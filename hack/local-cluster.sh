@@ -11,6 +11,15 @@
 #   hack/local-cluster.sh env    print the env file's path
 #   hack/local-cluster.sh down   stop what `up` started, by PID; remove state
 #
+# One component of a running control plane (chaos tests; COMPONENT is one of
+# the names below, e.g. kube-apiserver, raypilot-webhook, raypilot-scaler):
+#
+#   hack/local-cluster.sh stop COMPONENT [SIGNAL]  signal it (default TERM,
+#                                 KILL after 30 s) and wait until it exited
+#   hack/local-cluster.sh start COMPONENT          start it as `up` did, wait
+#                                 until it is ready; its log is appended to
+#   hack/local-cluster.sh restart COMPONENT        stop (TERM), then start
+#
 # State (PID files, logs, certificates, etcd data) lives in one folder:
 # $RAYPILOT_CLUSTER_DIR, default ~/.cache/raypilot/cluster.
 set -euo pipefail
@@ -41,11 +50,17 @@ running() {
 
 kubectl_() { "$bin/kubectl" --kubeconfig "$state/kubeconfig" "$@"; }
 
-# start NAME CMD...: run CMD in the background with its log and PID file.
+# start NAME CMD...: run CMD in the background with its log and PID file;
+# the log is truncated unless append_logs is set (a component's restart).
+append_logs=
 start() {
   local name=$1
   shift
-  "$@" >"$state/logs/$name.log" 2>&1 &
+  if [[ -n $append_logs ]]; then
+    "$@" >>"$state/logs/$name.log" 2>&1 &
+  else
+    "$@" >"$state/logs/$name.log" 2>&1 &
+  fi
   echo $! >"$state/pids/$name"
 }
 
@@ -113,6 +128,84 @@ kwok_config() {
   } >"$state/kwok-stages.yaml"
 }
 
+# start_component NAME: start one component the way `up` does and wait
+# until it is ready (the scheduler, controller manager, kwok and the KubeRay
+# operator have no readiness endpoint here: they retry on their own).
+start_component() {
+  local d=$state/pki
+  case $1 in
+    etcd)
+      log "starting etcd on 127.0.0.1:$ETCD_PORT"
+      start etcd "$bin/etcd" --data-dir "$state/etcd" --name local \
+        --listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
+        --listen-peer-urls "http://127.0.0.1:$((ETCD_PORT + 10))" --initial-advertise-peer-urls "http://127.0.0.1:$((ETCD_PORT + 10))" \
+        --initial-cluster "local=http://127.0.0.1:$((ETCD_PORT + 10))" --log-level warn
+      wait_for etcd 60 curl -fsS "http://127.0.0.1:$ETCD_PORT/health"
+      ;;
+    kube-apiserver)
+      log "starting kube-apiserver on https://127.0.0.1:$APISERVER_PORT"
+      start kube-apiserver "$bin/kube-apiserver" --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
+        --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$APISERVER_PORT" \
+        --tls-cert-file "$d/apiserver.crt" --tls-private-key-file "$d/apiserver.key" --client-ca-file "$d/ca.crt" \
+        --token-auth-file "$d/tokens.csv" --authorization-mode RBAC \
+        --service-account-issuer https://kubernetes.default.svc.cluster.local \
+        --service-account-key-file "$d/sa.pub" --service-account-signing-key-file "$d/sa.key" \
+        --service-cluster-ip-range 10.96.0.0/16 --allow-privileged=true --endpoint-reconciler-type none
+      wait_for kube-apiserver 240 kubectl_ get --raw /readyz
+      ;;
+    kube-controller-manager)
+      log "starting kube-controller-manager"
+      start kube-controller-manager "$bin/kube-controller-manager" --kubeconfig "$state/kubeconfig" \
+        --authentication-kubeconfig "$state/kubeconfig" --authorization-kubeconfig "$state/kubeconfig" \
+        --leader-elect=false --bind-address 127.0.0.1 --secure-port 0 \
+        --service-account-private-key-file "$d/sa.key" --root-ca-file "$d/ca.crt" \
+        --cluster-cidr 10.244.0.0/16 --service-cluster-ip-range 10.96.0.0/16 --use-service-account-credentials=false
+      ;;
+    kube-scheduler)
+      log "starting kube-scheduler"
+      start kube-scheduler "$bin/kube-scheduler" --kubeconfig "$state/kubeconfig" \
+        --authentication-kubeconfig "$state/kubeconfig" --authorization-kubeconfig "$state/kubeconfig" \
+        --leader-elect=false --bind-address 127.0.0.1 --secure-port 0
+      ;;
+    kwok)
+      log "starting kwok with $NODES fake nodes"
+      start kwok "$bin/kwok" --kubeconfig "$state/kubeconfig" --config "$state/kwok-stages.yaml" \
+        --manage-all-nodes=false --manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake \
+        --cidr 10.0.0.1/24 --node-ip 10.0.0.1 --node-lease-duration-seconds 40 --server-address 127.0.0.1:0
+      ;;
+    kuberay-operator)
+      log "starting the KubeRay operator"
+      KUBECONFIG=$state/kubeconfig start kuberay-operator "$bin/kuberay-operator" \
+        --enable-leader-election=false --metrics-addr 127.0.0.1:0 --health-probe-bind-address 127.0.0.1:0
+      ;;
+    raypilot-webhook)
+      log "starting raypilot webhook on https://127.0.0.1:$WEBHOOK_PORT"
+      start raypilot-webhook "$state/raypilot" webhook --kubeconfig "$state/kubeconfig" \
+        --host 127.0.0.1 --port "$WEBHOOK_PORT" --cert-dir "$d/webhook-serving" \
+        --metrics-bind-address 0 --health-probe-bind-address "127.0.0.1:$((WEBHOOK_PORT + 1))" \
+        --policy "$policy"
+      wait_for "raypilot webhook" 120 curl -fsS "http://127.0.0.1:$((WEBHOOK_PORT + 1))/readyz"
+      ;;
+    raysim)
+      log "starting raysim (Ray GCS simulator)"
+      start raysim "$state/raysim" --kubeconfig "$state/kubeconfig" \
+        --grpc-address "127.0.0.1:$RAYSIM_GRPC_PORT" --http-address "127.0.0.1:$RAYSIM_HTTP_PORT"
+      wait_for raysim 60 curl -fsS "http://127.0.0.1:$RAYSIM_HTTP_PORT/v1/clusters/default/none/state"
+      ;;
+    raypilot-scaler)
+      log "starting raypilot scaler"
+      start raypilot-scaler "$state/raypilot" scaler --kubeconfig "$state/kubeconfig" --policy "$policy" \
+        --gcs-proxy-address "127.0.0.1:$RAYSIM_GRPC_PORT" --metrics-bind-address "127.0.0.1:$((WEBHOOK_PORT + 3))" \
+        --health-probe-bind-address "127.0.0.1:$((WEBHOOK_PORT + 2))"
+      wait_for "raypilot scaler" 60 curl -fsS "http://127.0.0.1:$((WEBHOOK_PORT + 2))/readyz"
+      ;;
+    *)
+      log "unknown component $1 (one of: ${components[*]})"
+      return 2
+      ;;
+  esac
+}
+
 up() {
   source "$here/tools/versions.env"
   bin=$("$here/tools.sh" bin-dir)
@@ -130,73 +223,34 @@ up() {
   policy=${RAYPILOT_POLICY:-$state/policy.yaml}
   [[ -n ${RAYPILOT_POLICY:-} ]] || printf 'defaults:\n  autoscaling: {mode: central}\n' >"$state/policy.yaml"
   go mod download "github.com/ray-project/kuberay/ray-operator@$KUBERAY_VERSION" "sigs.k8s.io/kwok@$KWOK_VERSION"
+  # What `start COMPONENT` needs to start a component the same way later.
+  printf 'policy=%q\nETCD_PORT=%q\nAPISERVER_PORT=%q\nWEBHOOK_PORT=%q\nRAYSIM_GRPC_PORT=%q\nRAYSIM_HTTP_PORT=%q\n' \
+    "$policy" "$ETCD_PORT" "$APISERVER_PORT" "$WEBHOOK_PORT" "$RAYSIM_GRPC_PORT" "$RAYSIM_HTTP_PORT" >"$state/settings.env"
   pki
   kwok_config
   local d=$state/pki
 
-  log "starting etcd on 127.0.0.1:$ETCD_PORT"
-  start etcd "$bin/etcd" --data-dir "$state/etcd" --name local \
-    --listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
-    --listen-peer-urls "http://127.0.0.1:$((ETCD_PORT + 10))" --initial-advertise-peer-urls "http://127.0.0.1:$((ETCD_PORT + 10))" \
-    --initial-cluster "local=http://127.0.0.1:$((ETCD_PORT + 10))" --log-level warn
-  wait_for etcd 60 curl -fsS "http://127.0.0.1:$ETCD_PORT/health"
+  for c in "${components[@]}"; do
+    start_component "$c"
+    case $c in
+      kwok)
+        for ((n = 0; n < NODES; n++)); do
+          NODE_NAME=kwok-node-$n render "$here/local-cluster/node.yaml" | kubectl_ apply -f - >/dev/null
+        done
+        wait_for "the fake nodes" 120 bash -c "[[ \$('$bin/kubectl' --kubeconfig '$state/kubeconfig' get nodes --no-headers 2>/dev/null | grep -c ' Ready') -ge $NODES ]]"
 
-  log "starting kube-apiserver on https://127.0.0.1:$APISERVER_PORT"
-  start kube-apiserver "$bin/kube-apiserver" --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
-    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$APISERVER_PORT" \
-    --tls-cert-file "$d/apiserver.crt" --tls-private-key-file "$d/apiserver.key" --client-ca-file "$d/ca.crt" \
-    --token-auth-file "$d/tokens.csv" --authorization-mode RBAC \
-    --service-account-issuer https://kubernetes.default.svc.cluster.local \
-    --service-account-key-file "$d/sa.pub" --service-account-signing-key-file "$d/sa.key" \
-    --service-cluster-ip-range 10.96.0.0/16 --allow-privileged=true --endpoint-reconciler-type none
-  wait_for kube-apiserver 240 kubectl_ get --raw /readyz
-
-  log "starting kube-controller-manager and kube-scheduler"
-  start kube-controller-manager "$bin/kube-controller-manager" --kubeconfig "$state/kubeconfig" \
-    --authentication-kubeconfig "$state/kubeconfig" --authorization-kubeconfig "$state/kubeconfig" \
-    --leader-elect=false --bind-address 127.0.0.1 --secure-port 0 \
-    --service-account-private-key-file "$d/sa.key" --root-ca-file "$d/ca.crt" \
-    --cluster-cidr 10.244.0.0/16 --service-cluster-ip-range 10.96.0.0/16 --use-service-account-credentials=false
-  start kube-scheduler "$bin/kube-scheduler" --kubeconfig "$state/kubeconfig" \
-    --authentication-kubeconfig "$state/kubeconfig" --authorization-kubeconfig "$state/kubeconfig" \
-    --leader-elect=false --bind-address 127.0.0.1 --secure-port 0
-
-  log "starting kwok with $NODES fake nodes"
-  start kwok "$bin/kwok" --kubeconfig "$state/kubeconfig" --config "$state/kwok-stages.yaml" \
-    --manage-all-nodes=false --manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake \
-    --cidr 10.0.0.1/24 --node-ip 10.0.0.1 --node-lease-duration-seconds 40 --server-address 127.0.0.1:0
-  for ((n = 0; n < NODES; n++)); do
-    NODE_NAME=kwok-node-$n render "$here/local-cluster/node.yaml" | kubectl_ apply -f - >/dev/null
+        log "installing the KubeRay $KUBERAY_VERSION and raypilot CRDs"
+        local kuberay
+        kuberay=$(go env GOMODCACHE)/github.com/ray-project/kuberay/ray-operator@$KUBERAY_VERSION
+        kubectl_ apply --server-side -f "$kuberay/config/crd/bases" -f "$root/charts/raypilot/crds" >/dev/null
+        wait_for "the CRDs" 120 kubectl_ wait --for condition=Established --timeout 5s crd --all
+        wait_for "the default service account" 120 kubectl_ get serviceaccount default
+        ;;
+      raypilot-webhook)
+        WEBHOOK_PORT=$WEBHOOK_PORT CA_BUNDLE=$(base64 -w0 <"$d/ca.crt") render "$here/local-cluster/webhook.yaml" | kubectl_ apply -f - >/dev/null
+        ;;
+    esac
   done
-  wait_for "the fake nodes" 120 bash -c "[[ \$('$bin/kubectl' --kubeconfig '$state/kubeconfig' get nodes --no-headers 2>/dev/null | grep -c ' Ready') -ge $NODES ]]"
-
-  log "installing the KubeRay $KUBERAY_VERSION and raypilot CRDs"
-  local kuberay
-  kuberay=$(go env GOMODCACHE)/github.com/ray-project/kuberay/ray-operator@$KUBERAY_VERSION
-  kubectl_ apply --server-side -f "$kuberay/config/crd/bases" -f "$root/charts/raypilot/crds" >/dev/null
-  wait_for "the CRDs" 120 kubectl_ wait --for condition=Established --timeout 5s crd --all
-  wait_for "the default service account" 120 kubectl_ get serviceaccount default
-
-  log "starting the KubeRay operator"
-  KUBECONFIG=$state/kubeconfig start kuberay-operator "$bin/kuberay-operator" \
-    --enable-leader-election=false --metrics-addr 127.0.0.1:0 --health-probe-bind-address 127.0.0.1:0
-
-  log "starting raypilot webhook on https://127.0.0.1:$WEBHOOK_PORT"
-  start raypilot-webhook "$state/raypilot" webhook --kubeconfig "$state/kubeconfig" \
-    --host 127.0.0.1 --port "$WEBHOOK_PORT" --cert-dir "$d/webhook-serving" \
-    --metrics-bind-address 0 --health-probe-bind-address "127.0.0.1:$((WEBHOOK_PORT + 1))" \
-    --policy "$policy"
-  wait_for "raypilot webhook" 120 curl -fsS "http://127.0.0.1:$((WEBHOOK_PORT + 1))/readyz"
-  WEBHOOK_PORT=$WEBHOOK_PORT CA_BUNDLE=$(base64 -w0 <"$d/ca.crt") render "$here/local-cluster/webhook.yaml" | kubectl_ apply -f - >/dev/null
-
-  log "starting raysim (Ray GCS simulator) and raypilot scaler"
-  start raysim "$state/raysim" --kubeconfig "$state/kubeconfig" \
-    --grpc-address "127.0.0.1:$RAYSIM_GRPC_PORT" --http-address "127.0.0.1:$RAYSIM_HTTP_PORT"
-  start raypilot-scaler "$state/raypilot" scaler --kubeconfig "$state/kubeconfig" --policy "$policy" \
-    --gcs-proxy-address "127.0.0.1:$RAYSIM_GRPC_PORT" --metrics-bind-address "127.0.0.1:$((WEBHOOK_PORT + 3))" \
-    --health-probe-bind-address "127.0.0.1:$((WEBHOOK_PORT + 2))"
-  wait_for raysim 60 curl -fsS "http://127.0.0.1:$RAYSIM_HTTP_PORT/v1/clusters/default/none/state"
-  wait_for "raypilot scaler" 60 curl -fsS "http://127.0.0.1:$((WEBHOOK_PORT + 2))/readyz"
 
   for c in "${components[@]}"; do
     pid_alive "$c" || { log "$c exited; see $state/logs/$c.log"; tail -20 "$state/logs/$c.log" >&2; exit 1; }
@@ -234,9 +288,67 @@ down() {
   log "stopped; removed $state"
 }
 
+# component_env: what starting one component of a running control plane
+# needs: the tools, and the policy and ports `up` used.
+component_env() {
+  local name=$1
+  [[ -f $state/settings.env ]] || { log "no control plane in $state (run: $0 up)"; exit 1; }
+  [[ " ${components[*]} " == *" $name "* ]] || { log "unknown component $name (one of: ${components[*]})"; exit 2; }
+  source "$here/tools/versions.env"
+  bin=$("$here/tools.sh" bin-dir)
+  source "$state/settings.env"
+}
+
+# stop_component NAME [SIGNAL]: send SIGNAL (default TERM) and wait until
+# the process exited; a TERM not obeyed within 30 s (Kubernetes' default grace period) becomes
+# a KILL.
+stop_component() {
+  local name=$1 sig=${2:-TERM} pid
+  component_env "$name"
+  if ! pid_alive "$name"; then
+    log "$name is not running"
+    return 0
+  fi
+  pid=$(cat "$state/pids/$name")
+  kill -s "$sig" "$pid"
+  for ((t = 0; t < 150; t++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+  if kill -0 "$pid" 2>/dev/null; then
+    log "$name (pid $pid) still running 30 s after SIG$sig: killing it"
+    kill -KILL "$pid" 2>/dev/null || true
+    while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+  fi
+  log "$name (pid $pid) stopped with SIG$sig"
+}
+
+# start_one NAME: start a stopped component of a running control plane, its
+# log appended to.
+start_one() {
+  local name=$1
+  component_env "$name"
+  if pid_alive "$name"; then
+    log "$name is already running (pid $(cat "$state/pids/$name"))"
+    return 0
+  fi
+  append_logs=1
+  echo "--- local-cluster: started again at $(date -u +%FT%TZ)" >>"$state/logs/$name.log"
+  start_component "$name"
+  pid_alive "$name" || { log "$name exited; see $state/logs/$name.log"; tail -20 "$state/logs/$name.log" >&2; exit 1; }
+  log "$name running again (pid $(cat "$state/pids/$name"))"
+}
+
+usage() {
+  echo "usage: $0 up|down|env" >&2
+  echo "       $0 stop COMPONENT [SIGNAL] | start COMPONENT | restart COMPONENT" >&2
+  echo "       COMPONENT: ${components[*]}" >&2
+  exit 2
+}
+
 case ${1:-} in
   up) up ;;
   down) down ;;
   env) echo "$envfile" ;;
-  *) echo "usage: $0 up|down|env" >&2; exit 2 ;;
+  stop) [[ $# -ge 2 ]] || usage; stop_component "$2" "${3:-TERM}" ;;
+  start) [[ $# -eq 2 ]] || usage; start_one "$2" ;;
+  restart) [[ $# -eq 2 ]] || usage; stop_component "$2" TERM; start_one "$2" ;;
+  *) usage ;;
 esac

@@ -83,6 +83,19 @@ func (r *Reconciler) forget(key types.NamespacedName) {
 	r.conns.drop(key)
 }
 
+// podClusterIndex indexes the cached Ray pods by their ray.io/cluster
+// label. Every round lists one cluster's pods; matching the label over the
+// whole namespace's Ray pods instead was the scaler's largest CPU cost with
+// thousands of clusters (bench/scalercap).
+const podClusterIndex = "raypilot.io/pod-cluster"
+
+func podCluster(o client.Object) []string {
+	if name := o.GetLabels()[LabelCluster]; name != "" {
+		return []string{name}
+	}
+	return nil
+}
+
 // Managed reports whether the scaler owns rc's autoscaling.
 func Managed(rc *rayv1.RayCluster) bool {
 	return rc.Annotations[defaults.AnnotationAutoscaling] == defaults.AutoscalingCentral && rc.DeletionTimestamp == nil
@@ -115,7 +128,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return again, nil
 	}
 	var pods corev1.PodList
-	if err := r.Client.List(ctx, &pods, client.InNamespace(rc.Namespace), client.MatchingLabels{LabelCluster: rc.Name}); err != nil {
+	if err := r.Client.List(ctx, &pods, client.InNamespace(rc.Namespace), client.MatchingFields{podClusterIndex: rc.Name}); err != nil {
 		return ctrl.Result{}, fmt.Errorf("list pods of %s: %w", req, err)
 	}
 	head := runningHead(pods.Items)

@@ -47,6 +47,8 @@ type Options struct {
 	LeaderElection          bool
 	LeaderElectionNamespace string
 	MetricsAddr, HealthAddr string
+	// PprofAddr serves net/http/pprof when set (empty or "0": off).
+	PprofAddr string
 }
 
 // Run scales every RayCluster annotated raypilot.io/autoscaling: central
@@ -65,6 +67,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log *zap.Logger) e
 		Scheme:                        scheme,
 		Metrics:                       metricsserver.Options{BindAddress: opts.MetricsAddr},
 		HealthProbeBindAddress:        opts.HealthAddr,
+		PprofBindAddress:              opts.PprofAddr,
 		LeaderElection:                opts.LeaderElection,
 		LeaderElectionID:              "raypilot-scaler",
 		LeaderElectionNamespace:       opts.LeaderElectionNamespace,
@@ -76,6 +79,9 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log *zap.Logger) e
 	})
 	if err != nil {
 		return fmt.Errorf("create manager: %w", err)
+	}
+	if err := mgr.GetFieldIndexer().IndexField(ctx, &corev1.Pod{}, podClusterIndex, podCluster); err != nil {
+		return fmt.Errorf("index pods by cluster: %w", err)
 	}
 	m, err := newMetrics(metrics.Registry)
 	if err != nil {

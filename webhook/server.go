@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"maps"
 	"net/http"
 	"time"
 
@@ -19,11 +20,12 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
-	crwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/raypilot/raypilot/api/v1alpha1"
 	"github.com/raypilot/raypilot/policyfile"
+	"github.com/raypilot/raypilot/webhook/certrotate"
+	"github.com/raypilot/raypilot/webhook/tlsserver"
 )
 
 // Options configure the webhook server.
@@ -41,10 +43,27 @@ type Options struct {
 	MetricsAddr, HealthAddr string
 	// EnableHTTP2 is off by default (HTTP/2 rapid-reset attacks).
 	EnableHTTP2 bool
+	// CertMode is CertModeFiles (tls.crt/tls.key in CertDir, empty means
+	// this) or CertModeSelfManaged (SelfManaged: a CA and certificate in a
+	// Secret, injected into the webhook configurations and renewed).
+	CertMode    string
+	SelfManaged certrotate.Options
+	// ShutdownDelay keeps serving for this long after the context ends
+	// (endpoint removal lags SIGTERM); ShutdownTimeout then bounds the drain
+	// of in-flight reviews (0: tlsserver.DefaultShutdownTimeout).
+	ShutdownDelay, ShutdownTimeout time.Duration
 }
 
-// Run serves the webhooks until ctx ends. Readiness (/readyz on HealthAddr)
-// turns true once the template caches are synced and TLS is being served.
+// Certificate modes.
+const (
+	CertModeFiles       = "files"
+	CertModeSelfManaged = "self-managed"
+)
+
+// Run serves the webhooks until ctx ends, then drains in-flight reviews.
+// Readiness (/readyz on HealthAddr) turns true once the template caches are
+// synced and TLS is being served, and in self-managed mode once both webhook
+// configurations trust the served certificate.
 func Run(ctx context.Context, cfg *rest.Config, opts Options, log *zap.Logger) error {
 	policy, err := policyfile.Load(opts.PolicyFile, log)
 	if err != nil {
@@ -59,24 +78,68 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log *zap.Logger) e
 	}
 	ctrl.SetLogger(zapr.NewLogger(log.Named("controller-runtime")))
 
+	byObject := map[client.Object]cache.ByObject{
+		&corev1.ConfigMap{}: {Label: labels.SelectorFromSet(labels.Set{configTypeLabel: configTypeTemplate})},
+	}
+	selfManaged := false
+	switch opts.CertMode {
+	case "", CertModeFiles:
+	case CertModeSelfManaged:
+		selfManaged = true
+		if err := opts.SelfManaged.Validate(); err != nil {
+			return fmt.Errorf("self-managed certificates: %w", err)
+		}
+		maps.Copy(byObject, opts.SelfManaged.CacheOptions())
+	default:
+		return fmt.Errorf("unknown certificate mode %q (want %s or %s)", opts.CertMode, CertModeFiles, CertModeSelfManaged)
+	}
+	// Set once the rotator exists; the server reads it when it starts.
+	var getCertificate func(*tls.ClientHelloInfo) (*tls.Certificate, error)
 	tlsOpts := []func(*tls.Config){func(c *tls.Config) {
 		c.MinVersion = tls.VersionTLS12
 		if !opts.EnableHTTP2 {
 			c.NextProtos = []string{"http/1.1"}
 		}
+		if getCertificate != nil {
+			c.GetCertificate = getCertificate
+		}
 	}}
-	server := crwebhook.NewServer(crwebhook.Options{Host: opts.Host, Port: opts.Port, CertDir: opts.CertDir, TLSOpts: tlsOpts})
+	if opts.ShutdownTimeout == 0 {
+		opts.ShutdownTimeout = tlsserver.DefaultShutdownTimeout
+	}
+	server := tlsserver.New(tlsserver.Options{
+		Host: opts.Host, Port: opts.Port, CertDir: opts.CertDir, TLSOpts: tlsOpts,
+		ShutdownDelay: opts.ShutdownDelay, ShutdownTimeout: opts.ShutdownTimeout, Log: log.Named("server"),
+	})
+	// The manager stops the writer and the caches first, then the webhook
+	// server, which drains; its whole stop must fit in this grace period
+	// (the pod's terminationGracePeriodSeconds must be longer still).
+	grace := opts.ShutdownDelay + opts.ShutdownTimeout + 5*time.Second
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                 scheme,
-		WebhookServer:          server,
-		Metrics:                metricsserver.Options{BindAddress: opts.MetricsAddr},
-		HealthProbeBindAddress: opts.HealthAddr,
-		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
-			&corev1.ConfigMap{}: {Label: labels.SelectorFromSet(labels.Set{configTypeLabel: configTypeTemplate})},
-		}},
+		Scheme:                  scheme,
+		WebhookServer:           server,
+		Metrics:                 metricsserver.Options{BindAddress: opts.MetricsAddr},
+		HealthProbeBindAddress:  opts.HealthAddr,
+		GracefulShutdownTimeout: &grace,
+		Cache:                   cache.Options{ByObject: byObject},
 	})
 	if err != nil {
 		return fmt.Errorf("create manager: %w", err)
+	}
+	if selfManaged {
+		rot, err := certrotate.New(opts.SelfManaged, mgr, log.Named("certificates"))
+		if err != nil {
+			return fmt.Errorf("self-managed certificates: %w", err)
+		}
+		if err := rot.Setup(ctx, mgr); err != nil {
+			return fmt.Errorf("self-managed certificates: %w", err)
+		}
+		getCertificate = rot.GetCertificate
+		// helm install --wait must not return before the API server trusts
+		// the certificate this replica serves.
+		if err := mgr.AddReadyzCheck("ca-bundle", rot.Ready); err != nil {
+			return err
+		}
 	}
 	// Start the informers up front so the first admission does not wait.
 	for _, o := range []client.Object{&v1alpha1.ComputeTemplate{}, &v1alpha1.ClusterComputeTemplate{}, &corev1.ConfigMap{}} {
@@ -85,7 +148,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log *zap.Logger) e
 		}
 	}
 	// The manager runs the webhook server only once it has been asked for it.
-	server = mgr.GetWebhookServer()
+	mgr.GetWebhookServer()
 	templates := cachedTemplates{reader: mgr.GetCache()}
 	for _, h := range []*Handler{{Mutating: true}, {Mutating: false}} {
 		h.Templates, h.Policy, h.Log = templates, policy.Get, log.Named("admission")
@@ -111,7 +174,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log *zap.Logger) e
 	}
 	go policy.Watch(ctx, opts.PolicyPollInterval)
 	log.Info("serving admission webhooks", zap.String("host", opts.Host), zap.Int("port", opts.Port),
-		zap.String("certDir", opts.CertDir), zap.String("policy", opts.PolicyFile))
+		zap.String("certMode", opts.CertMode), zap.String("certDir", opts.CertDir), zap.String("policy", opts.PolicyFile))
 	return mgr.Start(ctx)
 }
 

@@ -26,6 +26,7 @@ func runScaler(args []string, stderr io.Writer) int {
 	fs.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader-election Lease (default: the pod's)")
 	fs.StringVar(&o.MetricsAddr, "metrics-bind-address", ":8080", "metrics listener; 0 disables")
 	fs.StringVar(&o.HealthAddr, "health-probe-bind-address", ":8081", "/healthz and /readyz listener; 0 disables")
+	fs.StringVar(&o.PprofAddr, "pprof-bind-address", "", "net/http/pprof listener for profiling (opt-in); empty disables")
 	policyPath := fs.String("policy", "", "policy document (limits.maxWorkersPerCluster caps workers; reloaded on change)")
 	common := addServerFlags(fs)
 	if err := fs.Parse(args); err != nil {

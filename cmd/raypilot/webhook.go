@@ -4,6 +4,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -12,6 +14,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/raypilot/raypilot/webhook"
+	"github.com/raypilot/raypilot/webhook/certrotate"
 )
 
 // runWebhook is `raypilot webhook`: serve the admission webhooks until SIGTERM.
@@ -27,8 +30,35 @@ func runWebhook(args []string, stderr io.Writer) int {
 	fs.StringVar(&o.MetricsAddr, "metrics-bind-address", ":8080", "metrics listener; 0 disables")
 	fs.StringVar(&o.HealthAddr, "health-probe-bind-address", ":8081", "/healthz and /readyz listener; 0 disables")
 	fs.BoolVar(&o.EnableHTTP2, "enable-http2", false, "serve HTTP/2 (off by default: rapid-reset attacks)")
+	fs.DurationVar(&o.ShutdownDelay, "shutdown-delay", 0, "on SIGTERM, keep serving this long before refusing new connections (endpoint removal lags SIGTERM)")
+	fs.DurationVar(&o.ShutdownTimeout, "graceful-shutdown-timeout", 15*time.Second, "on SIGTERM, wait at most this long for in-flight reviews")
+	fs.StringVar(&o.CertMode, "cert-mode", webhook.CertModeFiles, "files: tls.crt/tls.key in --cert-dir (reloaded on change); self-managed: a CA and certificate kept in --cert-secret-name, injected into the webhook configurations and renewed")
+	sm := &o.SelfManaged
+	fs.StringVar(&sm.SecretName, "cert-secret-name", "raypilot-webhook-tls", "self-managed: Secret holding the CA and the serving certificate")
+	fs.StringVar(&sm.SecretNamespace, "cert-secret-namespace", os.Getenv("POD_NAMESPACE"), "self-managed: namespace of that Secret (default $POD_NAMESPACE)")
+	service := fs.String("webhook-service-name", "", "self-managed: Service in front of the webhook; the certificate names <svc>, <svc>.<ns>, <svc>.<ns>.svc, <svc>.<ns>.svc.cluster.local")
+	extraSANs := fs.String("cert-extra-sans", "", "self-managed: comma-separated extra IP addresses or host names for the certificate (e.g. 127.0.0.1 for a url client config)")
+	fs.StringVar(&sm.MutatingConfig, "mutating-webhook-configuration", "", "self-managed: MutatingWebhookConfiguration whose every webhook gets the CA bundle")
+	fs.StringVar(&sm.ValidatingConfig, "validating-webhook-configuration", "", "self-managed: ValidatingWebhookConfiguration whose every webhook gets the CA bundle")
+	fs.DurationVar(&sm.LeafValidity, "cert-validity", 7*24*time.Hour, "self-managed: serving certificate validity (renewed with a third left)")
+	fs.DurationVar(&sm.CAValidity, "ca-validity", 365*24*time.Hour, "self-managed: CA validity (renewed with a third left, old and new CA trusted during the roll); at least 3x --cert-validity")
+	fs.BoolVar(&sm.LeaderElection, "leader-election", false, "self-managed: only the replica holding a Lease writes the Secret and the configurations (all replicas serve)")
+	fs.StringVar(&sm.Lease.Namespace, "leader-election-namespace", "", "namespace of the leader-election Lease (default: --cert-secret-namespace)")
+	fs.StringVar(&sm.Lease.Name, "leader-election-id", "", "name of the leader-election Lease (default: <cert-secret-name>-writer)")
 	common := addServerFlags(fs)
 	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	switch o.CertMode {
+	case webhook.CertModeFiles:
+	case webhook.CertModeSelfManaged:
+		sm.Hosts = certrotate.Hosts(*service, sm.SecretNamespace, strings.Split(*extraSANs, ","))
+		if err := sm.Validate(); err != nil {
+			fmt.Fprintf(stderr, "raypilot webhook: --cert-mode=self-managed: %v\n", err)
+			return 2
+		}
+	default:
+		fmt.Fprintf(stderr, "raypilot webhook: --cert-mode must be %s or %s, not %q\n", webhook.CertModeFiles, webhook.CertModeSelfManaged, o.CertMode)
 		return 2
 	}
 	log, cfg, ok := common.setup("webhook", stderr)

@@ -26,6 +26,7 @@ type Sim struct {
 	mu       sync.Mutex
 	clusters map[string]*cluster // by namespace/name
 	now      func() time.Time
+	faults   faults
 }
 
 // New returns an empty simulator using clock now (time.Now when nil).
@@ -143,7 +144,7 @@ func (g *gcsService) GetClusterStatus(ctx context.Context, _ *rpcpb.GetClusterSt
 
 // GRPCServer returns a gRPC server serving the autoscaler API for all clusters.
 func (s *Sim) GRPCServer() *grpc.Server {
-	srv := grpc.NewServer()
+	srv := grpc.NewServer(grpc.UnaryInterceptor(s.interceptor))
 	rpcpb.RegisterAutoscalerStateServiceServer(srv, &gcsService{sim: s})
 	return srv
 }
@@ -175,8 +176,17 @@ type (
 //	DELETE /v1/clusters/{ns}/{name}/placement-groups/{pg}
 //	GET    /v1/clusters/{ns}/{name}/state                 ClusterResourceState as protobuf JSON
 //	GET    /v1/clusters/{ns}/{name}/autoscaling-state     the last ReportAutoscalingState
+//	PUT    /v1/clusters/{ns}/{name}/fault                 {"mode","seconds"}: the cluster's GCS unreachable
+//	GET    /v1/clusters/{ns}/{name}/fault                 {"mode","until","failedCalls"}
+//	DELETE /v1/clusters/{ns}/{name}/fault                 reachable again
+//	PUT|GET|DELETE /v1/fault                              the same for every cluster's GCS
+//
+// A fault's mode is "stall" (calls hang until the caller's deadline, like a
+// network partition) or "unavailable" (calls fail at once with UNAVAILABLE,
+// like a refused connection); seconds bounds it (0: until DELETE).
 func (s *Sim) Handler() http.Handler {
 	mux := http.NewServeMux()
+	s.faultHandlers(mux)
 	mux.HandleFunc("POST /v1/clusters/{ns}/{name}/actors", func(w http.ResponseWriter, r *http.Request) {
 		var req actorRequest
 		if !decode(w, r, &req) {
@@ -269,6 +279,11 @@ func decode(w http.ResponseWriter, r *http.Request, into any) bool {
 		return false
 	}
 	return true
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
 }
 
 func writeProto(w http.ResponseWriter, m proto.Message) {

@@ -150,9 +150,12 @@ func Apply(ctx context.Context, k Patcher, gcs Drainer, rc *rayv1.RayCluster, po
 }
 
 // belongs reports whether p is a pod of rc's namespace carrying rc's
-// ray.io/cluster label and group's ray.io/group label.
+// ray.io/cluster label and group's ray.io/group label, and is a worker.
 func belongs(p *corev1.Pod, rc *rayv1.RayCluster, group string) bool {
-	return p != nil && p.Namespace == rc.Namespace && p.Labels["ray.io/cluster"] == rc.Name && p.Labels["ray.io/group"] == group
+	// KubeRay labels the head pod ray.io/group=headgroup, a valid worker
+	// group name too: only a worker pod may ever be drained or listed.
+	return p != nil && p.Namespace == rc.Namespace && p.Labels["ray.io/cluster"] == rc.Name &&
+		p.Labels["ray.io/group"] == group && p.Labels["ray.io/node-type"] == "worker"
 }
 
 func groupIndex(rc *rayv1.RayCluster, name string) int {

@@ -13,6 +13,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/raypilot/raypilot/internal/quantity"
 )
 
 // GKE TPU node selectors that give a TPU group its TPU-<type>-head resource.
@@ -138,7 +140,7 @@ func withGroupResources(params, groupRes map[string]string) map[string]string {
 	}
 	custom := map[string]float64{}
 	for name, s := range groupRes {
-		q, err := resource.ParseQuantity(s)
+		q, err := quantity.Parse(s)
 		if err != nil {
 			continue
 		}

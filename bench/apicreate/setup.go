@@ -1,0 +1,270 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	"github.com/raypilot/raypilot/internal/testcp"
+	"github.com/raypilot/raypilot/webhook/certs"
+)
+
+// environment is the control plane, the webhook process and a client.
+type environment struct {
+	tmp     string
+	cp      *testcp.ControlPlane
+	webhook *testcp.Process
+	client  client.Client
+	// configs are the Mutating and ValidatingWebhookConfigurations of
+	// hack/local-cluster/webhook.yaml with this run's port and CA bundle.
+	configs []*unstructured.Unstructured
+	seed    map[string]any
+	// expanded is the seed as the webhook stores it (captureExpanded).
+	expanded               map[string]any
+	seedSize, expandedSize int
+	// pids of the processes a create goes through, by role.
+	pids map[string]int
+}
+
+// Client-side rate limits, high enough that the client never waits.
+const (
+	clientQPS   = 10000
+	clientBurst = 20000
+)
+
+func setup(ctx context.Context, binary string) (*environment, error) {
+	root, err := testcp.RepoRoot()
+	if err != nil {
+		return nil, err
+	}
+	tmp, err := os.MkdirTemp("", "raypilot-apicreate-")
+	if err != nil {
+		return nil, err
+	}
+	e := &environment{tmp: tmp}
+
+	y, err := os.ReadFile(filepath.Join(root, "examples", "raycluster.yaml"))
+	if err != nil {
+		return e, err
+	}
+	if err := yaml.Unmarshal(y, &e.seed); err != nil {
+		return e, fmt.Errorf("examples/raycluster.yaml: %w", err)
+	}
+
+	if binary == "" {
+		binary = filepath.Join(tmp, "raypilot")
+		fmt.Fprintln(os.Stderr, "apicreate: building ./cmd/raypilot")
+		if err := testcp.BuildRaypilot(ctx, root, binary); err != nil {
+			return e, err
+		}
+	}
+	kuberay, err := testcp.KubeRayCRDDir()
+	if err != nil {
+		return e, err
+	}
+	fmt.Fprintln(os.Stderr, "apicreate: starting etcd and kube-apiserver")
+	e.cp, err = testcp.StartControlPlane(os.Getenv("RAYPILOT_TOOLS_BIN"), kuberay, filepath.Join(root, "charts", "raypilot", "crds"))
+	if err != nil {
+		return e, err
+	}
+	cfg := rest.CopyConfig(e.cp.Config)
+	cfg.QPS, cfg.Burst = clientQPS, clientBurst
+	if e.client, err = client.New(cfg, client.Options{}); err != nil {
+		return e, err
+	}
+	for _, f := range []string{"compute-template.yaml", "ray-example-configmap.yaml"} {
+		if err := e.apply(ctx, filepath.Join(root, "examples", f)); err != nil {
+			return e, err
+		}
+	}
+
+	bundle, err := certs.Generate([]string{"127.0.0.1", "localhost"}, 24*time.Hour, time.Now())
+	if err != nil {
+		return e, err
+	}
+	certDir := filepath.Join(tmp, "certs")
+	if err := os.MkdirAll(certDir, 0o700); err != nil {
+		return e, err
+	}
+	for name, data := range map[string][]byte{"tls.crt": bundle.Cert, "tls.key": bundle.Key} {
+		if err := os.WriteFile(filepath.Join(certDir, name), data, 0o600); err != nil {
+			return e, err
+		}
+	}
+	port, err := testcp.FreePort()
+	if err != nil {
+		return e, err
+	}
+	healthPort, err := testcp.FreePort()
+	if err != nil {
+		return e, err
+	}
+	fmt.Fprintln(os.Stderr, "apicreate: starting raypilot webhook")
+	e.webhook, err = testcp.StartProcess(filepath.Join(tmp, "webhook.log"), nil, binary, "webhook",
+		"--host", "127.0.0.1", "--port", strconv.Itoa(port), "--cert-dir", certDir,
+		"--metrics-bind-address", "0", "--health-probe-bind-address", fmt.Sprintf("127.0.0.1:%d", healthPort),
+		"--kubeconfig", e.cp.Kubeconfig)
+	if err != nil {
+		return e, err
+	}
+	if err := e.webhook.WaitReady(ctx, fmt.Sprintf("http://127.0.0.1:%d/readyz", healthPort), 60*time.Second); err != nil {
+		return e, err
+	}
+
+	apiserver, etcd, err := e.cp.PIDs()
+	if err != nil {
+		return e, err
+	}
+	e.pids = map[string]int{"apiserver": apiserver, "etcd": etcd, "webhook": e.webhook.Pid(), "client": os.Getpid()}
+
+	tmpl, err := os.ReadFile(filepath.Join(root, "hack", "local-cluster", "webhook.yaml"))
+	if err != nil {
+		return e, err
+	}
+	doc := strings.NewReplacer("${WEBHOOK_PORT}", strconv.Itoa(port), "${CA_BUNDLE}", base64.StdEncoding.EncodeToString(bundle.CACert)).Replace(string(tmpl))
+	if e.configs, err = decodeAll(doc); err != nil {
+		return e, fmt.Errorf("hack/local-cluster/webhook.yaml: %w", err)
+	}
+	return e, nil
+}
+
+// apply creates every document of a YAML file in namespace default.
+func (e *environment) apply(ctx context.Context, path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	objs, err := decodeAll(string(data))
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	for _, o := range objs {
+		o.SetNamespace("default")
+		if err := e.client.Create(ctx, o); err != nil {
+			return fmt.Errorf("create %s %s: %w", o.GetKind(), o.GetName(), err)
+		}
+	}
+	return nil
+}
+
+func decodeAll(doc string) ([]*unstructured.Unstructured, error) {
+	var out []*unstructured.Unstructured
+	for _, part := range strings.Split(doc, "\n---") {
+		var m map[string]any
+		if err := yaml.Unmarshal([]byte(part), &m); err != nil {
+			return nil, err
+		}
+		if len(m) == 0 {
+			continue
+		}
+		out = append(out, &unstructured.Unstructured{Object: m})
+	}
+	return out, nil
+}
+
+// setWebhook installs (on) or removes (off) the webhook configurations and
+// waits until the API server acts on the change: a server-side dry run of a
+// compact cluster comes back expanded (on) or as sent (off), three times in
+// a row.
+func (e *environment) setWebhook(ctx context.Context, on bool) error {
+	for _, c := range e.configs {
+		obj := c.DeepCopy()
+		var err error
+		if on {
+			err = client.IgnoreAlreadyExists(e.client.Create(ctx, obj))
+		} else {
+			err = client.IgnoreNotFound(e.client.Delete(ctx, obj))
+		}
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", c.GetKind(), c.GetName(), err)
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	streak := 0
+	for time.Now().Before(deadline) {
+		expanded, err := e.probe(ctx)
+		if err == nil && expanded == on {
+			if streak++; streak == 3 {
+				return nil
+			}
+			continue
+		}
+		streak = 0
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Errorf("webhook on=%v not in effect after 30s", on)
+}
+
+// probe dry-runs the seed and reports whether the stored head template has
+// containers (the webhook filled it).
+func (e *environment) probe(ctx context.Context) (bool, error) {
+	obj := e.object("probe")
+	if err := e.client.Create(ctx, obj, client.DryRunAll); err != nil {
+		return false, err
+	}
+	containers, _, err := unstructured.NestedSlice(obj.Object, "spec", "headGroupSpec", "template", "spec", "containers")
+	if err != nil {
+		return false, err
+	}
+	return len(containers) > 0, nil
+}
+
+// object is the seed cluster named name in namespace default.
+func (e *environment) object(name string) *unstructured.Unstructured {
+	o := &unstructured.Unstructured{Object: runtime.DeepCopyJSON(e.seed)}
+	o.SetName(name)
+	o.SetNamespace("default")
+	return o
+}
+
+// captureExpanded keeps what the webhook makes of the seed (a server-side
+// dry run with the webhook registered), without server-set metadata.
+func (e *environment) captureExpanded(ctx context.Context) error {
+	obj := e.object("probe")
+	if err := e.client.Create(ctx, obj, client.DryRunAll); err != nil {
+		return err
+	}
+	for _, f := range []string{"uid", "resourceVersion", "creationTimestamp", "generation", "managedFields"} {
+		unstructured.RemoveNestedField(obj.Object, "metadata", f)
+	}
+	unstructured.RemoveNestedField(obj.Object, "status")
+	if _, ok, _ := unstructured.NestedSlice(obj.Object, "spec", "headGroupSpec", "template", "spec", "containers"); !ok {
+		return fmt.Errorf("the webhook did not expand the seed")
+	}
+	e.expanded = obj.Object
+	a, _ := json.Marshal(e.seed)
+	b, _ := json.Marshal(e.expanded)
+	e.seedSize, e.expandedSize = len(a), len(b)
+	return nil
+}
+
+// expandedObject is the expanded seed named name.
+func (e *environment) expandedObject(name string) *unstructured.Unstructured {
+	o := &unstructured.Unstructured{Object: runtime.DeepCopyJSON(e.expanded)}
+	o.SetName(name)
+	return o
+}
+
+// close stops the webhook and the control plane and removes the temporary
+// folder.
+func (e *environment) close() {
+	if e.webhook != nil {
+		e.webhook.Stop()
+	}
+	if e.cp != nil {
+		e.cp.Stop()
+	}
+	_ = os.RemoveAll(e.tmp)
+}

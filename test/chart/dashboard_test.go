@@ -1,0 +1,58 @@
+package chart
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// TestDashboardCoversMetrics: the Grafana dashboard is valid JSON and plots
+// every metric the scaler registers (read from scaler/metrics.go) and the
+// webhook's controller-runtime metrics, so a renamed metric shows up here.
+func TestDashboardCoversMetrics(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(chartDir, "dashboards", "raypilot.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash struct {
+		UID    string
+		Panels []struct {
+			Type    string
+			Targets []struct{ Expr string }
+		}
+	}
+	if err := json.Unmarshal(data, &dash); err != nil {
+		t.Fatalf("dashboard is not JSON: %v", err)
+	}
+	var exprs []string
+	for _, p := range dash.Panels {
+		for _, tg := range p.Targets {
+			exprs = append(exprs, tg.Expr)
+		}
+	}
+	all := strings.Join(exprs, "\n")
+	src, err := os.ReadFile(filepath.Join(repoRoot, "scaler", "metrics.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := regexp.MustCompile(`Name:\s*"(raypilot_[a-z_]+)"`).FindAllStringSubmatch(string(src), -1)
+	if len(names) == 0 {
+		t.Fatal("no metric names found in scaler/metrics.go")
+	}
+	want := []string{"controller_runtime_webhook_requests_total", "controller_runtime_webhook_latency_seconds_bucket", "controller_runtime_webhook_requests_in_flight"}
+	for _, n := range names {
+		name := n[1]
+		if strings.HasSuffix(name, "_seconds") {
+			name += "_bucket" // histograms are plotted as quantiles
+		}
+		want = append(want, name)
+	}
+	for _, m := range want {
+		if !strings.Contains(all, m) {
+			t.Errorf("dashboard plots no %s", m)
+		}
+	}
+}

@@ -1,0 +1,43 @@
+package chart
+
+import (
+	"errors"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestFlagsAcceptedByBinary runs the raypilot binary built from this tree
+// with exactly the arguments each rendered Deployment passes, so a flag the
+// chart names but the binary lacks (or self-managed settings the binary
+// refuses, such as a CA validity under 3× the certificate's) fails here and
+// not in a cluster. The kubeconfig points nowhere: a run that gets past flag
+// parsing and validation stops there with exit code 1 (2 = bad flags).
+func TestFlagsAcceptedByBinary(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "raypilot")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/raypilot")
+	build.Dir = repoRoot
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/raypilot: %v\n%s", err, out)
+	}
+	noKubeconfig := "--kubeconfig=" + filepath.Join(t.TempDir(), "absent")
+	for name, flags := range map[string][]string{"self-managed": nil, "cert-manager": allOptional} {
+		r := render(t, "raypilot", flags...)
+		for _, d := range []struct{ deployment, container string }{{"raypilot-webhook", "webhook"}, {"raypilot-scaler", "scaler"}} {
+			c := container(t, deployment(t, r, d.deployment), d.container)
+			args := make([]string, 0, len(c.Args)+1)
+			for _, a := range c.Args {
+				// The kubelet expands $(POD_NAMESPACE) from the env var.
+				args = append(args, strings.ReplaceAll(a, "$(POD_NAMESPACE)", releaseNamespace))
+			}
+			cmd := exec.Command(bin, append(args, noKubeconfig)...)
+			cmd.Env = []string{"HOME=" + t.TempDir()}
+			out, err := cmd.CombinedOutput()
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.Contains(string(out), "kubeconfig") {
+				t.Errorf("%s %s: raypilot %s: %v (want exit 1 at the kubeconfig)\n%s", name, d.deployment, strings.Join(args, " "), err, out)
+			}
+		}
+	}
+}

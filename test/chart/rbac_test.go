@@ -1,0 +1,178 @@
+package chart
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	authzv1 "k8s.io/api/authorization/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// can asks the API server's RBAC authorizer (a SubjectAccessReview, what
+// `kubectl auth can-i --as` sends) whether ServiceAccount sa of the release
+// namespace may do verb on resource ("plural.group" or "plural",
+// optionally "/name") in namespace ns ("" = cluster scope).
+func can(t *testing.T, sa, verb, resource, ns string) bool {
+	t.Helper()
+	attrs := &authzv1.ResourceAttributes{Namespace: ns, Verb: verb}
+	resource, attrs.Name, _ = strings.Cut(resource, "/")
+	attrs.Resource, attrs.Group, _ = strings.Cut(resource, ".")
+	if attrs.Resource == "pods" && attrs.Name == "eviction" {
+		attrs.Subresource, attrs.Name = "eviction", ""
+	}
+	review := &authzv1.SubjectAccessReview{Spec: authzv1.SubjectAccessReviewSpec{
+		User:               fmt.Sprintf("system:serviceaccount:%s:%s", releaseNamespace, sa),
+		Groups:             []string{"system:serviceaccounts", "system:serviceaccounts:" + releaseNamespace, "system:authenticated"},
+		ResourceAttributes: attrs,
+	}}
+	got, err := clientset.AuthorizationV1().SubjectAccessReviews().Create(context.Background(), review, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("SubjectAccessReview %+v: %v", attrs, err)
+	}
+	return got.Status.Allowed
+}
+
+// applyRBAC creates (or updates) the ServiceAccounts, roles and bindings the
+// chart renders with flags, for real.
+func applyRBAC(t *testing.T, release string, flags ...string) rendered {
+	t.Helper()
+	r := render(t, release, flags...)
+	var objs []*unstructured.Unstructured
+	for _, o := range r.objs {
+		if slices.Contains([]string{"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"}, o.GetKind()) {
+			objs = append(objs, o)
+		}
+	}
+	if out, err := kubectl(yamlOf(t, objs), "apply", "-f", "-"); err != nil {
+		t.Fatalf("apply RBAC: %v\n%s", err, out)
+	}
+	return r
+}
+
+type access struct {
+	verb, resource, ns string
+	want               bool
+}
+
+func checkAccess(t *testing.T, sa string, cases []access) {
+	t.Helper()
+	for _, c := range cases {
+		if got := can(t, sa, c.verb, c.resource, c.ns); got != c.want {
+			t.Errorf("%s: can %s %s in %q = %v, want %v", sa, c.verb, c.resource, c.ns, got, c.want)
+		}
+	}
+}
+
+// TestRBACLeastPrivilege installs the chart's RBAC for real and asks the API
+// server's authorizer what each ServiceAccount may do.
+func TestRBACLeastPrivilege(t *testing.T) {
+	const release = "rbac" // objects rbac-raypilot-*, apart from the install test's
+	scaler, webhook := "rbac-raypilot-scaler", "rbac-raypilot-webhook"
+	ns := releaseNamespace
+	t.Cleanup(func() { deleteRendered(t, render(t, release, allOptional...)) })
+
+	applyRBAC(t, release)
+	checkAccess(t, scaler, []access{
+		{"list", "rayclusters.ray.io", "", true},
+		{"watch", "rayclusters.ray.io", "", true},
+		{"patch", "rayclusters.ray.io", "team-a", true},
+		{"update", "rayclusters.ray.io", "team-a", false},
+		{"delete", "rayclusters.ray.io", "team-a", false},
+		{"create", "rayclusters.ray.io", "team-a", false},
+		{"list", "pods", "", true},
+		{"watch", "pods", "", true},
+		{"delete", "pods", "team-a", false},
+		{"deletecollection", "pods", "team-a", false},
+		{"create", "pods", "team-a", false},
+		{"patch", "pods", "team-a", false},
+		{"create", "pods/eviction", "team-a", false},
+		{"get", "secrets", "team-a", false},
+		{"list", "secrets", "", false},
+		{"create", "events.events.k8s.io", "team-a", true},
+		{"patch", "events.events.k8s.io", "team-a", true},
+		{"create", "leases.coordination.k8s.io", ns, true},
+		{"update", "leases.coordination.k8s.io/raypilot-scaler", ns, true},
+		{"update", "leases.coordination.k8s.io/kube-scheduler", ns, false},
+		{"update", "leases.coordination.k8s.io/raypilot-scaler", "kube-system", false},
+		{"update", "mutatingwebhookconfigurations.admissionregistration.k8s.io/rbac-raypilot", "", false},
+	})
+	checkAccess(t, webhook, []access{
+		{"list", "computetemplates.raypilot.io", "", true},
+		{"watch", "clustercomputetemplates.raypilot.io", "", true},
+		{"create", "computetemplates.raypilot.io", "team-a", false},
+		{"list", "configmaps", "", true},
+		{"update", "configmaps", "team-a", false},
+		{"create", "rayclusters.ray.io", "team-a", false},
+		{"update", "rayclusters.ray.io", "team-a", false},
+		{"patch", "rayclusters.ray.io", "team-a", false},
+		{"delete", "rayclusters.ray.io", "team-a", false},
+		{"patch", "rayjobs.ray.io", "team-a", false},
+		{"create", "pods", "team-a", false},
+		{"patch", "pods", "team-a", false},
+		{"delete", "pods", "team-a", false},
+		{"get", "secrets", "team-a", false},
+		{"get", "secrets/rbac-raypilot-webhook-tls", ns, true},
+		{"update", "secrets/rbac-raypilot-webhook-tls", ns, true},
+		{"get", "secrets/some-other-secret", ns, false},
+		{"update", "secrets/some-other-secret", ns, false},
+		{"update", "mutatingwebhookconfigurations.admissionregistration.k8s.io/rbac-raypilot", "", true},
+		{"update", "validatingwebhookconfigurations.admissionregistration.k8s.io/rbac-raypilot", "", true},
+		{"patch", "validatingwebhookconfigurations.admissionregistration.k8s.io/rbac-raypilot", "", false},
+		{"update", "mutatingwebhookconfigurations.admissionregistration.k8s.io/someone-elses", "", false},
+		{"delete", "mutatingwebhookconfigurations.admissionregistration.k8s.io/rbac-raypilot", "", false},
+		{"create", "mutatingwebhookconfigurations.admissionregistration.k8s.io", "", false},
+		{"update", "leases.coordination.k8s.io/rbac-raypilot-webhook-tls-writer", ns, true},
+		{"create", "events", ns, false},
+		{"update", "leases.coordination.k8s.io/raypilot-scaler", ns, false},
+	})
+
+	// Secret reads for Ray's auth token only when asked for; still no delete.
+	applyRBAC(t, release, "--set", "scaler.rayAuthTokenSecrets=true")
+	checkAccess(t, scaler, []access{
+		{"get", "secrets", "team-a", true},
+		{"list", "secrets", "team-a", false},
+		{"watch", "secrets", "", false},
+		{"delete", "pods", "team-a", false},
+	})
+
+	// Static checks over every rendering: nobody gets delete or wildcards.
+	for name, flags := range map[string][]string{"defaults": nil, "all optional": allOptional} {
+		r := render(t, release, flags...)
+		for _, kind := range []string{"ClusterRole", "Role"} {
+			for _, o := range r.ofKind(kind) {
+				for _, rule := range o.Object["rules"].([]any) {
+					m := rule.(map[string]any)
+					for _, field := range []string{"verbs", "resources", "apiGroups"} {
+						for _, v := range m[field].([]any) {
+							if v == "*" || v == "delete" || v == "deletecollection" || v == "escalate" || v == "bind" || v == "impersonate" {
+								t.Errorf("%s: %s %s has %s %q", name, kind, o.GetName(), field, v)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+
+	// cert-manager: the webhook writes nothing at all.
+	r := render(t, release, allOptional...)
+	if r.lookup("Role", webhook) != nil {
+		t.Errorf("cert-manager mode renders a Role for the webhook (Secrets, Leases) it does not use")
+	}
+	for _, rule := range clusterRole(t, r, webhook).Rules {
+		if slices.Contains(rule.APIGroups, "admissionregistration.k8s.io") {
+			t.Errorf("cert-manager mode: the webhook may write its configurations: %s", ruleString(rule))
+		}
+	}
+}
+
+// deleteRendered deletes the objects of a rendering, ignoring absent ones.
+func deleteRendered(t *testing.T, r rendered) {
+	if out, err := kubectl(yamlOf(t, r.objs), "delete", "--ignore-not-found", "--wait=false", "-f", "-"); err != nil {
+		t.Logf("cleanup: %v\n%s", err, out)
+	}
+}

@@ -1,0 +1,108 @@
+package certrotate
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"go.uber.org/zap"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/uuid"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/leaderelection"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
+)
+
+// LeaseOptions configure the writer's leader election.
+type LeaseOptions struct {
+	// Namespace and Name of the Lease; defaults: the Secret's namespace and
+	// "<secret>-writer".
+	Namespace, Name string
+	// Identity of this replica; default: host name plus a random suffix.
+	Identity string
+	// Lease timings; defaults 15 s, 10 s, 2 s (client-go's usual values).
+	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
+}
+
+func (o *LeaseOptions) setDefaults() {
+	if o.Identity == "" {
+		host, _ := os.Hostname()
+		o.Identity = host + "_" + string(uuid.NewUUID())
+	}
+	if o.LeaseDuration == 0 {
+		o.LeaseDuration = 15 * time.Second
+	}
+	if o.RenewDeadline == 0 {
+		o.RenewDeadline = 10 * time.Second
+	}
+	if o.RetryPeriod == 0 {
+		o.RetryPeriod = 2 * time.Second
+	}
+}
+
+// leaseRunner runs a function while this replica holds the Lease.
+//
+// Why not the manager's own leader election: losing the lease there stops
+// the whole manager with a zero grace period (controller-runtime's
+// OnStoppedLeading), which for a webhook means dropping in-flight reviews
+// and restarting a replica that was serving fine. Here losing the lease
+// only stops writing; the replica keeps serving and campaigns again.
+type leaseRunner struct {
+	lock resourcelock.Interface
+	opts LeaseOptions
+	log  *zap.Logger
+}
+
+func newLeaseRunner(cfg *rest.Config, o LeaseOptions, log *zap.Logger) (*leaseRunner, error) {
+	cs, err := kubernetes.NewForConfig(rest.CopyConfig(cfg))
+	if err != nil {
+		return nil, fmt.Errorf("lease client: %w", err)
+	}
+	lock := &resourcelock.LeaseLock{
+		LeaseMeta:  metav1.ObjectMeta{Namespace: o.Namespace, Name: o.Name},
+		Client:     cs.CoordinationV1(),
+		LockConfig: resourcelock.ResourceLockConfig{Identity: o.Identity},
+	}
+	return &leaseRunner{lock: lock, opts: o, log: log.With(zap.String("lease", o.Namespace+"/"+o.Name), zap.String("identity", o.Identity))}, nil
+}
+
+// run campaigns for the Lease until ctx ends, running lead while leading;
+// the Lease is released when ctx ends so a successor need not wait for it
+// to expire.
+func (l *leaseRunner) run(ctx context.Context, lead func(context.Context)) error {
+	for ctx.Err() == nil {
+		leading := make(chan context.Context, 1)
+		le, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
+			Lock:            l.lock,
+			LeaseDuration:   l.opts.LeaseDuration,
+			RenewDeadline:   l.opts.RenewDeadline,
+			RetryPeriod:     l.opts.RetryPeriod,
+			ReleaseOnCancel: true,
+			Name:            l.opts.Name,
+			Callbacks: leaderelection.LeaderCallbacks{
+				// lead runs on this goroutine, not client-go's, so that
+				// campaigning again waits until the last write has returned.
+				OnStartedLeading: func(lctx context.Context) { leading <- lctx },
+				OnStoppedLeading: func() {},
+			},
+		})
+		if err != nil {
+			return fmt.Errorf("leader election: %w", err)
+		}
+		ran := make(chan struct{})
+		go func() { defer close(ran); le.Run(ctx) }()
+		select {
+		case lctx := <-leading:
+			l.log.Info("leading: this replica writes the webhook certificates")
+			lead(lctx) // returns once lctx ends: leadership lost or ctx ended
+			<-ran
+		case <-ran:
+		}
+		if ctx.Err() == nil {
+			l.log.Warn("not leading any more; campaigning again")
+		}
+	}
+	return nil
+}
