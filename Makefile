@@ -8,7 +8,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 CONTROLLER_GEN := $(GO) run sigs.k8s.io/controller-tools/cmd/controller-gen@v0.23.0
 FUZZTIME ?= 5m
 
-.PHONY: all build test unit tools generate lint fuzz clean demo cluster-up cluster-down bench image
+.PHONY: all build test unit tools generate lint fuzz clean demo cluster-up cluster-down bench chaos image
 
 all: build
 
@@ -28,6 +28,10 @@ tools:
 ## test: everything, including the real kube-apiserver integration tier
 test: lint tools
 	RAYPILOT_TOOLS_BIN="$$(hack/tools.sh bin-dir)" $(GO) test -count=1 ./...
+
+## chaos: fault-injection e2e on the local control plane (about 12 min; CI runs it)
+chaos: tools
+	RAYPILOT_CHAOS=1 RAYPILOT_TOOLS_BIN="$$(hack/tools.sh bin-dir)" $(GO) test -count=1 -timeout 40m -run TestChaos ./e2e
 
 ## demo: the seed walkthrough on the local control plane
 demo:

@@ -2,9 +2,9 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -18,7 +18,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/dynamic"
-	"sigs.k8s.io/yaml"
 )
 
 // Rate and (least) length of the stream of creates in scenario 5.
@@ -28,20 +27,23 @@ const (
 )
 
 // webhookFailurePolicies reads the failurePolicy of each raypilot webhook
-// from the configuration the control plane installs.
+// from the configurations the chart installed on the control plane.
 func webhookFailurePolicies(t *testing.T) map[string]admissionv1.FailurePolicyType {
 	t.Helper()
 	out := map[string]admissionv1.FailurePolicyType{}
-	for _, doc := range strings.Split(mustRead(t, filepath.Join(repoRoot, "hack", "local-cluster", "webhook.yaml")), "\n---\n") {
+	for _, kind := range []string{"mutatingwebhookconfiguration", "validatingwebhookconfiguration"} {
+		stdout, stderr, err := kubectl(t, "", "get", kind, "raypilot", "-o", "json")
+		if err != nil {
+			t.Fatalf("kubectl get %s raypilot: %v: %s", kind, err, stderr)
+		}
 		var cfg struct {
-			Kind     string `json:"kind"`
 			Webhooks []struct {
 				Name          string                         `json:"name"`
 				FailurePolicy *admissionv1.FailurePolicyType `json:"failurePolicy"`
 			} `json:"webhooks"`
 		}
-		if err := yaml.Unmarshal([]byte(doc), &cfg); err != nil {
-			t.Fatalf("hack/local-cluster/webhook.yaml: %v", err)
+		if err := json.Unmarshal([]byte(stdout), &cfg); err != nil {
+			t.Fatalf("%s raypilot: %v", kind, err)
 		}
 		for _, w := range cfg.Webhooks {
 			p := admissionv1.Fail // the API's default
@@ -52,7 +54,7 @@ func webhookFailurePolicies(t *testing.T) map[string]admissionv1.FailurePolicyTy
 		}
 	}
 	if len(out) == 0 {
-		t.Fatal("hack/local-cluster/webhook.yaml names no webhook")
+		t.Fatal("the raypilot webhook configurations name no webhook")
 	}
 	return out
 }
@@ -60,7 +62,7 @@ func webhookFailurePolicies(t *testing.T) map[string]admissionv1.FailurePolicyTy
 // Scenario 5: the webhook process is stopped (SIGTERM) and started again
 // at a random moment of a stream of RayCluster creates (20 a second for
 // 20 s). Nothing lost beyond what the failure policy documents: with
-// failurePolicy Fail (hack/local-cluster/webhook.yaml), every create either
+// failurePolicy Fail (the chart's default), every create either
 // succeeds and is stored expanded, or fails with the API server's "failed
 // calling webhook" error and stores nothing; none is stored unexpanded.
 // (With Ignore, creates would not fail and the ones admitted while the

@@ -36,6 +36,8 @@ WEBHOOK_PORT=${RAYPILOT_WEBHOOK_PORT:-29443}
 RAYSIM_GRPC_PORT=${RAYPILOT_RAYSIM_GRPC_PORT:-26379}
 RAYSIM_HTTP_PORT=${RAYPILOT_RAYSIM_HTTP_PORT:-28265}
 NODES=${RAYPILOT_NODES:-3}
+# The chart's release namespace (Helm release "raypilot").
+RELEASE_NAMESPACE=raypilot-system
 # Start order; `down` stops in reverse.
 components=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok kuberay-operator raypilot-webhook raysim raypilot-scaler)
 
@@ -179,11 +181,17 @@ start_component() {
         --enable-leader-election=false --metrics-addr 127.0.0.1:0 --health-probe-bind-address 127.0.0.1:0
       ;;
     raypilot-webhook)
+      # As the chart's Deployment runs it (self-managed certificates, the
+      # chart's ServiceAccount), but on the host, reached by url.
       log "starting raypilot webhook on https://127.0.0.1:$WEBHOOK_PORT"
-      start raypilot-webhook "$state/raypilot" webhook --kubeconfig "$state/kubeconfig" \
-        --host 127.0.0.1 --port "$WEBHOOK_PORT" --cert-dir "$d/webhook-serving" \
+      start raypilot-webhook "$state/raypilot" webhook --kubeconfig "$state/webhook.kubeconfig" \
+        --host 127.0.0.1 --port "$WEBHOOK_PORT" --policy "$policy" \
         --metrics-bind-address 0 --health-probe-bind-address "127.0.0.1:$((WEBHOOK_PORT + 1))" \
-        --policy "$policy"
+        --cert-mode self-managed --cert-secret-name raypilot-webhook-tls --cert-secret-namespace "$RELEASE_NAMESPACE" \
+        --webhook-service-name raypilot-webhook --cert-extra-sans 127.0.0.1 \
+        --mutating-webhook-configuration raypilot --validating-webhook-configuration raypilot \
+        --leader-election --leader-election-id raypilot-webhook-tls-writer
+      # Ready only once its CA is in both webhook configurations.
       wait_for "raypilot webhook" 120 curl -fsS "http://127.0.0.1:$((WEBHOOK_PORT + 1))/readyz"
       ;;
     raysim)
@@ -194,8 +202,8 @@ start_component() {
       ;;
     raypilot-scaler)
       log "starting raypilot scaler"
-      start raypilot-scaler "$state/raypilot" scaler --kubeconfig "$state/kubeconfig" --policy "$policy" \
-        --gcs-proxy-address "127.0.0.1:$RAYSIM_GRPC_PORT" --metrics-bind-address "127.0.0.1:$((WEBHOOK_PORT + 3))" \
+      start raypilot-scaler "$state/raypilot" scaler --kubeconfig "$state/scaler.kubeconfig" --policy "$policy" \
+        --leader-elect --leader-election-namespace "$RELEASE_NAMESPACE" --gcs-proxy-address "127.0.0.1:$RAYSIM_GRPC_PORT" --metrics-bind-address "127.0.0.1:$((WEBHOOK_PORT + 3))" \
         --health-probe-bind-address "127.0.0.1:$((WEBHOOK_PORT + 2))"
       wait_for "raypilot scaler" 60 curl -fsS "http://127.0.0.1:$((WEBHOOK_PORT + 2))/readyz"
       ;;
@@ -221,7 +229,6 @@ up() {
   (cd "$root" && go build -o "$state/raypilot" ./cmd/raypilot && go build -o "$state/raysim" ./e2e/raysim/cmd/raysim)
   # The local control plane hands autoscaled clusters to the central scaler.
   policy=${RAYPILOT_POLICY:-$state/policy.yaml}
-  [[ -n ${RAYPILOT_POLICY:-} ]] || printf 'defaults:\n  autoscaling: {mode: central}\n' >"$state/policy.yaml"
   go mod download "github.com/ray-project/kuberay/ray-operator@$KUBERAY_VERSION" "sigs.k8s.io/kwok@$KWOK_VERSION"
   # What `start COMPONENT` needs to start a component the same way later.
   printf 'policy=%q\nETCD_PORT=%q\nAPISERVER_PORT=%q\nWEBHOOK_PORT=%q\nRAYSIM_GRPC_PORT=%q\nRAYSIM_HTTP_PORT=%q\n' \
@@ -245,9 +252,7 @@ up() {
         kubectl_ apply --server-side -f "$kuberay/config/crd/bases" -f "$root/charts/raypilot/crds" >/dev/null
         wait_for "the CRDs" 120 kubectl_ wait --for condition=Established --timeout 5s crd --all
         wait_for "the default service account" 120 kubectl_ get serviceaccount default
-        ;;
-      raypilot-webhook)
-        WEBHOOK_PORT=$WEBHOOK_PORT CA_BUNDLE=$(base64 -w0 <"$d/ca.crt") render "$here/local-cluster/webhook.yaml" | kubectl_ apply -f - >/dev/null
+        chart_install
         ;;
     esac
   done
@@ -258,6 +263,49 @@ up() {
   write_env
   log "ready: $(kubectl_ get nodes --no-headers | wc -l) nodes; logs in $state/logs"
   echo "$envfile"
+}
+
+# chart_install installs charts/raypilot with real Helm, as a platform team
+# would, except that the webhook and scaler run on this host: the webhook
+# configurations call https://127.0.0.1:$WEBHOOK_PORT, and the two processes
+# authenticate with tokens of the chart's own ServiceAccounts (TokenRequest),
+# so everything on this control plane runs under exactly the chart's RBAC.
+# The policy is the chart's ConfigMap, rendered from values.yaml.
+chart_install() {
+  log "installing charts/raypilot with Helm into $RELEASE_NAMESPACE"
+  "$bin/helm" --kubeconfig "$state/kubeconfig" upgrade --install raypilot "$root/charts/raypilot" \
+    --namespace "$RELEASE_NAMESPACE" --create-namespace --wait --timeout 2m \
+    --set webhook.deploy=false --set scaler.deploy=false \
+    --set webhook.clientConfig.url="https://127.0.0.1:$WEBHOOK_PORT" >"$state/logs/helm.log"
+  local sa
+  for sa in webhook scaler; do
+    identity_kubeconfig "$sa" >"$state/$sa.kubeconfig"
+    chmod 600 "$state/$sa.kubeconfig"
+  done
+  if [[ -z ${RAYPILOT_POLICY:-} ]]; then
+    kubectl_ -n "$RELEASE_NAMESPACE" get configmap raypilot-policy -o jsonpath='{.data.policy\.yaml}' >"$policy"
+  fi
+}
+
+# identity_kubeconfig SA: a kubeconfig with a token of ServiceAccount
+# raypilot-SA in the release namespace.
+identity_kubeconfig() {
+  local token
+  token=$(kubectl_ -n "$RELEASE_NAMESPACE" create token "raypilot-$1" --duration 720h)
+  cat <<KC
+apiVersion: v1
+kind: Config
+clusters:
+- name: raypilot-local
+  cluster: {server: "https://127.0.0.1:$APISERVER_PORT", certificate-authority: "$state/pki/ca.crt"}
+users:
+- name: system:serviceaccount:$RELEASE_NAMESPACE:raypilot-$1
+  user: {token: "$token"}
+contexts:
+- name: raypilot-local
+  context: {cluster: raypilot-local, user: "system:serviceaccount:$RELEASE_NAMESPACE:raypilot-$1"}
+current-context: raypilot-local
+KC
 }
 
 write_env() {

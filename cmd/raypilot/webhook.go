@@ -77,12 +77,16 @@ func runWebhook(args []string, stderr io.Writer) int {
 type serverFlags struct {
 	kubeconfig *string
 	debug      *bool
+	qps        *float64
+	burst      *int
 }
 
 func addServerFlags(fs *flag.FlagSet) serverFlags {
 	return serverFlags{
 		kubeconfig: fs.String("kubeconfig", "", "kubeconfig file; default $KUBECONFIG or in-cluster"),
 		debug:      fs.Bool("debug", false, "log at debug level"),
+		qps:        fs.Float64("kube-api-qps", 50, "client-side limit of API requests per second"),
+		burst:      fs.Int("kube-api-burst", 100, "client-side burst of API requests"),
 	}
 }
 
@@ -108,5 +112,8 @@ func (f serverFlags) setup(name string, stderr io.Writer) (*zap.Logger, *rest.Co
 		log.Error("cannot load kubeconfig", zap.Error(err))
 		return nil, nil, false
 	}
+	// Explicit, so --kubeconfig and in-cluster behave alike (client-go's
+	// default of 5/s would throttle a scaler patching many clusters).
+	rc.QPS, rc.Burst = float32(*f.qps), *f.burst
 	return log.Named(name), rc, true
 }
