@@ -3,9 +3,11 @@
 # kube-apiserver, kube-controller-manager, kube-scheduler and kubectl built
 # from source (hack/tools.sh), kwok for fake nodes and pod lifecycles, the
 # real KubeRay operator (out of cluster), the KubeRay and raypilot CRDs,
-# `raypilot webhook` registered with a url client config and a CA bundle,
+# raypilot's chart installed with Helm (webhook configurations with a url
+# client config), `raypilot webhook` with self-managed certificates,
 # raysim playing every Ray cluster's GCS, and `raypilot scaler` (policy
-# autoscaling.mode: central) talking to raysim.
+# autoscaling.mode: central) talking to raysim; webhook and scaler use tokens
+# of the chart's ServiceAccounts.
 #
 #   hack/local-cluster.sh up     start (idempotent); last line: the env file
 #   hack/local-cluster.sh env    print the env file's path
