@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
@@ -20,6 +21,12 @@ func (c *clusterExpansion) lookup(name string, fld *field.Path) *Template {
 }
 
 func (c *clusterExpansion) find(name string, fld *field.Path) *Template {
+	// Object names are DNS subdomains; anything else ("team-b/shared")
+	// could address another namespace in a cache keyed "namespace/name".
+	if msgs := validation.IsDNS1123Subdomain(name); len(msgs) > 0 {
+		c.errs = append(c.errs, field.Invalid(fld, name, "must be the name of a compute template: "+strings.Join(msgs, "; ")))
+		return nil
+	}
 	src, ns := c.in.Templates, c.namespace
 	if t, ok := src.ComputeTemplate(ns, name); ok {
 		return t
