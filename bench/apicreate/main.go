@@ -17,7 +17,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -222,11 +221,7 @@ func run(ctx context.Context, c config) error {
 	}
 	res.Cells = order
 	if c.out != "" {
-		js, err := json.MarshalIndent(res, "", "  ")
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(c.out, append(js, '\n'), 0o644); err != nil {
+		if err := testcp.WriteJSON(c.out, res); err != nil {
 			return err
 		}
 		fmt.Printf("\nresults written to %s\n", c.out)

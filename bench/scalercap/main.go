@@ -20,7 +20,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -208,11 +207,7 @@ func run(ctx context.Context, c config) error {
 	}
 	report(c, results)
 	if c.out != "" {
-		js, err := json.MarshalIndent(map[string]any{"phases": results, "interval": c.interval.String(), "namespaces": c.namespaces}, "", "  ")
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(c.out, append(js, '\n'), 0o644); err != nil {
+		if err := testcp.WriteJSON(c.out, map[string]any{"phases": results, "interval": c.interval.String(), "namespaces": c.namespaces}); err != nil {
 			return err
 		}
 		fmt.Printf("\nresults written to %s\n", c.out)

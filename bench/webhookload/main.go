@@ -13,7 +13,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -28,6 +27,8 @@ import (
 	"github.com/go-logr/zapr"
 	"go.uber.org/zap"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/raypilot/raypilot/internal/testcp"
 )
 
 type config struct {
@@ -112,11 +113,7 @@ func run(ctx context.Context, c config) error {
 		}
 	}
 	if c.out != "" {
-		js, err := json.MarshalIndent(results, "", "  ")
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(c.out, append(js, '\n'), 0o644); err != nil {
+		if err := testcp.WriteJSON(c.out, results); err != nil {
 			return err
 		}
 		fmt.Printf("\nresults written to %s\n", c.out)

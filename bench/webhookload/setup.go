@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
@@ -52,7 +51,7 @@ func setup(ctx context.Context, binary string) (*environment, error) {
 	if bin == "" {
 		return nil, errors.New("RAYPILOT_TOOLS_BIN is not set; run with RAYPILOT_TOOLS_BIN=$(hack/tools.sh bin-dir)")
 	}
-	root, err := repoRoot()
+	root, err := testcp.RepoRoot()
 	if err != nil {
 		return nil, err
 	}
@@ -285,24 +284,6 @@ func admissionReview(obj []byte) ([]byte, error) {
 			UserInfo: authenticationv1.UserInfo{Username: "kubernetes-admin", Groups: []string{"system:masters", "system:authenticated"}},
 		},
 	})
-}
-
-// repoRoot is the nearest folder upwards holding raypilot's go.mod.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if data, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil && strings.Contains(string(data), "module github.com/raypilot/raypilot\n") {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("run from inside the raypilot repository")
-		}
-		dir = parent
-	}
 }
 
 func freePort() int {

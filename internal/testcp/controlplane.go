@@ -2,6 +2,7 @@ package testcp
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -94,6 +95,15 @@ func KubeRayCRDDir() (string, error) {
 		return "", err
 	}
 	return filepath.Join(dir, "config", "crd", "bases"), nil
+}
+
+// WriteJSON writes v, indented, to path: a benchmark's results file.
+func WriteJSON(path string, v any) error {
+	js, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(js, '\n'), 0o644)
 }
 
 // RepoRoot is the nearest folder upwards from the working directory holding
