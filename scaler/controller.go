@@ -44,6 +44,9 @@ type Reconciler struct {
 	Policy   func() *defaults.Policy
 	Interval time.Duration
 	Now      func() time.Time
+	// Leading reports whether this replica may act; nil: always. A replica
+	// that does not lead keeps its caches warm and waits.
+	Leading func() bool
 
 	conns   *connections
 	metrics *metricSet
@@ -103,6 +106,9 @@ func Managed(rc *rayv1.RayCluster) bool {
 
 // Reconcile implements reconcile.Reconciler.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	if r.Leading != nil && !r.Leading() {
+		return ctrl.Result{RequeueAfter: r.Interval}, nil
+	}
 	rc := &rayv1.RayCluster{}
 	if err := r.Client.Get(ctx, req.NamespacedName, rc); err != nil {
 		if apierrors.IsNotFound(err) {

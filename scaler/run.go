@@ -3,6 +3,7 @@ package scaler
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-logr/zapr"
@@ -21,12 +22,14 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/raypilot/raypilot/defaults"
+	"github.com/raypilot/raypilot/internal/lease"
 	"github.com/raypilot/raypilot/scaler/gcs"
 )
 
@@ -43,7 +46,10 @@ type Options struct {
 	GCSTimeout time.Duration
 	// Policy returns the cluster-wide policy (limits.maxWorkersPerCluster).
 	Policy func() *defaults.Policy
-	// LeaderElection and its namespace (for 2 replicas in the chart).
+	// LeaderElection and its namespace (for 2 replicas in the chart): only
+	// the holder of Lease raypilot-scaler decides; the others keep warm
+	// caches, and a holder that loses the Lease (an API server outage)
+	// stops deciding and campaigns again instead of exiting.
 	LeaderElection          bool
 	LeaderElectionNamespace string
 	MetricsAddr, HealthAddr string
@@ -64,14 +70,10 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log *zap.Logger) e
 	}
 	ctrl.SetLogger(zapr.NewLogger(log.Named("controller-runtime")))
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                        scheme,
-		Metrics:                       metricsserver.Options{BindAddress: opts.MetricsAddr},
-		HealthProbeBindAddress:        opts.HealthAddr,
-		PprofBindAddress:              opts.PprofAddr,
-		LeaderElection:                opts.LeaderElection,
-		LeaderElectionID:              "raypilot-scaler",
-		LeaderElectionNamespace:       opts.LeaderElectionNamespace,
-		LeaderElectionReleaseOnCancel: true,
+		Scheme:                 scheme,
+		Metrics:                metricsserver.Options{BindAddress: opts.MetricsAddr},
+		HealthProbeBindAddress: opts.HealthAddr,
+		PprofBindAddress:       opts.PprofAddr,
 		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
 			// Only Ray pods are cached, not every pod of the cluster.
 			&corev1.Pod{}: {Label: labels.SelectorFromSet(labels.Set{"ray.io/is-ray-node": "yes"})},
@@ -98,6 +100,11 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log *zap.Logger) e
 			options: gcs.Options{Timeout: opts.GCSTimeout}, secrets: mgr.GetAPIReader()},
 	}
 	defer r.conns.closeAll()
+	if opts.LeaderElection {
+		if err := addLeaderElection(mgr, opts.LeaderElectionNamespace, r, log); err != nil {
+			return err
+		}
+	}
 	podToCluster := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
 		name := o.GetLabels()[LabelCluster]
 		if name == "" {
@@ -125,4 +132,27 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log *zap.Logger) e
 	log.Info("scaling RayClusters annotated raypilot.io/autoscaling: central",
 		zap.Duration("interval", opts.Interval), zap.String("gcsProxy", opts.GCSProxy), zap.Bool("leaderElection", opts.LeaderElection))
 	return mgr.Start(ctx)
+}
+
+// addLeaderElection makes r act only while this process holds Lease
+// raypilot-scaler; the Lease is released when the manager stops.
+func addLeaderElection(mgr ctrl.Manager, namespace string, r *Reconciler, log *zap.Logger) error {
+	if namespace == "" {
+		return fmt.Errorf("leader election needs the Lease's namespace (--leader-election-namespace)")
+	}
+	o := lease.Options{Namespace: namespace, Name: "raypilot-scaler"}
+	o.SetDefaults()
+	runner, err := lease.New(mgr.GetConfig(), o, log.Named("lease"))
+	if err != nil {
+		return err
+	}
+	var leading atomic.Bool
+	r.Leading = leading.Load
+	return mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+		return runner.Run(ctx, func(lctx context.Context) {
+			leading.Store(true)
+			<-lctx.Done()
+			leading.Store(false)
+		})
+	}))
 }

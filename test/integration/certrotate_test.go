@@ -35,6 +35,7 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
+	"github.com/raypilot/raypilot/internal/lease"
 	"github.com/raypilot/raypilot/internal/testcp"
 	"github.com/raypilot/raypilot/scaler"
 	"github.com/raypilot/raypilot/webhook"
@@ -358,7 +359,7 @@ func TestSelfManagedCertificates(t *testing.T) {
 			MutatingConfig: cfgName, ValidatingConfig: cfgName,
 			// Short enough to see two leaf renewals and a CA roll in a minute.
 			LeafValidity: 20 * time.Second, CAValidity: 60 * time.Second,
-			LeaderElection: true, Lease: certrotate.LeaseOptions{Identity: identity},
+			LeaderElection: true, Lease: lease.Options{Identity: identity},
 		}}
 	}
 	a := startInstance(t, "a", user, opts("a"))

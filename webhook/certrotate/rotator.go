@@ -63,6 +63,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
+
+	"github.com/raypilot/raypilot/internal/lease"
 )
 
 // Options configure the rotator.
@@ -82,7 +84,7 @@ type Options struct {
 	Settle time.Duration
 	// Leader election among replicas; without it, this replica writes.
 	LeaderElection bool
-	Lease          LeaseOptions
+	Lease          lease.Options
 	// Now is the clock (tests); nil is time.Now.
 	Now func() time.Time
 }
@@ -115,7 +117,7 @@ func (o *Options) setDefaults() {
 	if o.Lease.Name == "" {
 		o.Lease.Name = o.SecretName + "-writer"
 	}
-	o.Lease.setDefaults()
+	o.Lease.SetDefaults()
 }
 
 func (o Options) policy() Policy {
@@ -157,7 +159,7 @@ type Rotator struct {
 	log    *zap.Logger
 	cache  cache.Cache
 	client client.Client
-	lease  *leaseRunner
+	lease  *lease.Runner
 
 	served  atomic.Pointer[served]
 	trigger chan struct{}
@@ -186,7 +188,7 @@ func New(opts Options, mgr manager.Manager, log *zap.Logger) (*Rotator, error) {
 		trigger: make(chan struct{}, 1),
 	}
 	if opts.LeaderElection {
-		lr, err := newLeaseRunner(mgr.GetConfig(), opts.Lease, log)
+		lr, err := lease.New(mgr.GetConfig(), opts.Lease, log.Named("lease"))
 		if err != nil {
 			return nil, err
 		}
@@ -301,7 +303,7 @@ func (r *Rotator) runWriter(ctx context.Context) error {
 		r.writeLoop(ctx)
 		return nil
 	}
-	return r.lease.run(ctx, r.writeLoop)
+	return r.lease.Run(ctx, r.writeLoop)
 }
 
 // writeLoop reconciles on every watch event, at the next renewal time, and

@@ -1,4 +1,12 @@
-package certrotate
+// Package lease runs work while this process holds a Kubernetes Lease, and
+// campaigns again when it loses it instead of exiting.
+//
+// Why not controller-runtime's leader election: losing the lease there stops
+// the whole manager (OnStoppedLeading), so an API server outage longer than
+// the renew deadline restarts every replica: the webhook would drop
+// in-flight reviews, the scaler its warm caches. Here losing the lease only
+// stops the work; the process keeps its caches and campaigns again.
+package lease
 
 import (
 	"context"
@@ -15,10 +23,9 @@ import (
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 )
 
-// LeaseOptions configure the writer's leader election.
-type LeaseOptions struct {
-	// Namespace and Name of the Lease; defaults: the Secret's namespace and
-	// "<secret>-writer".
+// Options configure one leader election.
+type Options struct {
+	// Namespace and Name of the Lease.
 	Namespace, Name string
 	// Identity of this replica; default: host name plus a random suffix.
 	Identity string
@@ -26,7 +33,8 @@ type LeaseOptions struct {
 	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
 }
 
-func (o *LeaseOptions) setDefaults() {
+// SetDefaults fills the identity and timings left empty.
+func (o *Options) SetDefaults() {
 	if o.Identity == "" {
 		host, _ := os.Hostname()
 		o.Identity = host + "_" + string(uuid.NewUUID())
@@ -42,20 +50,15 @@ func (o *LeaseOptions) setDefaults() {
 	}
 }
 
-// leaseRunner runs a function while this replica holds the Lease.
-//
-// Why not the manager's own leader election: losing the lease there stops
-// the whole manager with a zero grace period (controller-runtime's
-// OnStoppedLeading), which for a webhook means dropping in-flight reviews
-// and restarting a replica that was serving fine. Here losing the lease
-// only stops writing; the replica keeps serving and campaigns again.
-type leaseRunner struct {
+// Runner runs a function while this process holds the Lease.
+type Runner struct {
 	lock resourcelock.Interface
-	opts LeaseOptions
+	opts Options
 	log  *zap.Logger
 }
 
-func newLeaseRunner(cfg *rest.Config, o LeaseOptions, log *zap.Logger) (*leaseRunner, error) {
+// New returns a Runner for the Lease o names; o must have its defaults.
+func New(cfg *rest.Config, o Options, log *zap.Logger) (*Runner, error) {
 	cs, err := kubernetes.NewForConfig(rest.CopyConfig(cfg))
 	if err != nil {
 		return nil, fmt.Errorf("lease client: %w", err)
@@ -65,13 +68,13 @@ func newLeaseRunner(cfg *rest.Config, o LeaseOptions, log *zap.Logger) (*leaseRu
 		Client:     cs.CoordinationV1(),
 		LockConfig: resourcelock.ResourceLockConfig{Identity: o.Identity},
 	}
-	return &leaseRunner{lock: lock, opts: o, log: log.With(zap.String("lease", o.Namespace+"/"+o.Name), zap.String("identity", o.Identity))}, nil
+	return &Runner{lock: lock, opts: o, log: log.With(zap.String("lease", o.Namespace+"/"+o.Name), zap.String("identity", o.Identity))}, nil
 }
 
-// run campaigns for the Lease until ctx ends, running lead while leading;
+// Run campaigns for the Lease until ctx ends, running lead while leading;
 // the Lease is released when ctx ends so a successor need not wait for it
 // to expire.
-func (l *leaseRunner) run(ctx context.Context, lead func(context.Context)) error {
+func (l *Runner) Run(ctx context.Context, lead func(context.Context)) error {
 	for ctx.Err() == nil {
 		leading := make(chan context.Context, 1)
 		le, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
@@ -95,7 +98,7 @@ func (l *leaseRunner) run(ctx context.Context, lead func(context.Context)) error
 		go func() { defer close(ran); le.Run(ctx) }()
 		select {
 		case lctx := <-leading:
-			l.log.Info("leading: this replica writes the webhook certificates")
+			l.log.Info("leading")
 			lead(lctx) // returns once lctx ends: leadership lost or ctx ended
 			<-ran
 		case <-ran:
