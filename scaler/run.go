@@ -55,6 +55,10 @@ type Options struct {
 	MetricsAddr, HealthAddr string
 	// PprofAddr serves net/http/pprof when set (empty or "0": off).
 	PprofAddr string
+	// LeaseDuration, RenewDeadline and RetryPeriod time the election (0:
+	// internal/lease's defaults). After a crash the successor waits up to
+	// LeaseDuration plus two RetryPeriods.
+	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
 }
 
 // Run scales every RayCluster annotated raypilot.io/autoscaling: central
@@ -101,7 +105,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log *zap.Logger) e
 	}
 	defer r.conns.closeAll()
 	if opts.LeaderElection {
-		if err := addLeaderElection(mgr, opts.LeaderElectionNamespace, r, log); err != nil {
+		if err := addLeaderElection(mgr, opts, r, log); err != nil {
 			return err
 		}
 	}
@@ -136,11 +140,12 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log *zap.Logger) e
 
 // addLeaderElection makes r act only while this process holds Lease
 // raypilot-scaler; the Lease is released when the manager stops.
-func addLeaderElection(mgr ctrl.Manager, namespace string, r *Reconciler, log *zap.Logger) error {
-	if namespace == "" {
+func addLeaderElection(mgr ctrl.Manager, opts Options, r *Reconciler, log *zap.Logger) error {
+	if opts.LeaderElectionNamespace == "" {
 		return fmt.Errorf("leader election needs the Lease's namespace (--leader-election-namespace)")
 	}
-	o := lease.Options{Namespace: namespace, Name: "raypilot-scaler"}
+	o := lease.Options{Namespace: opts.LeaderElectionNamespace, Name: "raypilot-scaler",
+		LeaseDuration: opts.LeaseDuration, RenewDeadline: opts.RenewDeadline, RetryPeriod: opts.RetryPeriod}
 	o.SetDefaults()
 	runner, err := lease.New(mgr.GetConfig(), o, log.Named("lease"))
 	if err != nil {

@@ -382,13 +382,13 @@ func checkExpansion(t *testing.T, w *fuzzWorld, policy int, req *admissionv1.Adm
 		// priorityClassName, ...) is replaced whole by design, unknown
 		// subfields included; the apiserver prunes those anyway. Every
 		// other unknown field must survive.
-		if policy == enforcingPolicyIndex {
-			parent := ptr[:strings.LastIndex(ptr, "/")]
-			pin, _ := crdschema.Lookup(inObj, parent)
-			pout, _ := crdschema.Lookup(outObj, parent)
-			if !reflect.DeepEqual(pin, pout) {
-				continue
-			}
+		// Likewise a value of the wrong type for the CRD (an object where
+		// the image string belongs) replaced by a default.
+		parent := ptr[:strings.LastIndex(ptr, "/")]
+		pin, _ := crdschema.Lookup(inObj, parent)
+		pout, _ := crdschema.Lookup(outObj, parent)
+		if fmt.Sprintf("%T", pin) != fmt.Sprintf("%T", pout) || policy == enforcingPolicyIndex && !reflect.DeepEqual(pin, pout) {
+			continue
 		}
 		if got, ok := crdschema.Lookup(outObj, ptr); !ok || !reflect.DeepEqual(got, val) {
 			t.Fatalf("field %s unknown to the CRD was %v, is %v (present %v)\ninput %s\noutput %s", ptr, val, got, ok, in, patched)
