@@ -58,10 +58,16 @@ var computeTemplateGVR = schema.GroupVersionResource{Group: "raypilot.io", Versi
 // Figures of the webhook test. The chart's preStop sleep is 5 s
 // (webhook.preStopSleepSeconds); --shutdown-delay plays it here.
 const (
-	haShutdownDelay  = 5 * time.Second
-	haStreamRate     = 20 // creates per second
-	haStreamLength   = 15 * time.Second
-	haStopAfter      = 5 * time.Second // into the stream
+	haShutdownDelay = 5 * time.Second
+	haStreamRate    = 20 // creates per second
+	haStreamLength  = 15 * time.Second
+	haStopAfter     = 5 * time.Second // into the stream
+	// haEndpointLag is how long after SIGTERM the endpoint turns not ready:
+	// in a cluster the kubelet and the EndpointSlice controller both learn
+	// of the terminating pod from watches, and the API server learns of
+	// the slice from another, so requests keep arriving for a while; the
+	// shutdown delay must cover it.
+	haEndpointLag    = time.Second
 	haIterations     = 3
 	haReleaseName    = "raypilot"
 	haReleaseNS      = "raypilot-system"
@@ -70,6 +76,14 @@ const (
 	// haHandoverBound is the acceptance bound: scaling continues within 20 s
 	// of the leader stopping.
 	haHandoverBound = 20 * time.Second
+	// The scaler's lease timings in the test. After a crash the successor
+	// waits up to the lease duration plus two retry periods (a standby sees
+	// the last renewal up to one retry late, and retries once more): with
+	// the defaults (15 s, 2 s) that measured 15.7-19.7 s to the scale-up on
+	// this machine, too close to the bound; these keep it near 12 s.
+	haLeaseDuration = 10 * time.Second
+	haRenewDeadline = 7 * time.Second
+	haRetryPeriod   = time.Second
 )
 
 // haProcess is one raypilot process started by the HA tests: its output in
@@ -277,7 +291,15 @@ type webhookReplica struct {
 	ip, service, config string
 }
 
+// start runs the replica's process and waits until it is ready.
 func (r *webhookReplica) start(t *testing.T) {
+	t.Helper()
+	r.launch(t)
+	r.proc.waitReady(t, r.health)
+}
+
+// launch runs the replica's process.
+func (r *webhookReplica) launch(t *testing.T) {
 	t.Helper()
 	r.generation++
 	r.proc = startHAProcess(t, fmt.Sprintf("webhook-%s-%d", r.name, r.generation), r.binary, "webhook",
@@ -290,7 +312,6 @@ func (r *webhookReplica) start(t *testing.T) {
 		"--webhook-service-name", r.service,
 		"--mutating-webhook-configuration", r.config, "--validating-webhook-configuration", r.config,
 		"--leader-election")
-	r.proc.waitReady(t, r.health)
 }
 
 // reviews is the number of admission reviews the replica answered, per
@@ -333,10 +354,20 @@ func total(m map[string]int) int {
 	return n
 }
 
+// endpointState is the state of a webhook pod as its endpoint's
+// conditions tell it.
+type endpointState int
+
+const (
+	endpointStarting    endpointState = iota // readiness probe not passed yet
+	endpointReady                            // serving and ready
+	endpointTerminating                      // deleted: serving, not ready
+)
+
 // endpointSlice is what the EndpointSlice controller keeps for one webhook
-// pod: its address, the Service port's name, the pod's port, and the
-// pod's readiness (false, serving and terminating once it terminates).
-func endpointSlice(svc *corev1.Service, portName string, r *webhookReplica, ready bool) *discoveryv1.EndpointSlice {
+// pod: its address, the Service port's name (the API server picks slices
+// by it), the pod's port, and the conditions of state.
+func endpointSlice(svc *corev1.Service, portName string, r *webhookReplica, state endpointState) *discoveryv1.EndpointSlice {
 	return &discoveryv1.EndpointSlice{
 		ObjectMeta: metav1.ObjectMeta{Name: svc.Name + "-" + r.name, Namespace: svc.Namespace, Labels: map[string]string{
 			discoveryv1.LabelServiceName: svc.Name,
@@ -346,7 +377,9 @@ func endpointSlice(svc *corev1.Service, portName string, r *webhookReplica, read
 		Endpoints: []discoveryv1.Endpoint{{
 			Addresses: []string{r.ip},
 			Conditions: discoveryv1.EndpointConditions{
-				Ready: ptr.To(ready), Serving: ptr.To(true), Terminating: ptr.To(!ready),
+				Ready:       ptr.To(state == endpointReady),
+				Serving:     ptr.To(state != endpointStarting),
+				Terminating: ptr.To(state == endpointTerminating),
 			},
 		}},
 		Ports: []discoveryv1.EndpointPort{{Name: ptr.To(portName), Port: ptr.To(int32(r.port)), Protocol: ptr.To(corev1.ProtocolTCP)}},
@@ -537,22 +570,18 @@ func TestWebhookHAStopOneReplicaUnderCreates(t *testing.T) {
 		replicas[name] = r
 		// Not ready until the process is: what the EndpointSlice
 		// controller publishes for a pod whose readiness probe fails.
-		if err := setSlice(ctx, cs, endpointSlice(svc, portName, r, false)); err != nil {
+		if err := setSlice(ctx, cs, endpointSlice(svc, portName, r, endpointStarting)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	var wg sync.WaitGroup
+	// Started together, as a Deployment's pods are: both race for the
+	// Secret and the writer lease.
 	for _, r := range replicas {
-		// Started together, as a Deployment's pods are: both race for the
-		// Secret and the writer lease.
-		wg.Go(func() { r.start(t) })
-	}
-	wg.Wait()
-	if t.Failed() {
-		t.FailNow()
+		r.launch(t)
 	}
 	for _, r := range replicas {
-		if err := setSlice(ctx, cs, endpointSlice(svc, portName, r, true)); err != nil {
+		r.proc.waitReady(t, r.health)
+		if err := setSlice(ctx, cs, endpointSlice(svc, portName, r, endpointReady)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -584,9 +613,14 @@ func TestWebhookHAStopOneReplicaUnderCreates(t *testing.T) {
 		}
 		var atStop map[string]map[string]int
 		var victimLate map[string]int
-		var stopErr error
+		var stopErr, lateErr error
 		var stoppedAt time.Time
-		victimExit := make(chan error, 1)
+		// The victim's exit status and how long after SIGTERM it exited.
+		type exit struct {
+			err   error
+			after time.Duration
+		}
+		victimExit := make(chan exit, 1)
 		s := &admissionStream{}
 		started := time.Now()
 		s.run(dc, seed, fmt.Sprintf("ha-%d", it), haStreamRate, haStreamLength, haStopAfter, func() {
@@ -596,24 +630,31 @@ func TestWebhookHAStopOneReplicaUnderCreates(t *testing.T) {
 			}
 			// A terminating pod: SIGTERM (the process keeps serving for
 			// --shutdown-delay, as during the chart's preStop sleep) and,
-			// concurrently, its endpoint turns not ready.
+			// haEndpointLag later, its endpoint turns not ready.
 			stoppedAt = time.Now()
 			victim.proc.signal(syscall.SIGTERM)
-			stopErr = setSlice(ctx, cs, endpointSlice(svc, portName, victim, false))
-			go func() { victimExit <- victim.proc.wait(haShutdownDelay + 30*time.Second) }()
-			// Reviews the victim still answered while its endpoint was
-			// leaving: shortly before the end of its delay.
-			time.Sleep(haShutdownDelay - time.Second)
-			victimLate, _ = victim.reviews()
+			go func() {
+				err := victim.proc.wait(haShutdownDelay + 30*time.Second)
+				victimExit <- exit{err, time.Since(stoppedAt)}
+			}()
+			time.Sleep(haEndpointLag)
+			stopErr = setSlice(ctx, cs, endpointSlice(svc, portName, victim, endpointTerminating))
+			// Reviews the victim answered after SIGTERM: shortly before the
+			// end of its delay.
+			time.Sleep(time.Until(stoppedAt.Add(haShutdownDelay - 500*time.Millisecond)))
+			victimLate, lateErr = victim.reviews()
 		})
 		elapsed := time.Since(started)
 		if stopErr != nil {
 			t.Fatalf("mark %s's endpoint not ready: %v", victim.name, stopErr)
 		}
-		if err := <-victimExit; err != nil {
-			t.Fatalf("%s after SIGTERM: %v", victim.proc.name, err)
+		if lateErr != nil {
+			t.Fatalf("%s's metrics during its shutdown delay: %v", victim.name, lateErr)
 		}
-		exitAfter := time.Since(stoppedAt)
+		ex := <-victimExit
+		if ex.err != nil {
+			t.Fatalf("%s after SIGTERM: %v", victim.proc.name, ex.err)
+		}
 		after, err := survivor.reviews()
 		if err != nil {
 			t.Fatal(err)
@@ -621,10 +662,10 @@ func TestWebhookHAStopOneReplicaUnderCreates(t *testing.T) {
 		n := s.ok.Load() + s.failed.Load()
 		created += s.ok.Load()
 		t.Logf("iteration %d: stopped %s %s into the stream; %d creates in %s (%.1f/s): %d succeeded, %d failed; "+
-			"reviews before the stop: a=%d b=%d; %s answered %d more during its %s delay and exited (status 0) %s after SIGTERM; %s answered %d after the stop",
+			"reviews before the stop: a=%d b=%d; %s answered %d more during its %s delay (endpoint not ready after %s) and exited (status 0) %s after SIGTERM; %s answered %d after the stop",
 			it+1, victim.name, haStopAfter, n, elapsed.Round(time.Millisecond), float64(n)/elapsed.Seconds(), s.ok.Load(), s.failed.Load(),
 			total2(atStop["a"], before["a"]), total2(atStop["b"], before["b"]),
-			victim.name, total2(victimLate, atStop[victim.name]), haShutdownDelay, exitAfter.Round(10*time.Millisecond),
+			victim.name, total2(victimLate, atStop[victim.name]), haShutdownDelay, haEndpointLag, ex.after.Round(10*time.Millisecond),
 			survivor.name, total2(after, atStop[survivor.name]))
 		if s.failed.Load() != 0 || s.ok.Load() == 0 {
 			t.Fatalf("iteration %d: %d creates failed (%d succeeded); first errors: %v", it+1, s.failed.Load(), s.ok.Load(), s.errs)
@@ -641,7 +682,7 @@ func TestWebhookHAStopOneReplicaUnderCreates(t *testing.T) {
 		// The pod's replacement: a new process on the same endpoint,
 		// published ready once its readiness probe passes.
 		victim.start(t)
-		if err := setSlice(ctx, cs, endpointSlice(svc, portName, victim, true)); err != nil {
+		if err := setSlice(ctx, cs, endpointSlice(svc, portName, victim, endpointReady)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -698,6 +739,8 @@ func startScaler(t *testing.T, binary, name string, gcs *countingListener, names
 	r.proc = startHAProcess(t, "scaler-"+name, binary, "scaler",
 		"--kubeconfig", kubeconfig, "--gcs-proxy-address", gcs.Addr().String(), "--interval", "1s",
 		"--leader-elect", "--leader-election-namespace", namespace,
+		"--leader-elect-lease-duration", haLeaseDuration.String(), "--leader-elect-renew-deadline", haRenewDeadline.String(),
+		"--leader-elect-retry-period", haRetryPeriod.String(),
 		"--metrics-bind-address", "0", "--health-probe-bind-address", r.health)
 	r.proc.waitReady(t, r.health)
 	return r
@@ -717,6 +760,21 @@ func (r *scalerReplica) scaled() []string {
 		}
 	}
 	return out
+}
+
+// leadIdentity is the lease identity the replica logged when it started
+// leading ("" if it never led).
+func (r *scalerReplica) leadIdentity() string {
+	for _, line := range strings.Split(r.proc.logText(), "\n") {
+		var entry struct {
+			Msg      string `json:"msg"`
+			Identity string `json:"identity"`
+		}
+		if json.Unmarshal([]byte(line), &entry) == nil && entry.Msg == "leading" {
+			return entry.Identity
+		}
+	}
+	return ""
 }
 
 // leaseWatch records every holder of a Lease, polling it.
@@ -915,10 +973,9 @@ func TestScalerHALeaderHandover(t *testing.T) {
 		t.Cleanup(srv.Stop)
 	}
 
-	// The seed cluster as the webhook leaves it for the central scaler,
-	// and its head pod Running.
-	// The template too: the shared control plane's webhook reviews the
-	// create and looks the template up.
+	// The seed's template (the shared control plane's webhook reviews the
+	// cluster's create and looks it up), the cluster as the webhook leaves
+	// it for the central scaler, and its head pod Running.
 	dc, err := dynamic.NewForConfig(env.Config)
 	if err != nil {
 		t.Fatal(err)
@@ -963,6 +1020,9 @@ func TestScalerHALeaderHandover(t *testing.T) {
 		return nil
 	})
 	idA := lease.current().identity
+	if got := a.leadIdentity(); got != idA {
+		t.Fatalf("lease held by %q, a leads as %q", idA, got)
+	}
 	b := startScaler(t, binary, "b", listeners["b"], ns)
 
 	// demand posts an actor of one worker's CPU and waits until the worker
@@ -1043,6 +1103,9 @@ func TestScalerHALeaderHandover(t *testing.T) {
 		}
 		if got := standby.scaled(); len(got) != 1 {
 			t.Fatalf("new leader %s logged %d scale decisions, want 1: %v", standby.name, len(got), got)
+		}
+		if id := standby.leadIdentity(); id != h.identity {
+			t.Fatalf("lease taken by %q, but %s (which scaled) leads as %q", h.identity, standby.name, id)
 		}
 		if standby.gcs.accepted.Load() == standbyConns {
 			t.Fatalf("new leader %s never read the GCS", standby.name)

@@ -64,9 +64,13 @@ func run(m *testing.M, bin string) (int, error) {
 		},
 		ErrorIfCRDPathMissing:    true,
 		ControlPlaneStartTimeout: 90 * time.Second,
+		// envtest's 10 s default for CRDs to be served is short on a
+		// loaded 2-core machine.
+		CRDInstallOptions: envtest.CRDInstallOptions{MaxTime: 90 * time.Second},
 	}
 	cfg, err := env.Start()
 	if err != nil {
+		_ = env.Stop() // a failed start can leave etcd and kube-apiserver running
 		return 0, fmt.Errorf("start control plane: %w", err)
 	}
 	defer func() { _ = env.Stop() }()
