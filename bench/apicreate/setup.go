@@ -95,13 +95,8 @@ func setup(ctx context.Context, binary string) (*environment, error) {
 		return e, err
 	}
 	certDir := filepath.Join(tmp, "certs")
-	if err := os.MkdirAll(certDir, 0o700); err != nil {
+	if err := bundle.WriteDir(certDir); err != nil {
 		return e, err
-	}
-	for name, data := range map[string][]byte{"tls.crt": bundle.Cert, "tls.key": bundle.Key} {
-		if err := os.WriteFile(filepath.Join(certDir, name), data, 0o600); err != nil {
-			return e, err
-		}
 	}
 	port, err := testcp.FreePort()
 	if err != nil {

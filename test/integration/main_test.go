@@ -99,9 +99,9 @@ func run(m *testing.M, bin string) (int, error) {
 		return 0, err
 	}
 	certDir = filepath.Join(tmp, "certs")
-	_ = os.MkdirAll(certDir, 0o700)
-	_ = os.WriteFile(filepath.Join(certDir, "tls.crt"), bundle.Cert, 0o600)
-	_ = os.WriteFile(filepath.Join(certDir, "tls.key"), bundle.Key, 0o600)
+	if err := bundle.WriteDir(certDir); err != nil {
+		return 0, err
+	}
 
 	port, healthPort := freePort(), freePort()
 	webhookAddr = fmt.Sprintf("127.0.0.1:%d", port)

@@ -16,6 +16,8 @@ import (
 	"fmt"
 	"math/big"
 	"net"
+	"os"
+	"path/filepath"
 	"slices"
 	"time"
 )
@@ -27,6 +29,20 @@ const backdate = time.Hour
 // Bundle is a CA and a serving key pair, PEM-encoded.
 type Bundle struct {
 	CACert, Cert, Key []byte
+}
+
+// WriteDir writes the serving pair as tls.crt and tls.key into dir (created
+// if missing), the layout `raypilot webhook --cert-dir` reads.
+func (b *Bundle) WriteDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	for name, data := range map[string][]byte{"tls.crt": b.Cert, "tls.key": b.Key} {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // KeyPair is a certificate with its private key, both PEM-encoded and parsed.

@@ -12,8 +12,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -58,10 +56,8 @@ func start(t *testing.T, o Options, hook http.Handler) *running {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	for name, data := range map[string][]byte{"tls.crt": bundle.Cert, "tls.key": bundle.Key} {
-		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
-			t.Fatal(err)
-		}
+	if err := bundle.WriteDir(dir); err != nil {
+		t.Fatal(err)
 	}
 	port, err := testcp.FreePort()
 	if err != nil {
