@@ -135,7 +135,7 @@ func setup(ctx context.Context, binary string) (*environment, error) {
 	e.caPool = x509.NewCertPool()
 	e.caPool.AppendCertsFromPEM(bundle.CACert)
 
-	port, healthPort := freePort(), freePort()
+	port, healthPort := testcp.MustFreePort(), testcp.MustFreePort()
 	e.webhookURL = fmt.Sprintf("https://127.0.0.1:%d%s", port, webhook.MutatePath)
 	e.logPath = filepath.Join(tmp, "webhook.log")
 	logFile, err := os.Create(e.logPath)
@@ -279,12 +279,4 @@ func admissionReview(obj []byte) ([]byte, error) {
 			UserInfo: authenticationv1.UserInfo{Username: "kubernetes-admin", Groups: []string{"system:masters", "system:authenticated"}},
 		},
 	})
-}
-
-func freePort() int {
-	port, err := testcp.FreePort()
-	if err != nil {
-		panic(err)
-	}
-	return port
 }

@@ -21,6 +21,15 @@ func FreePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
+// MustFreePort is FreePort for set-up code that cannot go on without one.
+func MustFreePort() int {
+	port, err := FreePort()
+	if err != nil {
+		panic(err)
+	}
+	return port
+}
+
 // WaitReady polls a /readyz URL (with ?verbose, so a failure says which
 // check fails) until it answers 200, the server exits (a value on exited),
 // ctx ends or timeout passes.

@@ -58,7 +58,7 @@ type instance struct {
 // counts the instance's writes to Secrets and webhook configurations.
 func startInstance(t *testing.T, name string, cfg *rest.Config, opts webhook.Options) *instance {
 	t.Helper()
-	port, healthPort := freePort(), freePort()
+	port, healthPort := testcp.MustFreePort(), testcp.MustFreePort()
 	in := &instance{name: name, addr: fmt.Sprintf("127.0.0.1:%d", port),
 		health: fmt.Sprintf("http://127.0.0.1:%d", healthPort), done: make(chan struct{})}
 	cfg = rest.CopyConfig(cfg)
@@ -530,7 +530,7 @@ func TestWebhookDrainsInFlightReviewOnShutdown(t *testing.T) {
 	if err := os.WriteFile(dir+"/tls.key", bundle.Key, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	metricsPort := freePort()
+	metricsPort := testcp.MustFreePort()
 	in := startInstance(t, "drain", env.Config, webhook.Options{CertDir: dir, MetricsAddr: fmt.Sprintf("127.0.0.1:%d", metricsPort)})
 	if err := testcp.WaitReady(context.Background(), in.health+"/readyz", 60*time.Second, nil); err != nil {
 		t.Fatal(err)

@@ -103,7 +103,7 @@ func run(m *testing.M, bin string) (int, error) {
 		return 0, err
 	}
 
-	port, healthPort := freePort(), freePort()
+	port, healthPort := testcp.MustFreePort(), testcp.MustFreePort()
 	webhookAddr = fmt.Sprintf("127.0.0.1:%d", port)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -138,14 +138,6 @@ func moduleDir(mod string) (string, error) {
 		return "", fmt.Errorf("go list -m %s: %w", mod, err)
 	}
 	return strings.TrimSpace(string(out)), nil
-}
-
-func freePort() int {
-	port, err := testcp.FreePort()
-	if err != nil {
-		panic(err)
-	}
-	return port
 }
 
 func waitReady(url string, done <-chan error) error {
