@@ -34,6 +34,9 @@ const (
 	EventGCSUnreachable = "GCSUnreachable"
 	// EventUnsupportedRay: the GCS does not serve the autoscaler API (Ray < 2.7).
 	EventUnsupportedRay = "UnsupportedRay"
+	// EventInTreeAutoscalerRunning: KubeRay's in-tree autoscaler may still
+	// write the cluster's replicas, so the scaler leaves it alone (intree.go).
+	EventInTreeAutoscalerRunning = "InTreeAutoscalerRunning"
 )
 
 // Reconciler runs one scaling round per RayCluster per interval.
@@ -64,6 +67,8 @@ type clusterMemory struct {
 	failures       int
 	lastInfeasible string
 	gcsDown        bool
+	// inTree is the cause the cluster was last refused for (intree.go).
+	inTree string
 }
 
 func (r *Reconciler) remember(key types.NamespacedName) *clusterMemory {
@@ -137,11 +142,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.Client.List(ctx, &pods, client.InNamespace(rc.Namespace), client.MatchingFields{podClusterIndex: rc.Name}); err != nil {
 		return ctrl.Result{}, fmt.Errorf("list pods of %s: %w", req, err)
 	}
+	log := r.Log.With(zap.String("raycluster", req.String()))
+	if r.refuseInTree(rc, mem, pods.Items, log) {
+		return again, nil // never two autoscalers on one cluster
+	}
 	head := runningHead(pods.Items)
 	if head == nil {
 		return again, nil // scaling waits for the head, as Ray's does
 	}
-	log := r.Log.With(zap.String("raycluster", req.String()))
 
 	conn, err := r.conns.get(ctx, rc, head)
 	if err != nil {

@@ -1,0 +1,277 @@
+package scaler
+
+import (
+	"context"
+	"net"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	rayv1 "github.com/ray-project/kuberay/ray-operator/apis/ray/v1"
+	"go.uber.org/zap"
+	"google.golang.org/grpc"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+
+	"github.com/raypilot/raypilot/defaults"
+	"github.com/raypilot/raypilot/scaler/engine"
+	"github.com/raypilot/raypilot/scaler/gcs"
+	"github.com/raypilot/raypilot/scaler/gcs/rpcpb"
+)
+
+// pendingGCS is a Ray GCS whose head is running and which has one pending
+// {CPU: 1} request: any scaler that gets to decide scales the cluster up.
+type pendingGCS struct {
+	rpcpb.UnimplementedAutoscalerStateServiceServer
+	reads, reports atomic.Int32
+}
+
+func (g *pendingGCS) GetClusterResourceState(context.Context, *rpcpb.GetClusterResourceStateRequest) (*rpcpb.GetClusterResourceStateReply, error) {
+	g.reads.Add(1)
+	return &rpcpb.GetClusterResourceStateReply{ClusterResourceState: &rpcpb.ClusterResourceState{
+		ClusterResourceStateVersion: 1,
+		NodeStates: []*rpcpb.NodeState{{NodeId: []byte{1}, InstanceId: "rc-head", RayNodeTypeName: engine.HeadGroupName,
+			Status: rpcpb.NodeStatus_RUNNING, TotalResources: map[string]float64{engine.HeadResource: 1}}},
+		PendingResourceRequests: []*rpcpb.ResourceRequestByCount{{
+			Request: &rpcpb.ResourceRequest{ResourcesBundle: map[string]float64{"CPU": 1}}, Count: 1}},
+	}}, nil
+}
+
+func (g *pendingGCS) ReportAutoscalingState(context.Context, *rpcpb.ReportAutoscalingStateRequest) (*rpcpb.ReportAutoscalingStateReply, error) {
+	g.reports.Add(1)
+	return &rpcpb.ReportAutoscalingStateReply{}, nil
+}
+
+func startPendingGCS(t *testing.T) (*pendingGCS, string) {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	g := &pendingGCS{}
+	rpcpb.RegisterAutoscalerStateServiceServer(srv, g)
+	go func() { _ = srv.Serve(lis) }()
+	t.Cleanup(srv.Stop)
+	return g, lis.Addr().String()
+}
+
+func inTreeTestCluster(inTree bool) *rayv1.RayCluster {
+	tmpl := func(cpu string) corev1.PodTemplateSpec {
+		return corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "ray", Image: "rayproject/ray:2.9.0",
+			Resources: corev1.ResourceRequirements{Limits: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu), corev1.ResourceMemory: resource.MustParse("2Gi")}}}}}}
+	}
+	return &rayv1.RayCluster{
+		ObjectMeta: metav1.ObjectMeta{Name: "rc", Namespace: "ml",
+			Annotations: map[string]string{defaults.AnnotationAutoscaling: defaults.AutoscalingCentral}},
+		Spec: rayv1.RayClusterSpec{
+			EnableInTreeAutoscaling: ptr.To(inTree),
+			HeadGroupSpec:           rayv1.HeadGroupSpec{RayStartParams: map[string]string{"num-cpus": "0"}, Template: tmpl("1")},
+			WorkerGroupSpecs: []rayv1.WorkerGroupSpec{{GroupName: "wg", MinReplicas: ptr.To[int32](0), MaxReplicas: ptr.To[int32](5),
+				Replicas: ptr.To[int32](0), Template: tmpl("1")}},
+		},
+	}
+}
+
+// headPod is a running head pod of cluster rc as KubeRay builds it, with
+// KubeRay's autoscaler sidecar when sidecar is true.
+func headPod(name string, sidecar bool) *corev1.Pod {
+	p := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ml", UID: types.UID("uid-" + name),
+			Labels: map[string]string{LabelCluster: "rc", LabelNodeType: "head", LabelGroup: engine.HeadGroupName, "ray.io/is-ray-node": "yes"}},
+		Spec:   corev1.PodSpec{Containers: []corev1.Container{{Name: "ray-head", Image: "rayproject/ray:2.9.0"}}},
+		Status: corev1.PodStatus{Phase: corev1.PodRunning, PodIP: "10.0.0.2"},
+	}
+	if sidecar {
+		p.Spec.Containers = append(p.Spec.Containers, corev1.Container{Name: AutoscalerContainerName, Image: "rayproject/ray:2.9.0"})
+	}
+	return p
+}
+
+type inTreeHarness struct {
+	t      *testing.T
+	r      *Reconciler
+	k      client.Client
+	gcs    *pendingGCS
+	events *events.FakeRecorder
+}
+
+func newInTreeHarness(t *testing.T, objs ...client.Object) *inTreeHarness {
+	t.Helper()
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	if err := rayv1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	k := fake.NewClientBuilder().WithScheme(scheme).WithObjects(objs...).
+		WithIndex(&corev1.Pod{}, podClusterIndex, podCluster).Build()
+	g, addr := startPendingGCS(t)
+	m, err := newMetrics(prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := events.NewFakeRecorder(100)
+	r := &Reconciler{
+		Client: k, Events: rec, Log: zap.NewNop(), Policy: defaults.DefaultPolicy,
+		Interval: time.Second, Now: time.Now, metrics: m,
+		memory: map[types.NamespacedName]*clusterMemory{},
+		conns: &connections{clients: map[types.NamespacedName]*conn{}, proxy: addr,
+			options: gcs.Options{Timeout: 5 * time.Second}, secrets: k},
+	}
+	t.Cleanup(r.conns.closeAll)
+	return &inTreeHarness{t: t, r: r, k: k, gcs: g, events: rec}
+}
+
+// rounds runs n scaling rounds of the cluster.
+func (h *inTreeHarness) rounds(n int) {
+	h.t.Helper()
+	for range n {
+		if _, err := h.r.Reconcile(context.Background(), ctrl.Request{NamespacedName: types.NamespacedName{Namespace: "ml", Name: "rc"}}); err != nil {
+			h.t.Fatal(err)
+		}
+	}
+}
+
+func (h *inTreeHarness) replicas() int32 {
+	h.t.Helper()
+	var rc rayv1.RayCluster
+	if err := h.k.Get(context.Background(), types.NamespacedName{Namespace: "ml", Name: "rc"}, &rc); err != nil {
+		h.t.Fatal(err)
+	}
+	return *rc.Spec.WorkerGroupSpecs[0].Replicas
+}
+
+func (h *inTreeHarness) drainEvents() []string {
+	var out []string
+	for {
+		select {
+		case e := <-h.events.Events:
+			out = append(out, e)
+		default:
+			return out
+		}
+	}
+}
+
+// expectRefused runs rounds and asserts the scaler neither read nor wrote
+// anything of the cluster, and recorded exactly the wanted Events.
+func (h *inTreeHarness) expectRefused(what string, wantEvents ...string) {
+	h.t.Helper()
+	h.rounds(3)
+	if n := h.gcs.reads.Load(); n != 0 {
+		h.t.Errorf("%s: the scaler read the GCS %d times", what, n)
+	}
+	if n := h.gcs.reports.Load(); n != 0 {
+		h.t.Errorf("%s: the scaler reported to the GCS %d times", what, n)
+	}
+	if n := h.replicas(); n != 0 {
+		h.t.Errorf("%s: replicas patched to %d next to the in-tree autoscaler", what, n)
+	}
+	got := h.drainEvents()
+	if len(got) != len(wantEvents) {
+		h.t.Fatalf("%s: events %q, want %d", what, got, len(wantEvents))
+	}
+	for i, want := range wantEvents {
+		if !strings.HasPrefix(got[i], "Warning "+EventInTreeAutoscalerRunning+" ") || !strings.Contains(got[i], want) {
+			h.t.Errorf("%s: event %q, want a Warning %s containing %q", what, got[i], EventInTreeAutoscalerRunning, want)
+		}
+	}
+}
+
+// Two autoscalers never write one cluster's replicas: a cluster annotated
+// central whose spec still enables KubeRay's in-tree autoscaler, or whose
+// head pod still runs KubeRay's autoscaler sidecar (KubeRay does not
+// recreate the head when enableInTreeAutoscaling turns false), is not
+// scaled, drained or reported on, with one Warning Event per cause; once the
+// head runs without the sidecar, the pending demand is answered.
+func TestInTreeAutoscalerBlocksScaling(t *testing.T) {
+	h := newInTreeHarness(t, inTreeTestCluster(true), headPod("rc-head-1", false))
+	h.expectRefused("spec enables the in-tree autoscaler", "spec.enableInTreeAutoscaling is true")
+
+	// The webhook turned enableInTreeAutoscaling off; the head pod KubeRay
+	// created before keeps its sidecar.
+	ctx := context.Background()
+	var rc rayv1.RayCluster
+	if err := h.k.Get(ctx, types.NamespacedName{Namespace: "ml", Name: "rc"}, &rc); err != nil {
+		t.Fatal(err)
+	}
+	rc.Spec.EnableInTreeAutoscaling = ptr.To(false)
+	if err := h.k.Update(ctx, &rc); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.k.Delete(ctx, headPod("rc-head-1", false)); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.k.Create(ctx, headPod("rc-head-2", true)); err != nil {
+		t.Fatal(err)
+	}
+	h.expectRefused("head pod with the sidecar",
+		"the head pod rc-head-2 still runs KubeRay's in-tree autoscaler container \"autoscaler\"; delete the head pod so KubeRay recreates it without the sidecar, or set raypilot.io/autoscaling: disabled")
+
+	// Terminating, it may still write during its grace period.
+	old := headPod("rc-head-2", true)
+	if err := h.k.Get(ctx, client.ObjectKeyFromObject(old), old); err != nil {
+		t.Fatal(err)
+	}
+	old.Finalizers = []string{"test/keep"}
+	if err := h.k.Update(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.k.Delete(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.k.Create(ctx, headPod("rc-head-3", false)); err != nil {
+		t.Fatal(err)
+	}
+	h.expectRefused("terminating head pod with the sidecar next to a new head") // same pod: no second Event
+
+	// Another head pod with the sidecar: one more Event.
+	if err := h.k.Get(ctx, client.ObjectKeyFromObject(old), old); err != nil {
+		t.Fatal(err)
+	}
+	old.Finalizers = nil
+	if err := h.k.Update(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.k.Delete(ctx, headPod("rc-head-3", false)); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.k.Create(ctx, headPod("rc-head-4", true)); err != nil {
+		t.Fatal(err)
+	}
+	h.expectRefused("a second head pod with the sidecar", "the head pod rc-head-4 still runs")
+
+	// KubeRay recreated the head without the sidecar: the scaler takes
+	// over and answers the pending {CPU: 1}.
+	if err := h.k.Delete(ctx, headPod("rc-head-4", true)); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.k.Create(ctx, headPod("rc-head-5", false)); err != nil {
+		t.Fatal(err)
+	}
+	h.rounds(1)
+	if n := h.replicas(); n != 1 {
+		t.Errorf("replicas %d once the head runs without the sidecar, want 1", n)
+	}
+	if h.gcs.reads.Load() == 0 || h.gcs.reports.Load() == 0 {
+		t.Errorf("GCS reads %d, reports %d once the head runs without the sidecar", h.gcs.reads.Load(), h.gcs.reports.Load())
+	}
+	for _, e := range h.drainEvents() {
+		if strings.Contains(e, EventInTreeAutoscalerRunning) {
+			t.Errorf("event %q once the head runs without the sidecar", e)
+		}
+	}
+}
