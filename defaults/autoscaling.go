@@ -18,15 +18,28 @@ var defaultSidecarResources = corev1.ResourceList{
 	corev1.ResourceMemory: resource.MustParse("512Mi"),
 }
 
-// autoscaling performs the hand-off of product.md §2.4: with mode central
-// an autoscaled cluster gets enableInTreeAutoscaling false and the
-// annotation raypilot.io/autoscaling: central; with mode in-tree only the
-// sidecar's defaults are filled. "disabled" leaves the cluster alone.
+// autoscaling performs the hand-off to the central scaler. The mode is
+// decided once, at CREATE: with policy mode central an autoscaled cluster
+// gets enableInTreeAutoscaling false and the annotation
+// raypilot.io/autoscaling: central; with mode in-tree only the sidecar's
+// defaults are filled; "disabled" leaves the cluster alone. An UPDATE keeps
+// the stored object's mode (an annotation dropped by a replace is put back),
+// and never hands a cluster created in-tree to the scaler: KubeRay does not
+// restart a running head pod, so its autoscaler container would keep
+// running beside the scaler. Moving a cluster is the user's explicit step:
+// setting the annotation on an UPDATE.
 func (c *clusterExpansion) autoscaling() {
 	annFld := clusterAnnotations.Key(AnnotationAutoscaling)
 	mode, _ := c.annotations[AnnotationAutoscaling].(string)
 	eitaFld := c.fld.Child("enableInTreeAutoscaling")
 	inTree := c.boolean(c.spec, "enableInTreeAutoscaling", eitaFld)
+	update := c.in.Operation == Update && c.in.OldObject != nil
+	if mode == "" && update && c.oldAutoscaling != "" {
+		if ann := c.object(c.meta, "annotations", clusterAnnotations, true); ann != nil {
+			mode = c.oldAutoscaling
+			ann[AnnotationAutoscaling] = mode
+		}
+	}
 	switch mode {
 	case AutoscalingDisabled:
 		if inTree {
@@ -38,7 +51,7 @@ func (c *clusterExpansion) autoscaling() {
 		if !inTree {
 			return
 		}
-		if c.in.Policy.Defaults.Autoscaling.Mode != ModeCentral {
+		if update || c.in.Policy.Defaults.Autoscaling.Mode != ModeCentral {
 			c.scalerOptions()
 			c.sidecarDefaults()
 			c.checkAutoscalerSidecar()

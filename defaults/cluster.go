@@ -19,6 +19,7 @@ type clusterExpansion struct {
 	annotations obj // its annotations; may be nil
 	spec        obj
 	fld         *field.Path
+	serve       serveNeed
 
 	clusterRef  string
 	clusterVols []CompactVolume
@@ -161,6 +162,19 @@ func (c *clusterExpansion) group(g obj, fld *field.Path, isHead bool) {
 	}
 	c.checkGroup(&p, tpl, params)
 }
+
+// serveNeed is what KubeRay's serve Service needs from the head container.
+type serveNeed uint8
+
+const (
+	// serveNone: no serve Service is built from the head's ports.
+	serveNone serveNeed = iota
+	// serveRequired: a port named "serve" is required.
+	serveRequired
+	// serveOwnService: a RayService with its own spec.serveService, which
+	// KubeRay uses when the head has no "serve" port.
+	serveOwnService
+)
 
 // podTemplate is the part of a group the expansion rules work on.
 type podTemplate struct {

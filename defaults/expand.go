@@ -1,6 +1,7 @@
 package defaults
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -19,6 +20,9 @@ const (
 	// AnnotationAutoscaling records the autoscaling hand-off: "central" or
 	// the user's opt-out "disabled".
 	AnnotationAutoscaling = "raypilot.io/autoscaling"
+	// AnnotationEnableServeService is KubeRay's switch for a RayCluster's
+	// serve Service (<cluster>-serve-svc).
+	AnnotationEnableServeService = "ray.io/enable-serve-service"
 )
 
 // Operation is the admission operation an expansion is for.
@@ -42,6 +46,9 @@ type Input struct {
 	Namespace string
 	// Templates answers compute-template lookups; nil means none exist.
 	Templates TemplateSource
+	// Context bounds the template lookups (the admission request's
+	// context); nil means context.Background().
+	Context context.Context
 	// Policy is the cluster-wide policy; nil means DefaultPolicy().
 	Policy *Policy
 	// Output selects what is built besides errors and warnings.
@@ -94,7 +101,7 @@ func Expand(in Input) Result {
 	if len(res.Errors) == 0 || in.Operation != Update || len(in.OldObject) == 0 {
 		return res
 	}
-	prior := expandOnce(Input{Namespace: in.Namespace, Templates: in.Templates, Policy: in.Policy, Operation: Update, OldObject: in.OldObject, Output: OutputNone}, in.OldObject)
+	prior := expandOnce(Input{Namespace: in.Namespace, Templates: in.Templates, Context: in.Context, Policy: in.Policy, Operation: Update, OldObject: in.OldObject, Output: OutputNone}, in.OldObject)
 	had := map[string]bool{}
 	for _, e := range prior.Errors {
 		had[e.Error()] = true
@@ -164,6 +171,26 @@ type expander struct {
 	warnings []string
 	// old maps worker group names to the stored object's replicas (UPDATE).
 	oldReplicas map[string]any
+	// oldAutoscaling is the stored object's raypilot.io/autoscaling (UPDATE).
+	oldAutoscaling string
+}
+
+func (e *expander) ctx() context.Context {
+	if e.in.Context != nil {
+		return e.in.Context
+	}
+	return context.Background()
+}
+
+// Retryable reports whether errs hold a failed lookup (field.ErrorTypeInternal):
+// the request was not judged, so it may succeed when sent again.
+func Retryable(errs field.ErrorList) bool {
+	for _, e := range errs {
+		if e.Type == field.ErrorTypeInternal {
+			return true
+		}
+	}
+	return false
 }
 
 func (e *expander) warn(format string, args ...any) {
@@ -210,10 +237,32 @@ func (e *expander) root(root obj) {
 		return // a RayJob using clusterSelector, or a type error already recorded
 	}
 	if e.in.Operation == Update && e.in.OldObject != nil {
-		e.oldReplicas = oldWorkerReplicas(e.in.OldObject, specPath)
+		e.readOld(e.in.OldObject, specPath)
 	}
-	c := &clusterExpansion{expander: e, namespace: ns, annotations: annotations, spec: spec, fld: fld, meta: meta}
+	c := &clusterExpansion{expander: e, namespace: ns, annotations: annotations, spec: spec, fld: fld, meta: meta,
+		serve: serveRequirement(kind, root, annotations)}
 	c.run()
+}
+
+// serveRequirement says whether KubeRay builds a serve Service for this
+// object, and so needs a head container port named "serve" (KubeRay v1.5.0
+// ray-operator/controllers/ray/common/service.go, BuildServeService): every
+// RayService without its own spec.serveService, and RayClusters annotated
+// ray.io/enable-serve-service: "true".
+func serveRequirement(kind string, root, annotations obj) serveNeed {
+	switch kind {
+	case "RayService":
+		spec, _ := root["spec"].(obj)
+		if svc, ok := spec["serveService"]; ok && svc != nil {
+			return serveOwnService
+		}
+		return serveRequired
+	case "RayCluster":
+		if v, _ := annotations[AnnotationEnableServeService].(string); v == "true" {
+			return serveRequired
+		}
+	}
+	return serveNone
 }
 
 func (e *expander) validateClusterName(meta obj) {
@@ -230,26 +279,30 @@ func (e *expander) validateClusterName(meta obj) {
 	}
 }
 
-// oldWorkerReplicas reads each worker group's replicas from the stored object.
-func oldWorkerReplicas(data []byte, specPath []string) map[string]any {
+// readOld reads what an UPDATE keeps from the stored object: each worker
+// group's replicas and the autoscaling mode decided at CREATE.
+func (e *expander) readOld(data []byte, specPath []string) {
 	doc, err := decodeJSON(data)
 	if err != nil {
-		return nil
+		return
 	}
-	cur, _ := doc.(obj)
+	root, _ := doc.(obj)
+	meta, _ := root["metadata"].(obj)
+	annotations, _ := meta["annotations"].(obj)
+	e.oldAutoscaling, _ = annotations[AnnotationAutoscaling].(string)
+	cur := root
 	for _, k := range specPath {
 		cur, _ = cur[k].(obj)
 	}
 	groups, _ := cur["workerGroupSpecs"].([]any)
-	out := map[string]any{}
+	e.oldReplicas = map[string]any{}
 	for _, g := range groups {
 		gm, _ := g.(obj)
 		name, _ := gm["groupName"].(string)
 		if r, ok := gm["replicas"]; ok && name != "" {
-			out[name] = r
+			e.oldReplicas[name] = r
 		}
 	}
-	return out
 }
 
 // contentHash is the audit hash of what an expansion used: the template

@@ -1,6 +1,7 @@
 package defaults
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -27,33 +28,44 @@ func (c *clusterExpansion) find(name string, fld *field.Path) *Template {
 		c.errs = append(c.errs, field.Invalid(fld, name, "must be the name of a compute template: "+strings.Join(msgs, "; ")))
 		return nil
 	}
-	src, ns := c.in.Templates, c.namespace
-	if t, ok := src.ComputeTemplate(ns, name); ok {
-		return t
-	}
+	src, ns, ctx := c.in.Templates, c.namespace, c.ctx()
 	withCM := c.in.Policy.ReadsConfigMapTemplates()
-	if withCM {
-		t, ok, err := src.ConfigMapTemplate(ns, name)
-		if ok {
-			if err != nil {
-				c.errs = append(c.errs, field.Invalid(fld, name, "compute template cannot be read: "+err.Error()))
-				return nil
-			}
-			return t
-		}
+	searched := []string{fmt.Sprintf("ComputeTemplate %s/%s", ns, name)}
+	t, err := src.ComputeTemplate(ctx, ns, name)
+	if t == nil && err == nil && withCM {
+		searched = append(searched, fmt.Sprintf("ConfigMap %s/%s labelled ray.io/config-type=compute-template", ns, name))
+		t, err = src.ConfigMapTemplate(ctx, ns, name)
 	}
-	if t, ok := src.ClusterComputeTemplate(name); ok {
+	if t == nil && err == nil {
+		searched = append(searched, "ClusterComputeTemplate "+name)
+		t, err = src.ClusterComputeTemplate(ctx, name)
+	}
+	if err != nil {
+		c.lookupFailed(fld, name, err)
+		return nil
+	}
+	if t != nil {
 		return t
 	}
-	searched := []string{fmt.Sprintf("ComputeTemplate %s/%s", ns, name)}
-	if withCM {
-		searched = append(searched, fmt.Sprintf("ConfigMap %s/%s labelled ray.io/config-type=compute-template", ns, name))
-	}
-	searched = append(searched, "ClusterComputeTemplate "+name)
 	existing := "none"
-	if names := src.Names(ns, withCM); len(names) > 0 {
+	names, err := src.Names(ctx, ns, withCM)
+	if err != nil {
+		existing = "unknown (" + err.Error() + ")"
+	} else if len(names) > 0 {
 		existing = strings.Join(names, ", ")
 	}
 	c.errs = append(c.errs, field.Invalid(fld, name, fmt.Sprintf("compute template not found; searched %s; templates available in namespace %q: %s", strings.Join(searched, ", "), ns, existing)))
 	return nil
+}
+
+// lookupFailed records a template that exists but is unreadable as the
+// user's error, and a failed lookup as an internal one: the answer is
+// unknown, so the webhook reports it as retryable instead of "not found".
+func (c *clusterExpansion) lookupFailed(fld *field.Path, name string, err error) {
+	var invalid *InvalidTemplateError
+	if errors.As(err, &invalid) {
+		c.errs = append(c.errs, field.Invalid(fld, name, "compute template cannot be read: "+invalid.Error()))
+		return
+	}
+	c.errs = append(c.errs, field.InternalError(fld, fmt.Errorf("compute template %q could not be looked up (%w); nothing was changed, retry the request", name, err)))
 }

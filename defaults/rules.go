@@ -254,15 +254,7 @@ func appendMissingByName(list []any, add []any) []any {
 func (c *clusterExpansion) applyBuiltins(p *podTemplate, params obj) {
 	if p.isHead {
 		if ports, ok := c.list(p.ray, "ports", p.rayFld.Child("ports")); ok && len(ports) == 0 {
-			port := func(name, param string, def int32) obj {
-				return obj{"name": name, "containerPort": json.Number(strconv.Itoa(int(portParam(params, param, def))))}
-			}
-			p.ray["ports"] = []any{
-				port("gcs-server", "port", 6379),
-				port("client", "ray-client-server-port", 10001),
-				port("dashboard", "dashboard-port", 8265),
-				port("metrics", "metrics-export-port", 8080),
-			}
+			p.ray["ports"] = c.headPorts(params)
 		}
 	}
 	env, ok := c.list(p.ray, "env", p.rayFld.Child("env"))
@@ -274,25 +266,28 @@ func (c *clusterExpansion) applyBuiltins(p *podTemplate, params obj) {
 	fieldEnv := func(envName, path string) obj {
 		return obj{"name": envName, "valueFrom": obj{"fieldRef": obj{"fieldPath": path}}}
 	}
-	var add []obj
+	var builtins []obj
 	if !p.isHead {
 		res := func(envName, resource string) obj {
 			return obj{"name": envName, "valueFrom": obj{"resourceFieldRef": obj{"containerName": name, "resource": resource}}}
 		}
-		add = append(add,
+		builtins = append(builtins,
 			res("CPU_REQUEST", "requests.cpu"), res("CPU_LIMITS", "limits.cpu"),
 			res("MEMORY_REQUESTS", "requests.memory"), res("MEMORY_LIMITS", "limits.memory"),
 			fieldEnv("MY_POD_NAME", "metadata.name"))
 	}
-	add = append(add, fieldEnv("MY_POD_IP", "status.podIP"))
-	before := len(env)
-	for _, v := range add {
+	builtins = append(builtins, fieldEnv("MY_POD_IP", "status.podIP"))
+	// Built-ins go first: Kubernetes expands $(VAR) in a value only from
+	// variables defined earlier in the list, so the user's env can refer to
+	// them. A name the user set is the user's.
+	var add []any
+	for _, v := range builtins {
 		if namedIndex(env, v["name"].(string)) < 0 {
-			env = append(env, v)
+			add = append(add, v)
 		}
 	}
-	if len(env) != before {
-		p.ray["env"] = env
+	if len(add) > 0 {
+		p.ray["env"] = append(add, env...)
 	}
 	if !p.isHead {
 		life := c.object(p.ray, "lifecycle", p.rayFld.Child("lifecycle"), true)
@@ -300,6 +295,31 @@ func (c *clusterExpansion) applyBuiltins(p *podTemplate, params obj) {
 			setDefault(life, "preStop", obj{"exec": obj{"command": []any{"/bin/sh", "-c", "ray stop"}}})
 		}
 	}
+}
+
+// headPorts are the head container's ports when the user wrote none. A
+// container with ports stops KubeRay from using its own defaults for the
+// head Service (KubeRay v1.5.0 ray-operator/controllers/ray/common/service.go,
+// getServicePorts / getDefaultPorts), so this is never fewer than KubeRay
+// would have used: gcs-server, client, dashboard, metrics and serve, with
+// the ports rayStartParams choose. Like the KubeRay API server
+// (apiserver/pkg/util/cluster.go, buildHeadPodTemplate), serve clusters
+// also get dashboard-agent.
+func (c *clusterExpansion) headPorts(params obj) []any {
+	port := func(name string, number int32) obj {
+		return obj{"name": name, "containerPort": json.Number(strconv.Itoa(int(number)))}
+	}
+	ports := []any{
+		port("gcs-server", portParam(params, "port", 6379)),
+		port("client", portParam(params, "ray-client-server-port", 10001)),
+		port("dashboard", portParam(params, "dashboard-port", 8265)),
+		port("metrics", portParam(params, "metrics-export-port", 8080)),
+		port("serve", 8000), // Ray Serve's default HTTP port (python/ray/serve/_private/constants.py, DEFAULT_HTTP_PORT)
+	}
+	if c.serve != serveNone {
+		ports = append(ports, port("dashboard-agent", portParam(params, "dashboard-agent-listen-port", 52365)))
+	}
+	return ports
 }
 
 func portParam(params obj, key string, def int32) int32 {

@@ -1,6 +1,7 @@
 package defaults_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -20,23 +21,23 @@ type recordingSource struct {
 	namespaces map[string]bool
 }
 
-func (r *recordingSource) ComputeTemplate(ns, name string) (*defaults.Template, bool) {
+func (r *recordingSource) ComputeTemplate(ctx context.Context, ns, name string) (*defaults.Template, error) {
 	r.namespaces[ns] = true
-	return r.set.ComputeTemplate(ns, name)
+	return r.set.ComputeTemplate(ctx, ns, name)
 }
 
-func (r *recordingSource) ConfigMapTemplate(ns, name string) (*defaults.Template, bool, error) {
+func (r *recordingSource) ConfigMapTemplate(ctx context.Context, ns, name string) (*defaults.Template, error) {
 	r.namespaces[ns] = true
-	return r.set.ConfigMapTemplate(ns, name)
+	return r.set.ConfigMapTemplate(ctx, ns, name)
 }
 
-func (r *recordingSource) ClusterComputeTemplate(name string) (*defaults.Template, bool) {
-	return r.set.ClusterComputeTemplate(name)
+func (r *recordingSource) ClusterComputeTemplate(ctx context.Context, name string) (*defaults.Template, error) {
+	return r.set.ClusterComputeTemplate(ctx, name)
 }
 
-func (r *recordingSource) Names(ns string, withConfigMaps bool) []string {
+func (r *recordingSource) Names(ctx context.Context, ns string, withConfigMaps bool) ([]string, error) {
 	r.namespaces[ns] = true
-	return r.set.Names(ns, withConfigMaps)
+	return r.set.Names(ctx, ns, withConfigMaps)
 }
 
 // crossNamespaceSet has a template "shared" (ComputeTemplate and API-server

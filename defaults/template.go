@@ -1,6 +1,7 @@
 package defaults
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -36,20 +37,33 @@ type Template struct {
 	Spec      v1alpha1.ComputeTemplateSpec `json:"spec"`
 }
 
-// TemplateSource answers template lookups without I/O (an informer cache or
-// an in-memory set). Implementations return found == false for a miss.
+// TemplateSource answers template lookups (an informer cache backed by the
+// API server, or an in-memory set). Each method returns a nil template and
+// a nil error when the template does not exist; a non-nil error means the
+// lookup itself failed (the answer is unknown, so the request may be
+// retried), except *InvalidTemplateError, which reports a template that
+// exists but cannot be read.
 type TemplateSource interface {
 	// ComputeTemplate returns the namespaced ComputeTemplate namespace/name.
-	ComputeTemplate(namespace, name string) (*Template, bool)
+	ComputeTemplate(ctx context.Context, namespace, name string) (*Template, error)
 	// ConfigMapTemplate returns the API-server ConfigMap namespace/name,
-	// labelled ray.io/config-type=compute-template, parsed; err reports a
-	// ConfigMap that exists but cannot be read as a template.
-	ConfigMapTemplate(namespace, name string) (t *Template, found bool, err error)
+	// labelled ray.io/config-type=compute-template, parsed.
+	ConfigMapTemplate(ctx context.Context, namespace, name string) (*Template, error)
 	// ClusterComputeTemplate returns the cluster-scoped template name.
-	ClusterComputeTemplate(name string) (*Template, bool)
+	ClusterComputeTemplate(ctx context.Context, name string) (*Template, error)
 	// Names lists the templates visible from namespace as "Kind/name".
-	Names(namespace string, withConfigMaps bool) []string
+	Names(ctx context.Context, namespace string, withConfigMaps bool) ([]string, error)
 }
+
+// InvalidTemplateError reports a template that exists but cannot be read
+// (a ConfigMap template with bad data): the user's problem, not a failed
+// lookup.
+type InvalidTemplateError struct{ Err error }
+
+func (e *InvalidTemplateError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the parse error.
+func (e *InvalidTemplateError) Unwrap() error { return e.Err }
 
 // TemplateFromComputeTemplate normalises a ComputeTemplate.
 func TemplateFromComputeTemplate(ct *v1alpha1.ComputeTemplate) *Template {
@@ -199,25 +213,26 @@ func (s *TemplateSet) AddConfigMap(namespace, name string, data map[string]strin
 }
 
 // ComputeTemplate implements TemplateSource.
-func (s *TemplateSet) ComputeTemplate(namespace, name string) (*Template, bool) {
-	t, ok := s.namespaced[namespace+"/"+name]
-	return t, ok
+func (s *TemplateSet) ComputeTemplate(_ context.Context, namespace, name string) (*Template, error) {
+	return s.namespaced[namespace+"/"+name], nil
 }
 
 // ConfigMapTemplate implements TemplateSource.
-func (s *TemplateSet) ConfigMapTemplate(namespace, name string) (*Template, bool, error) {
+func (s *TemplateSet) ConfigMapTemplate(_ context.Context, namespace, name string) (*Template, error) {
 	e, ok := s.configMaps[namespace+"/"+name]
-	return e.t, ok, e.err
+	if ok && e.err != nil {
+		return nil, &InvalidTemplateError{Err: e.err}
+	}
+	return e.t, nil
 }
 
 // ClusterComputeTemplate implements TemplateSource.
-func (s *TemplateSet) ClusterComputeTemplate(name string) (*Template, bool) {
-	t, ok := s.cluster[name]
-	return t, ok
+func (s *TemplateSet) ClusterComputeTemplate(_ context.Context, name string) (*Template, error) {
+	return s.cluster[name], nil
 }
 
 // Names implements TemplateSource.
-func (s *TemplateSet) Names(namespace string, withConfigMaps bool) []string {
+func (s *TemplateSet) Names(_ context.Context, namespace string, withConfigMaps bool) ([]string, error) {
 	var out []string
 	for _, t := range s.namespaced {
 		if t.Namespace == namespace {
@@ -235,5 +250,5 @@ func (s *TemplateSet) Names(namespace string, withConfigMaps bool) []string {
 		out = append(out, KindClusterComputeTemplate+"/"+name)
 	}
 	slices.Sort(out)
-	return out
+	return out, nil
 }

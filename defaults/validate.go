@@ -145,7 +145,32 @@ func (c *clusterExpansion) checkGroup(p *podTemplate, t *Template, params obj) {
 	}
 	c.checkPodLimits(sum, p.specFld.Child("containers"))
 	c.checkRayStartParams(p, params)
+	if p.isHead {
+		c.checkServePort(p)
+	}
 	c.warnings = append(c.warnings, groupWarnings(p, t, params)...)
+}
+
+// checkServePort refuses a head whose own ports leave out "serve" where
+// KubeRay needs it: KubeRay v1.5.0 fails the serve Service ("Please specify
+// the port named 'serve' in the Ray head container"), and for a RayCluster
+// that error aborts the reconcile before any pod is created.
+func (c *clusterExpansion) checkServePort(p *podTemplate) {
+	if c.serve != serveRequired {
+		return
+	}
+	ports, _ := p.ray["ports"].([]any)
+	for _, port := range ports {
+		if m, ok := port.(obj); ok && m["name"] == "serve" {
+			return
+		}
+	}
+	what := "the cluster is annotated " + AnnotationEnableServeService + `: "true"`
+	if c.fld.String() == "spec.rayClusterConfig" {
+		what = "this RayService has no spec.serveService"
+	}
+	c.errs = append(c.errs, field.Required(p.rayFld.Child("ports"), fmt.Sprintf(
+		"the head container must have a port named \"serve\" because %s: KubeRay builds the serve Service from it, and without it KubeRay's reconcile fails (a RayCluster gets no pods); add {name: serve, containerPort: 8000}, or leave ports empty to get KubeRay's default ports, serve included", what)))
 }
 
 // checkPodLimits applies limits.maxCPUPerPod, maxMemoryPerPod and

@@ -37,7 +37,7 @@ type Handler struct {
 
 // Handle implements admission.Handler. It has no side effects, so dryRun
 // requests are answered exactly like others.
-func (h *Handler) Handle(_ context.Context, req admission.Request) admission.Response {
+func (h *Handler) Handle(ctx context.Context, req admission.Request) admission.Response {
 	kind := req.Kind.Kind
 	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
 		return admission.Allowed("")
@@ -50,6 +50,7 @@ func (h *Handler) Handle(_ context.Context, req admission.Request) admission.Res
 		Operation: defaults.Create,
 		Namespace: req.Namespace,
 		Templates: h.Templates,
+		Context:   ctx,
 		Policy:    h.Policy(),
 		Output:    defaults.OutputNone,
 	}
@@ -63,8 +64,15 @@ func (h *Handler) Handle(_ context.Context, req admission.Request) admission.Res
 	log := h.Log.With(zap.String("kind", kind), zap.String("namespace", req.Namespace), zap.String("name", req.Name),
 		zap.String("operation", string(req.Operation)), zap.Bool("mutating", h.Mutating), zap.Bool("dryRun", req.DryRun != nil && *req.DryRun))
 	if len(res.Errors) > 0 {
-		log.Info("denied", zap.Int("errors", len(res.Errors)), zap.String("first", res.Errors[0].Error()))
 		status := apierrors.NewInvalid(schema.GroupKind{Group: req.Kind.Group, Kind: kind}, req.Name, res.Errors)
+		if defaults.Retryable(res.Errors) {
+			// A failed lookup is not a verdict on the object: answer 503
+			// (ServiceUnavailable), which clients treat as retryable.
+			log.Warn("not judged: lookup failed", zap.String("error", res.Errors.ToAggregate().Error()))
+			status = apierrors.NewServiceUnavailable(res.Errors.ToAggregate().Error())
+		} else {
+			log.Info("denied", zap.Int("errors", len(res.Errors)), zap.String("first", res.Errors[0].Error()))
+		}
 		return admission.Response{AdmissionResponse: admissionv1.AdmissionResponse{UID: req.UID, Allowed: false, Result: &status.ErrStatus}}
 	}
 	if !h.Mutating {

@@ -3,6 +3,7 @@ package webhook
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -174,4 +175,29 @@ func applyJSONPatch(doc, ops []byte) ([]byte, error) {
 		return nil, err
 	}
 	return p.Apply(doc)
+}
+
+// failingSource fails every lookup, as an API server that cannot be reached.
+type failingSource struct{ *defaults.TemplateSet }
+
+func (failingSource) ComputeTemplate(context.Context, string, string) (*defaults.Template, error) {
+	return nil, errors.New("connection refused")
+}
+
+// A failed template lookup is not a verdict: both handlers answer 503
+// (retryable) naming the cause, not 422 "not found".
+func TestFailedLookupIsRetryable(t *testing.T) {
+	for _, mutating := range []bool{true, false} {
+		h := &Handler{Mutating: mutating, Templates: failingSource{&defaults.TemplateSet{}}, Policy: defaults.DefaultPolicy, Log: zap.NewNop()}
+		resp := h.Handle(context.Background(), request(admissionv1.Create, "RayCluster", compact))
+		if resp.Allowed || resp.Result == nil {
+			t.Fatalf("mutating=%v: allowed %v", mutating, resp.Allowed)
+		}
+		if resp.Result.Code != http.StatusServiceUnavailable || resp.Result.Reason != metav1.StatusReasonServiceUnavailable {
+			t.Errorf("mutating=%v: code %d reason %s, want 503 ServiceUnavailable", mutating, resp.Result.Code, resp.Result.Reason)
+		}
+		if msg := resp.Result.Message; !strings.Contains(msg, "connection refused") || strings.Contains(msg, "not found") {
+			t.Errorf("mutating=%v: message %q", mutating, msg)
+		}
+	}
 }

@@ -149,7 +149,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log *zap.Logger) e
 	}
 	// The manager runs the webhook server only once it has been asked for it.
 	mgr.GetWebhookServer()
-	templates := cachedTemplates{reader: mgr.GetCache()}
+	templates := Templates{Cache: mgr.GetCache(), Live: mgr.GetAPIReader()}
 	for _, h := range []*Handler{{Mutating: true}, {Mutating: false}} {
 		h.Templates, h.Policy, h.Log = templates, policy.Get, log.Named("admission")
 		path := ValidatePath

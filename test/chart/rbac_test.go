@@ -103,6 +103,9 @@ func TestRBACLeastPrivilege(t *testing.T) {
 	checkAccess(t, webhook, []access{
 		{"list", "computetemplates.raypilot.io", "", true},
 		{"watch", "clustercomputetemplates.raypilot.io", "", true},
+		{"get", "computetemplates.raypilot.io", "team-a", true},
+		{"get", "clustercomputetemplates.raypilot.io", "", true},
+		{"get", "configmaps", "team-a", true},
 		{"create", "computetemplates.raypilot.io", "team-a", false},
 		{"list", "configmaps", "", true},
 		{"update", "configmaps", "team-a", false},

@@ -155,8 +155,8 @@ func restrictedUser(t *testing.T, cs kubernetes.Interface, secretNS, secret, lea
 			{APIGroups: []string{"admissionregistration.k8s.io"}, Resources: []string{"mutatingwebhookconfigurations"}, ResourceNames: []string{mutating}, Verbs: []string{"list", "watch", "update"}},
 			{APIGroups: []string{"admissionregistration.k8s.io"}, Resources: []string{"validatingwebhookconfigurations"}, ResourceNames: []string{validating}, Verbs: []string{"list", "watch", "update"}},
 			// What the webhook reads to expand templates (not part of certrotate).
-			{APIGroups: []string{"raypilot.io"}, Resources: []string{"computetemplates", "clustercomputetemplates"}, Verbs: []string{"list", "watch"}},
-			{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"list", "watch"}},
+			{APIGroups: []string{"raypilot.io"}, Resources: []string{"computetemplates", "clustercomputetemplates"}, Verbs: []string{"get", "list", "watch"}},
+			{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get", "list", "watch"}},
 		},
 		"namespace": {
 			{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: []string{secret}, Verbs: []string{"list", "watch", "update"}},
