@@ -92,7 +92,10 @@ func (c *clusterExpansion) scalerOptions() {
 }
 
 // sidecarDefaults fills the in-tree autoscaler's resources (requests =
-// limits) and image (the head's Ray image).
+// limits) and image (the head's Ray image). A side the user left out copies
+// the other; cpu or memory given on neither side gets the default, as the
+// KubeRay API server does (apiserver/pkg/util/cluster.go,
+// buildAutoscalerOptions: cpu or "500m", memory or "512Mi").
 func (c *clusterExpansion) sidecarDefaults() {
 	fld := c.fld.Child("autoscalerOptions")
 	opts := c.object(c.spec, "autoscalerOptions", fld, true)
@@ -107,17 +110,25 @@ func (c *clusterExpansion) sidecarDefaults() {
 	limits, _ := res["limits"].(obj)
 	switch {
 	case requests == nil && limits == nil:
-		want := c.in.Policy.Defaults.Autoscaling.SidecarResources
-		if len(want) == 0 {
-			want = defaultSidecarResources
-		}
-		res["requests"] = toJSONValue(want)
-		res["limits"] = toJSONValue(want)
+		requests, limits = obj{}, obj{}
 	case requests == nil:
-		res["requests"] = toJSONValue(limits)
+		requests = deepCopy(limits).(obj)
 	case limits == nil:
-		res["limits"] = toJSONValue(requests)
+		limits = deepCopy(requests).(obj)
 	}
+	want := c.in.Policy.Defaults.Autoscaling.SidecarResources
+	if len(want) == 0 {
+		want = defaultSidecarResources
+	}
+	for _, name := range sortedKeys(want) {
+		q := want[name]
+		_, hasReq := requests[string(name)]
+		_, hasLim := limits[string(name)]
+		if !hasReq && !hasLim {
+			requests[string(name)], limits[string(name)] = q.String(), q.String()
+		}
+	}
+	res["requests"], res["limits"] = requests, limits
 	if c.headImage != "" {
 		setDefault(opts, "image", c.headImage)
 	}
