@@ -141,12 +141,16 @@ func (c *clusterExpansion) group(g obj, fld *field.Path, isHead bool) {
 		c.errs = append(c.errs, field.Invalid(c0Fld, containers[0], "must be an object"))
 		return
 	}
-	params := c.stringMap(g, "rayStartParams", fld.Child("rayStartParams"), false)
-
 	p := podTemplate{g: g, fld: fld, meta: tmeta, spec: pspec, specFld: specFld, containers: containers, ray: c0, rayFld: c0Fld, isHead: isHead}
-	c.enforcePolicy(&p)
+	// Precedence, lowest first: built-in < policy default < template <
+	// user < enforced. Template and policy defaults only fill what is
+	// unset; enforcement comes after both, so nothing a template or the
+	// user adds survives it; the built-ins and volumes then add what Ray
+	// needs, from the final rayStartParams.
 	c.applyTemplate(&p, tpl)
 	c.applyPolicyDefaults(&p)
+	c.enforcePolicy(&p)
+	params := c.stringMap(g, "rayStartParams", fld.Child("rayStartParams"), false)
 	c.applyBuiltins(&p, params)
 	c.applyVolumes(&p, vols)
 	if isHead {

@@ -70,6 +70,10 @@ type PolicyLimits struct {
 	MaxMemoryPerPod      *resource.Quantity `json:"maxMemoryPerPod,omitempty"`
 	MaxGPUPerPod         *int64             `json:"maxGPUPerPod,omitempty"`
 	AllowedImagePrefixes []string           `json:"allowedImagePrefixes,omitempty"`
+	// GPUResourceNames are resource names counted as GPUs against
+	// MaxGPUPerPod besides the built-in ones (see IsGPUResource): exact
+	// names, or prefixes ending in "*".
+	GPUResourceNames []string `json:"gpuResourceNames,omitempty"`
 	// ReadAPIServerConfigMaps enables KubeRay API server ConfigMap templates
 	// (label ray.io/config-type=compute-template). Default true.
 	ReadAPIServerConfigMaps *bool `json:"readAPIServerConfigMaps,omitempty"`
@@ -104,6 +108,17 @@ func (p *Policy) applyBuiltins() {
 
 // Enforces reports whether the policy enforces the named field.
 func (p *Policy) Enforces(name string) bool { return slices.Contains(p.Enforce, name) }
+
+// Warnings lists likely mistakes in a valid policy, for the log at load.
+func (p *Policy) Warnings() []string {
+	var out []string
+	for i, pre := range p.Limits.AllowedImagePrefixes {
+		if !strings.HasSuffix(pre, "/") && !strings.HasSuffix(pre, ":") && !strings.HasSuffix(pre, "@") {
+			out = append(out, fmt.Sprintf("limits.allowedImagePrefixes[%d]: %q does not end with \"/\", so it also admits images such as %q; end it with \"/\" to allow one registry or repository path", i, pre, pre+".evil.example/ray:latest"))
+		}
+	}
+	return out
+}
 
 // ReadsConfigMapTemplates reports whether API-server ConfigMap templates count.
 func (p *Policy) ReadsConfigMapTemplates() bool {

@@ -100,6 +100,16 @@ func (c *clusterExpansion) enforcePolicy(p *podTemplate) {
 			if m := c.stringMap(p.meta, "labels", p.fld.Child("template", "metadata", "labels"), true); m != nil {
 				fillStringMap(m, d.PodLabels, true)
 			}
+			// KubeRay merges the group's labels (Ray node labels) over the
+			// template's (ray-operator/controllers/ray/common/pod.go,
+			// mergeLabels): an enforced key must hold there too.
+			if m := c.stringMap(p.g, "labels", p.fld.Child("labels"), false); m != nil {
+				for k, v := range d.PodLabels {
+					if _, ok := m[k]; ok {
+						m[k] = v
+					}
+				}
+			}
 		case "podAnnotations":
 			if m := c.object(p.meta, "annotations", p.fld.Child("template", "metadata", "annotations"), true); m != nil {
 				fillStringMap(m, d.PodAnnotations, true)
@@ -114,6 +124,16 @@ func (c *clusterExpansion) enforcePolicy(p *podTemplate) {
 			p.spec["priorityClassName"] = d.PriorityClassName
 		case "podSecurityContext":
 			p.spec["securityContext"] = toJSONValue(d.PodSecurityContext)
+			if !pol.Enforces("containerSecurityContext") {
+				for _, key := range []string{"containers", "initContainers"} {
+					list, _ := p.spec[key].([]any)
+					for _, ctr := range list {
+						if m, ok := ctr.(obj); ok {
+							holdPodSecurityContext(m, d.PodSecurityContext)
+						}
+					}
+				}
+			}
 		case "containerSecurityContext":
 			for _, key := range []string{"containers", "initContainers"} {
 				list, _ := p.spec[key].([]any)
@@ -129,6 +149,28 @@ func (c *clusterExpansion) enforcePolicy(p *podTemplate) {
 			}
 			if m := c.stringMap(p.g, "rayStartParams", p.fld.Child("rayStartParams"), true); m != nil {
 				fillStringMap(m, c.startParamsDefaults(p.isHead), true)
+			}
+		}
+	}
+}
+
+// podLevelSecurityFields are the SecurityContext fields that also exist on
+// the PodSecurityContext; a container's own value wins in Kubernetes.
+var podLevelSecurityFields = []string{"runAsUser", "runAsGroup", "runAsNonRoot", "seLinuxOptions", "seccompProfile", "windowsOptions", "appArmorProfile"}
+
+// holdPodSecurityContext makes an enforced pod security context the
+// effective one for ctr: each field the policy sets that ctr's own
+// securityContext also sets is replaced by the policy's value.
+func holdPodSecurityContext(ctr obj, pod *corev1.PodSecurityContext) {
+	sc, _ := ctr["securityContext"].(obj)
+	if sc == nil {
+		return
+	}
+	enforced, _ := toJSONValue(pod).(obj)
+	for _, k := range podLevelSecurityFields {
+		if v, set := enforced[k]; set {
+			if _, has := sc[k]; has {
+				sc[k] = deepCopy(v)
 			}
 		}
 	}

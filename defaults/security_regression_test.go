@@ -1,7 +1,7 @@
 package defaults_test
 
-// Regression tests for policy bypasses found while writing security_test.go
-// (issue #7 item 4), fixed since.
+// Regression tests for policy bypasses found while writing security_test.go,
+// fixed since.
 
 import (
 	"encoding/json"

@@ -4,10 +4,12 @@ import (
 	"cmp"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -89,17 +91,19 @@ func (c *clusterExpansion) clusterWorkerLimit(groups []obj, fld *field.Path) {
 	if lim <= 0 {
 		return
 	}
+	// Saturating: three groups at the int32 maximum must not wrap the sum
+	// below the limit.
 	var minSum, repSum int64
 	for _, g := range groups {
 		hosts := int64(1)
 		if h, ok := number(g["numOfHosts"]); ok && h > 0 {
-			hosts = int64(h)
+			hosts = count(h)
 		}
 		if v, ok := number(g["minReplicas"]); ok && v > 0 {
-			minSum += int64(v) * hosts
+			minSum = saturatingAdd(minSum, saturatingMul(count(v), hosts))
 		}
 		if v, ok := number(g["replicas"]); ok && v > 0 {
-			repSum += int64(v) * hosts
+			repSum = saturatingAdd(repSum, saturatingMul(count(v), hosts))
 		}
 	}
 	if minSum > lim {
@@ -140,6 +144,12 @@ func (c *clusterExpansion) checkGroup(p *podTemplate, t *Template, params obj) {
 	}
 	sum.add(sidecars)
 	sum.max(initMax)
+	// Pod-level resources (spec.resources) bound the whole pod; count them
+	// when they ask for more than the containers add up to.
+	if _, ok := p.spec["resources"]; ok {
+		sum.max(c.containerResources(p.spec, p.specFld))
+	}
+	c.checkPodPlacement(p)
 	if p.isHead {
 		c.headResources = sum
 	}
@@ -199,15 +209,26 @@ func (c *clusterExpansion) checkAutoscalerSidecar() {
 	if opts == nil {
 		opts = obj{}
 	}
-	if sc := c.in.Policy.Defaults.ContainerSecurityContext; sc != nil {
-		if c.in.Policy.Enforces("containerSecurityContext") || opts["securityContext"] == nil {
+	pol := c.in.Policy
+	if sc := pol.Defaults.ContainerSecurityContext; sc != nil {
+		if pol.Enforces("containerSecurityContext") || opts["securityContext"] == nil {
 			opts["securityContext"] = toJSONValue(sc)
 			c.spec["autoscalerOptions"] = opts
 		}
 	}
+	if pol.Enforces("podSecurityContext") && !pol.Enforces("containerSecurityContext") {
+		holdPodSecurityContext(opts, pol.Defaults.PodSecurityContext)
+	}
 	c.checkImage(opts, fld)
 	head := c.headResources
-	head.add(c.containerResources(opts, fld))
+	if res, _ := opts["resources"].(obj); res == nil {
+		// KubeRay gives a sidecar without resources its own defaults
+		// (ray-operator/controllers/ray/common/pod.go, BuildAutoscalerContainer).
+		head.cpu.Add(defaultSidecarResources[corev1.ResourceCPU])
+		head.memory.Add(defaultSidecarResources[corev1.ResourceMemory])
+	} else {
+		head.add(c.containerResources(opts, fld))
+	}
 	c.checkPodLimits(head, fld.Child("resources"))
 }
 
@@ -235,7 +256,7 @@ type podResources struct {
 func (r *podResources) add(o podResources) {
 	r.cpu.Add(o.cpu)
 	r.memory.Add(o.memory)
-	r.gpu += o.gpu
+	r.gpu = saturatingAdd(r.gpu, o.gpu)
 }
 
 func (r *podResources) max(o podResources) {
@@ -248,8 +269,9 @@ func (r *podResources) max(o podResources) {
 	r.gpu = max(r.gpu, o.gpu)
 }
 
-// containerResources reads a container's CPU, memory and GPUs (limits,
-// else requests).
+// containerResources reads a container's (or, given a pod spec, the
+// pod-level) CPU, memory and GPUs (limits, else requests). Huge pages are
+// memory: they are taken from the node's memory.
 func (c *clusterExpansion) containerResources(ctr obj, fld *field.Path) podResources {
 	res, _ := ctr["resources"].(obj)
 	limits, _ := res["limits"].(obj)
@@ -259,9 +281,15 @@ func (c *clusterExpansion) containerResources(ctr obj, fld *field.Path) podResou
 		cpu:    c.containerQuantity(limits, requests, "cpu", rFld),
 		memory: c.containerQuantity(limits, requests, "memory", rFld),
 	}
-	for _, key := range gpuKeys(limits, requests) {
-		q := c.containerQuantity(limits, requests, key, rFld)
-		out.gpu += q.Value()
+	gpuNames := c.in.Policy.Limits.GPUResourceNames
+	for _, key := range resourceKeys(limits, requests) {
+		switch {
+		case strings.HasPrefix(key, corev1.ResourceHugePagesPrefix):
+			out.memory.Add(c.containerQuantity(limits, requests, key, rFld))
+		case IsGPUResource(key, gpuNames):
+			q := c.containerQuantity(limits, requests, key, rFld)
+			out.gpu = saturatingAdd(out.gpu, q.Value())
+		}
 	}
 	return out
 }
@@ -282,22 +310,94 @@ func (c *clusterExpansion) containerQuantity(limits, requests obj, name string, 
 			c.errs = append(c.errs, field.Invalid(fld.Child(src.key).Key(name), s, "must be a quantity such as 2, 500m or 4Gi"))
 			return resource.Quantity{}
 		}
+		if q.Sign() < 0 {
+			// Kubernetes' own rule (ValidateResourceQuantityValue); a
+			// negative sidecar must not offset a big container in the sum.
+			c.errs = append(c.errs, field.Invalid(fld.Child(src.key).Key(name), s, "must be greater than or equal to 0"))
+			return resource.Quantity{}
+		}
 		return q
 	}
 	return resource.Quantity{}
 }
 
-// gpuKeys lists resource names that Ray and KubeRay count as GPUs.
-func gpuKeys(limits, requests obj) []string {
+// resourceKeys lists the resource names of limits and requests, sorted.
+func resourceKeys(limits, requests obj) []string {
 	keys := map[string]bool{}
 	for _, m := range []obj{limits, requests} {
 		for k := range m {
-			if strings.HasSuffix(k, "gpu") {
-				keys[k] = true
-			}
+			keys[k] = true
 		}
 	}
 	return sortedKeys(keys)
+}
+
+// IsGPUResource reports whether a Kubernetes resource name counts as GPUs
+// against limits.maxGPUPerPod: what KubeRay and Ray count as GPUs (a name
+// ending in "gpu", NVIDIA MIG profiles nvidia.com/mig-*; KubeRay v1.5.0
+// ray-operator/controllers/ray/utils/util.go, IsGPUResourceKey), device
+// plugins that share or expose GPUs under other names (nvidia.com/gpu.*,
+// gpu.intel.com/*), and the policy's limits.gpuResourceNames (exact names,
+// or prefixes ending in "*").
+func IsGPUResource(name string, extra []string) bool {
+	lower := strings.ToLower(name)
+	switch {
+	case strings.HasSuffix(lower, "gpu"),
+		strings.HasPrefix(lower, "nvidia.com/mig-"),
+		strings.HasPrefix(lower, "nvidia.com/gpu."),
+		strings.HasPrefix(lower, "gpu.intel.com/"):
+		return true
+	}
+	for _, e := range extra {
+		if p, ok := strings.CutSuffix(e, "*"); ok && strings.HasPrefix(name, p) || e == name {
+			return true
+		}
+	}
+	return false
+}
+
+// saturatingAdd adds non-negative counts without wrapping past MaxInt64.
+func saturatingAdd(a, b int64) int64 {
+	if b > 0 && a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
+}
+
+// count converts a non-negative JSON number to int64, saturating.
+func count(f float64) int64 {
+	if f >= math.MaxInt64 {
+		return math.MaxInt64
+	}
+	return int64(f)
+}
+
+// saturatingMul multiplies non-negative counts without wrapping.
+func saturatingMul(a, b int64) int64 {
+	if a == 0 || b == 0 {
+		return 0
+	}
+	if a > math.MaxInt64/b {
+		return math.MaxInt64
+	}
+	return a * b
+}
+
+// checkPodPlacement refuses what would bypass the policy's placement or
+// its GPU count: spec.nodeName skips the scheduler (and so the taints the
+// enforced tolerations exist for); dynamic resource claims (DRA) cannot be
+// counted against limits.maxGPUPerPod, so they are refused when that limit
+// is set.
+func (c *clusterExpansion) checkPodPlacement(p *podTemplate) {
+	if v, ok := p.spec["nodeName"]; ok && v != nil && v != "" {
+		c.errs = append(c.errs, field.Forbidden(p.specFld.Child("nodeName"), "Ray pods are placed by the scheduler; nodeName bypasses it and the cluster policy's placement rules; use nodeSelector or affinity"))
+	}
+	if c.in.Policy.Limits.MaxGPUPerPod == nil {
+		return
+	}
+	if claims, _ := p.spec["resourceClaims"].([]any); len(claims) > 0 {
+		c.errs = append(c.errs, field.Forbidden(p.specFld.Child("resourceClaims"), "dynamic resource claims cannot be counted against the policy limit limits.maxGPUPerPod; request GPUs as container resources"))
+	}
 }
 
 // checkRayStartParams applies KubeRay's ValidateRayClusterSpec rules the
