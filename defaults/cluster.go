@@ -191,6 +191,9 @@ type podTemplate struct {
 	ray        obj // containers[0]
 	rayFld     *field.Path
 	isHead     bool
+	// isSubmitter marks a RayJob's submitter pod: containers[0] is not a
+	// Ray container, and it has no group.
+	isSubmitter bool
 }
 
 // mergeVolumes puts a group's volumes over the cluster's (same name: the

@@ -233,8 +233,15 @@ func (e *expander) root(root obj) {
 	if kind == "RayCluster" {
 		e.validateClusterName(meta)
 	}
+	jobSpec, _ := root["spec"].(obj)
 	if spec == nil {
-		return // a RayJob using clusterSelector, or a type error already recorded
+		// A RayJob using clusterSelector (or a type error already
+		// recorded): only its submitter pod is ours to hold.
+		if kind == "RayJob" && jobSpec != nil {
+			c := &clusterExpansion{expander: e, namespace: ns, annotations: annotations, meta: meta}
+			c.submitter(jobSpec, field.NewPath("spec"))
+		}
+		return
 	}
 	if e.in.Operation == Update && e.in.OldObject != nil {
 		e.readOld(e.in.OldObject, specPath)
@@ -242,6 +249,9 @@ func (e *expander) root(root obj) {
 	c := &clusterExpansion{expander: e, namespace: ns, annotations: annotations, spec: spec, fld: fld, meta: meta,
 		serve: serveRequirement(kind, root, annotations)}
 	c.run()
+	if kind == "RayJob" {
+		c.submitter(jobSpec, field.NewPath("spec"))
+	}
 }
 
 // serveRequirement says whether KubeRay builds a serve Service for this

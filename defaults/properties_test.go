@@ -121,7 +121,9 @@ func TestPropertyUnknownFieldsSurvive(t *testing.T) {
 			case map[string]any:
 				for k, child := range x {
 					// An enforced security context is replaced whole, by design.
-					enforced := k == "securityContext" && (o.policy.Enforces("containerSecurityContext") || o.policy.Enforces("podSecurityContext"))
+					// So are enforced lists: the policy's list is the final one.
+					enforced := k == "securityContext" && (o.policy.Enforces("containerSecurityContext") || o.policy.Enforces("podSecurityContext")) ||
+						k == "tolerations" && o.policy.Enforces("tolerations") || k == "imagePullSecrets" && o.policy.Enforces("imagePullSecrets")
 					if !stringMaps[k] && !enforced {
 						plant(child, path+"/"+k)
 					}

@@ -116,6 +116,17 @@ func (c *clusterExpansion) clusterWorkerLimit(groups []obj, fld *field.Path) {
 // checkGroup applies the per-pod rules: policy limits on pod resources and
 // images, KubeRay's own spec rules, and warnings for likely mistakes.
 func (c *clusterExpansion) checkGroup(p *podTemplate, t *Template, params obj) {
+	c.checkPod(p)
+	c.checkRayStartParams(p, params)
+	if p.isHead {
+		c.checkServePort(p)
+	}
+	c.warnings = append(c.warnings, groupWarnings(p, t, params)...)
+}
+
+// checkPod applies the policy's per-pod rules: images, resource limits and
+// placement.
+func (c *clusterExpansion) checkPod(p *podTemplate) {
 	// The scheduler reserves max(sum of containers and sidecars, each init
 	// container plus the sidecars started before it), per resource.
 	var sum, sidecars, initMax podResources
@@ -154,11 +165,6 @@ func (c *clusterExpansion) checkGroup(p *podTemplate, t *Template, params obj) {
 		c.headResources = sum
 	}
 	c.checkPodLimits(sum, p.specFld.Child("containers"))
-	c.checkRayStartParams(p, params)
-	if p.isHead {
-		c.checkServePort(p)
-	}
-	c.warnings = append(c.warnings, groupWarnings(p, t, params)...)
 }
 
 // checkServePort refuses a head whose own ports leave out "serve" where

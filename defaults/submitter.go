@@ -1,0 +1,84 @@
+package defaults
+
+import (
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+// SubmitterContainerName is the container KubeRay v1.5.0 gives the default
+// RayJob submitter pod (ray-operator/controllers/ray/utils/constant.go).
+const SubmitterContainerName = "ray-job-submitter"
+
+// submitter holds a RayJob's submitter pod to the policy like any Ray pod.
+// In K8sJobMode (the default) KubeRay runs `ray job submit` in a pod built
+// from spec.submitterPodTemplate, or, without one, from its default
+// (ray-operator/controllers/ray/common/job.go, GetSubmitterTemplate: one
+// container with the head's image, 500m/200Mi requests, 1/1Gi limits,
+// restartPolicy Never). When the policy has something to say about pods,
+// that default is written out so enforcement, defaults and limits reach it.
+func (c *clusterExpansion) submitter(jobSpec obj, jobFld *field.Path) {
+	switch mode, _ := jobSpec["submissionMode"].(string); mode {
+	case "", "K8sJobMode":
+	default:
+		return // HTTPMode and InteractiveMode run no submitter pod; SidecarMode runs it in the head pod
+	}
+	fld := jobFld.Child("submitterPodTemplate")
+	if _, present := jobSpec["submitterPodTemplate"]; !present || jobSpec["submitterPodTemplate"] == nil {
+		if !c.in.Policy.actsOnPods() {
+			return
+		}
+		image := c.headImage
+		if image == "" {
+			var ok bool
+			if image, ok = c.imageFor(); !ok {
+				c.warn("%s: KubeRay's default submitter pod takes the image of the cluster's head, which is not known here; the policy's pod rules cannot be applied to it: write spec.submitterPodTemplate", fld)
+				return
+			}
+		}
+		jobSpec["submitterPodTemplate"] = obj{"spec": obj{
+			"restartPolicy": "Never",
+			"containers": []any{obj{
+				"name":  SubmitterContainerName,
+				"image": image,
+				"resources": obj{
+					"limits":   obj{"cpu": "1", "memory": "1Gi"},
+					"requests": obj{"cpu": "500m", "memory": "200Mi"},
+				},
+			}},
+		}}
+	}
+	tmpl := c.object(jobSpec, "submitterPodTemplate", fld, false)
+	if tmpl == nil {
+		return
+	}
+	meta := c.object(tmpl, "metadata", fld.Child("metadata"), c.in.Policy.actsOnPodMetadata())
+	specFld := fld.Child("spec")
+	pspec := c.object(tmpl, "spec", specFld, false)
+	containers, ok := c.list(pspec, "containers", specFld.Child("containers"))
+	if pspec == nil || !ok || len(containers) == 0 {
+		return // the CRD and KubeRay require a container; nothing to hold
+	}
+	c0, ok := containers[0].(obj)
+	if !ok {
+		c.errs = append(c.errs, field.Invalid(specFld.Child("containers").Index(0), containers[0], "must be an object"))
+		return
+	}
+	// The submitter pod has no group (g nil): rayStartParams rules skip it.
+	p := podTemplate{fld: fld, meta: meta, spec: pspec, specFld: specFld, containers: containers,
+		ray: c0, rayFld: specFld.Child("containers").Index(0), isSubmitter: true}
+	c.applyPolicyDefaults(&p)
+	c.enforcePolicy(&p)
+	c.checkPod(&p)
+}
+
+// actsOnPods reports whether the policy sets anything on or bounds pods.
+func (p *Policy) actsOnPods() bool {
+	d, l := p.Defaults, p.Limits
+	return len(p.Enforce) > 0 || p.actsOnPodMetadata() || d.ImagePullPolicy != "" || len(d.ImagePullSecrets) > 0 ||
+		len(d.Tolerations) > 0 || len(d.NodeSelector) > 0 || d.PriorityClassName != "" ||
+		d.PodSecurityContext != nil || d.ContainerSecurityContext != nil ||
+		l.MaxCPUPerPod != nil || l.MaxMemoryPerPod != nil || l.MaxGPUPerPod != nil || len(l.AllowedImagePrefixes) > 0
+}
+
+func (p *Policy) actsOnPodMetadata() bool {
+	return len(p.Defaults.PodLabels) > 0 || len(p.Defaults.PodAnnotations) > 0
+}
