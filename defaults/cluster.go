@@ -32,6 +32,9 @@ type clusterExpansion struct {
 	// headResources is what the head pod asks for, without KubeRay's
 	// in-tree autoscaler container.
 	headResources podResources
+	// headSpec is the head's pod spec, for checks that add KubeRay's
+	// containers to it.
+	headSpec obj
 }
 
 // hash is the audit hash for t (nil: no template), computed once.

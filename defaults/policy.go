@@ -74,6 +74,10 @@ type PolicyLimits struct {
 	// MaxGPUPerPod besides the built-in ones (see IsGPUResource): exact
 	// names, or prefixes ending in "*".
 	GPUResourceNames []string `json:"gpuResourceNames,omitempty"`
+	// PodSecurity holds every Ray pod (head, workers, the in-tree
+	// autoscaler, the RayJob submitter) to a Kubernetes Pod Security
+	// Standard: "baseline" or "restricted"; empty: no check.
+	PodSecurity string `json:"podSecurity,omitempty"`
 	// ReadAPIServerConfigMaps enables KubeRay API server ConfigMap templates
 	// (label ray.io/config-type=compute-template). Default true.
 	ReadAPIServerConfigMaps *bool `json:"readAPIServerConfigMaps,omitempty"`
@@ -166,6 +170,11 @@ func (p *Policy) validate() error {
 	}
 	if t := p.Defaults.Autoscaling.IdleTimeoutSeconds; t != nil && *t < 0 {
 		problems = append(problems, fmt.Sprintf("defaults.autoscaling.idleTimeoutSeconds: Invalid value: %d: must be >= 0", *t))
+	}
+	switch p.Limits.PodSecurity {
+	case "", PodSecurityBaseline, PodSecurityRestricted:
+	default:
+		problems = append(problems, fmt.Sprintf("limits.podSecurity: Unsupported value: %q: supported values: %q, %q", p.Limits.PodSecurity, PodSecurityBaseline, PodSecurityRestricted))
 	}
 	if p.Limits.MaxReplicasPerGroup < 0 {
 		problems = append(problems, fmt.Sprintf("limits.maxReplicasPerGroup: Invalid value: %d: must be >= 0", p.Limits.MaxReplicasPerGroup))

@@ -255,3 +255,66 @@ func TestImagePrefixWithoutSlashIsWarned(t *testing.T) {
 		t.Errorf("warnings = %q", w)
 	}
 }
+
+// limits.podSecurity holds every Ray pod to a Kubernetes Pod Security
+// Standard, with the API server's own checks: host namespaces, privileged
+// containers and hostPath volumes under baseline; the autoscaler sidecar and
+// the RayJob submitter too.
+func TestPodSecurityLevel(t *testing.T) {
+	baseline := parsePolicy(t, `limits: {podSecurity: baseline}`)
+	cases := []struct{ name, object, want string }{
+		{"hostPID and hostNetwork", `
+apiVersion: ray.io/v1
+kind: RayCluster
+metadata: {name: c}
+spec:
+  rayVersion: "2.9.0"
+  headGroupSpec: {template: {spec: {hostPID: true, hostNetwork: true, containers: [{name: ray-head}]}}}
+`, `spec.headGroupSpec.template.spec: Forbidden: violates PodSecurity "baseline:latest" (policy limits.podSecurity): host namespaces`},
+		{"hostPath / in a worker", `
+apiVersion: ray.io/v1
+kind: RayCluster
+metadata: {name: c}
+spec:
+  rayVersion: "2.9.0"
+  headGroupSpec: {template: {}}
+  workerGroupSpecs:
+  - {groupName: wg, minReplicas: 0, maxReplicas: 1, template: {spec: {volumes: [{name: root, hostPath: {path: /}}], containers: [{name: w}]}}}
+`, `spec.workerGroupSpecs[0].template.spec: Forbidden: violates PodSecurity "baseline:latest" (policy limits.podSecurity): hostPath volumes`},
+		{"privileged autoscaler sidecar", `
+apiVersion: ray.io/v1
+kind: RayCluster
+metadata: {name: c, annotations: {raypilot.io/autoscaling: disabled}}
+spec:
+  rayVersion: "2.9.0"
+  enableInTreeAutoscaling: true
+  autoscalerOptions: {securityContext: {privileged: true}}
+  headGroupSpec: {template: {}}
+`, `spec.autoscalerOptions: Forbidden: violates PodSecurity "baseline:latest" (policy limits.podSecurity): privileged`},
+		{"privileged submitter", `
+apiVersion: ray.io/v1
+kind: RayJob
+metadata: {name: j}
+spec:
+  entrypoint: python a.py
+  clusterSelector: {ray.io/cluster: existing}
+  submitterPodTemplate: {spec: {hostIPC: true, containers: [{name: s, image: rayproject/ray:2.9.0, securityContext: {privileged: true}}]}}
+`, `spec.submitterPodTemplate.spec: Forbidden: violates PodSecurity "baseline:latest"`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			res := expandWith(t, baseline, nil, c.object)
+			if !strings.Contains(errText(res.Errors), c.want) {
+				t.Errorf("want %q, got %v", c.want, res.Errors)
+			}
+		})
+	}
+	// A compact cluster passes baseline as expanded.
+	res := expandWith(t, baseline, nil, "apiVersion: ray.io/v1\nkind: RayCluster\nmetadata: {name: c}\nspec: {rayVersion: \"2.9.0\", headGroupSpec: {template: {}}}\n")
+	if len(res.Errors) > 0 {
+		t.Errorf("compact cluster under baseline: %v", res.Errors)
+	}
+	if _, err := defaults.ParsePolicy([]byte(`limits: {podSecurity: strict}`)); err == nil || !strings.Contains(err.Error(), "limits.podSecurity: Unsupported value") {
+		t.Errorf("bad level accepted: %v", err)
+	}
+}

@@ -76,7 +76,8 @@ func (p *Policy) actsOnPods() bool {
 	return len(p.Enforce) > 0 || p.actsOnPodMetadata() || d.ImagePullPolicy != "" || len(d.ImagePullSecrets) > 0 ||
 		len(d.Tolerations) > 0 || len(d.NodeSelector) > 0 || d.PriorityClassName != "" ||
 		d.PodSecurityContext != nil || d.ContainerSecurityContext != nil ||
-		l.MaxCPUPerPod != nil || l.MaxMemoryPerPod != nil || l.MaxGPUPerPod != nil || len(l.AllowedImagePrefixes) > 0
+		l.MaxCPUPerPod != nil || l.MaxMemoryPerPod != nil || l.MaxGPUPerPod != nil || len(l.AllowedImagePrefixes) > 0 ||
+		l.PodSecurity != ""
 }
 
 func (p *Policy) actsOnPodMetadata() bool {

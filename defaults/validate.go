@@ -2,6 +2,7 @@ package defaults
 
 import (
 	"cmp"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"math"
@@ -161,7 +162,9 @@ func (c *clusterExpansion) checkPod(p *podTemplate) {
 		sum.max(c.containerResources(p.spec, p.specFld))
 	}
 	c.checkPodPlacement(p)
+	c.checkPodSecurity(p.spec, p.specFld)
 	if p.isHead {
+		c.headSpec = p.spec
 		c.headResources = sum
 	}
 	c.checkPodLimits(sum, p.specFld.Child("containers"))
@@ -226,6 +229,19 @@ func (c *clusterExpansion) checkAutoscalerSidecar() {
 		holdPodSecurityContext(opts, pol.Defaults.PodSecurityContext)
 	}
 	c.checkImage(opts, fld)
+	if c.in.Policy.Limits.PodSecurity != "" && c.headSpec != nil {
+		// The sidecar in the head pod (its pod-level securityContext
+		// applies); the head's own containers were checked with the group.
+		var sidecar corev1.Container
+		if data, err := encodeJSON(opts); err == nil && json.Unmarshal(data, &sidecar) == nil {
+			sidecar.Name = "autoscaler"
+			pod := obj{"containers": []any{}}
+			if sc, ok := c.headSpec["securityContext"]; ok {
+				pod["securityContext"] = sc
+			}
+			c.checkPodSecurity(pod, fld, sidecar)
+		}
+	}
 	head := c.headResources
 	if res, _ := opts["resources"].(obj); res == nil {
 		// KubeRay gives a sidecar without resources its own defaults
