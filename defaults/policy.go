@@ -50,7 +50,8 @@ type PolicyDefaults struct {
 	Autoscaling              AutoscalingDefaults        `json:"autoscaling"`
 }
 
-// AutoscalingDefaults configure the autoscaling hand-off (product.md §2.4).
+// AutoscalingDefaults configure the hand-off between KubeRay's in-tree
+// autoscaler and `raypilot scaler`.
 type AutoscalingDefaults struct {
 	// Mode is "in-tree" (KubeRay's sidecar) or "central" (raypilot scaler).
 	Mode string `json:"mode,omitempty"`

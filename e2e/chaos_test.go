@@ -1,7 +1,7 @@
 package e2e
 
 // Chaos tests: components of the local control plane are killed, restarted
-// or cut off while raypilot works (issue #7 item 3). Each scenario asserts
+// or cut off while raypilot works. Each scenario asserts
 // the "nothing lost" property it names. They stop and start processes of
 // the shared control plane, so they never run in parallel with other tests.
 //

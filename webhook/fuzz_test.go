@@ -285,7 +285,7 @@ func mutateAt(doc any, n int, key string, v any) any {
 	return doc
 }
 
-// checkAdmission posts body to path and checks the invariants of issue #7:
+// checkAdmission posts body to path and checks the admission invariants:
 //   - no panic (the webhook has no RecoverPanic here);
 //   - HTTP 200 with a well-formed AdmissionReview response: controller-runtime
 //     answers undecodable bodies with allowed=false and code 400 inside a

@@ -51,7 +51,7 @@ type config struct {
 	out, binary, pprofDir          string
 }
 
-// Targets of issue #6 item 6.
+// Targets for one scaler process (BENCHMARKS.md).
 const (
 	targetCores     = 1.0
 	targetRSSMiB    = 300.0

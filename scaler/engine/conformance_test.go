@@ -5,9 +5,9 @@ import (
 	"time"
 )
 
-// The conformance suite: every reference scenario of
-// shared/reference/ray-autoscaler.md §6 (Ray's own scheduler and reconciler
-// tests) as a table case named after it. Scheduler-level cases lift the
+// The conformance suite: every reference scenario of Ray's own scheduler
+// and reconciler tests (python/ray/autoscaler/v2/tests/test_scheduler.py,
+// test_reconciler.py) as a table case named after it. Scheduler-level cases lift the
 // launch rate limit, as Ray's scheduler tests run without the reconciler.
 //
 // One translation recurs: KubeRay itself creates minReplicas pods (it reads

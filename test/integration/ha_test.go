@@ -1,6 +1,6 @@
 package integration
 
-// High availability as issue #5 accepts it, with real processes: two
+// High availability with real processes: two
 // `raypilot webhook` replicas behind the chart's Service and webhook
 // configurations, routed by a real kube-apiserver, one stopped the way
 // Kubernetes stops a pod under a steady stream of creates; two `raypilot
