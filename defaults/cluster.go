@@ -61,7 +61,7 @@ func (c *clusterExpansion) run() {
 		c.clusterRef = c.in.Policy.Defaults.ComputeTemplate
 	}
 	if text, ok := c.annotations[AnnotationVolumes].(string); ok {
-		vols, errs := ParseVolumes(text, clusterAnnotations.Key(AnnotationVolumes))
+		vols, errs := c.parseVolumes(text, clusterAnnotations.Key(AnnotationVolumes))
 		c.errs = append(c.errs, errs...)
 		c.clusterVols = vols
 	}
@@ -119,7 +119,7 @@ func (c *clusterExpansion) group(g obj, fld *field.Path, isHead bool) {
 	}
 	vols := pointers(c.clusterVols)
 	if text, ok := tann[AnnotationVolumes].(string); ok {
-		groupVols, errs := ParseVolumes(text, annFld.Key(AnnotationVolumes))
+		groupVols, errs := c.parseVolumes(text, annFld.Key(AnnotationVolumes))
 		c.errs = append(c.errs, errs...)
 		vols = mergeVolumes(vols, groupVols)
 	}

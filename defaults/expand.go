@@ -91,6 +91,13 @@ type Result struct {
 // object already had (a template deleted since, a policy tightened since)
 // becomes a warning so that unrelated updates such as replica patches pass.
 func Expand(in Input) Result {
+	res := expand(in)
+	res.Errors = BoundErrors(res.Errors)
+	res.Warnings = boundWarnings(res.Warnings)
+	return res
+}
+
+func expand(in Input) Result {
 	if in.Policy == nil {
 		in.Policy = DefaultPolicy()
 	}
@@ -145,7 +152,7 @@ func expandData(in Input, data []byte, lenient bool) Result {
 	}
 	e := &expander{in: in, warnings: nil}
 	e.root(root)
-	e.errs = dedupe(e.errs)
+	e.errs = dedupe(boundValues(e.errs))
 	if len(e.errs) > 0 && !lenient {
 		return Result{Errors: e.errs, Warnings: e.warnings}
 	}
@@ -173,6 +180,8 @@ type expander struct {
 	oldReplicas map[string]any
 	// oldAutoscaling is the stored object's raypilot.io/autoscaling (UPDATE).
 	oldAutoscaling string
+	// volumeBytes is the raypilot.io/volumes text parsed so far.
+	volumeBytes int
 }
 
 func (e *expander) ctx() context.Context {

@@ -384,30 +384,22 @@ func (c *clusterExpansion) applyVolumes(p *podTemplate, vols []*CompactVolume) {
 	if !ok || !ok2 {
 		return
 	}
+	idx := newVolumeIndex(volumes, mounts)
 	for _, v := range vols {
 		j, ok := c.volumeJSON[v]
 		if !ok {
 			j = [2]any{toJSONValue(v.PodVolume()), toJSONValue(v.Mount())}
 			c.volumeJSON[v] = j
 		}
-		if namedIndex(volumes, v.Name) < 0 {
+		if idx.addVolume(v.Name) {
 			volumes = append(volumes, deepCopy(j[0]))
 		}
-		if namedIndex(mounts, v.Name) < 0 && !hasMountPath(mounts, v.MountPath) {
+		if idx.addMount(v.Name, v.MountPath) {
 			mounts = append(mounts, deepCopy(j[1]))
 		}
 	}
 	p.spec["volumes"] = volumes
 	p.ray["volumeMounts"] = mounts
-}
-
-func hasMountPath(mounts []any, path string) bool {
-	for _, m := range mounts {
-		if mm, ok := m.(obj); ok && mm["mountPath"] == path {
-			return true
-		}
-	}
-	return false
 }
 
 // number parses a JSON number or numeric string.

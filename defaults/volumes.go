@@ -1,8 +1,7 @@
 package defaults
 
 import (
-	"bytes"
-	"encoding/json"
+	"fmt"
 	"maps"
 	"path"
 	"slices"
@@ -15,6 +14,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/raypilot/raypilot/internal/quantity"
+	"github.com/raypilot/raypilot/internal/yamlguard"
 )
 
 // AnnotationVolumes carries compact volumes in the KubeRay API server's shape.
@@ -54,31 +54,92 @@ type CompactVolume struct {
 	MountPropagationMode string            `json:"mountPropagationMode,omitempty"`
 }
 
+// MaxCompactVolumes bounds the entries of one raypilot.io/volumes
+// annotation. Kubernetes sets no limit on a pod's volumes, but every entry
+// becomes a volume and a mount in every pod of every group it applies to,
+// and a pod with hundreds of volumes is a mistake more often than a design:
+// 256 is twice the largest per-node attach limit of the common block-storage
+// CSI drivers (128), and far above what the KubeRay API server's compact
+// volumes were used for.
+const MaxCompactVolumes = 256
+
+// MaxVolumesBytes bounds the text of the raypilot.io/volumes annotations
+// of one object together (the object's own and every group's): room for
+// MaxCompactVolumes entries of 256 bytes. YAML parses at a few MB/s, so
+// this keeps parsing an object's volumes to milliseconds however many
+// groups carry them; a larger text is refused before it is parsed. (The
+// API server bounds an object's own annotations to 256 KiB,
+// TotalAnnotationSizeLimitB in k8s.io/apimachinery/pkg/api/validation, but
+// not the annotations of the pod templates inside a custom resource.)
+const MaxVolumesBytes = 64 << 10
+
+// MaxAnnotationJSON bounds what an annotation's YAML may expand to through
+// aliases: twice MaxVolumesBytes, which no text without aliases reaches.
+const MaxAnnotationJSON = 2 * MaxVolumesBytes
+
+// volumeKeys are the keys of a compact volume, case-sensitive.
+var volumeKeys = []string{"name", "mountPath", "volumeType", "source", "items", "readOnly", "storage", "storageClassName", "accessMode", "hostPathType", "mountPropagationMode"}
+
+var volumeShape = "must be a volume {" + strings.Join(volumeKeys, ", ") + "}"
+
 // ParseVolumes parses the raypilot.io/volumes annotation (a YAML or JSON
 // list) and checks every entry; fld is the annotation's path for errors.
+// Nothing in the text is dropped silently: a second YAML document, a key
+// written twice or in another case, NaN and aliases expanding past
+// MaxAnnotationJSON are errors.
 func ParseVolumes(text string, fld *field.Path) ([]CompactVolume, field.ErrorList) {
 	if strings.TrimSpace(text) == "" {
 		return nil, nil
 	}
+	notList := func(detail string) field.ErrorList {
+		return field.ErrorList{field.Invalid(fld, text, "must be a YAML or JSON list of volumes"+detail)}
+	}
+	if len(text) > MaxVolumesBytes {
+		return nil, field.ErrorList{&field.Error{Type: field.ErrorTypeTooLong, Field: fld.String(), BadValue: "", Detail: fmt.Sprintf(
+			"may not be more than %d bytes (it has %d): it holds at most %d volumes; mount a few ConfigMaps or Secrets with several items, or one volume with subdirectories, instead of one volume per file",
+			MaxVolumesBytes, len(text), MaxCompactVolumes)}}
+	}
+	// Checked before converting: the conversion expands aliases.
+	rep, err := yamlguard.Check([]byte(text), fld, yamlguard.Limits{MaxExpandedBytes: MaxAnnotationJSON, MaxDepth: yamlguard.MaxDepth})
+	if err != nil {
+		return nil, notList(": " + err.Error())
+	}
+	if rep.Items > MaxCompactVolumes {
+		return nil, field.ErrorList{tooManyVolumes(fld, rep.Items)}
+	}
+	if len(rep.Errors) > 0 {
+		return nil, rep.Errors
+	}
 	js, err := yaml.YAMLToJSON([]byte(text))
 	if err != nil {
-		return nil, field.ErrorList{field.Invalid(fld, text, "must be a YAML or JSON list of volumes: "+err.Error())}
+		return nil, notList(": " + err.Error())
 	}
-	var raw []json.RawMessage
-	if err := json.Unmarshal(js, &raw); err != nil {
-		return nil, field.ErrorList{field.Invalid(fld, text, "must be a YAML or JSON list of volumes {name, mountPath, volumeType, source, ...}")}
+	doc, err := decodeJSON(js)
+	if err != nil {
+		return nil, notList(": " + err.Error())
+	}
+	var raw []any
+	switch d := doc.(type) {
+	case nil:
+		return nil, nil // only comments
+	case []any:
+		raw = d
+	default:
+		return nil, notList(" {name, mountPath, volumeType, source, ...}")
+	}
+	if len(raw) > MaxCompactVolumes {
+		return nil, field.ErrorList{tooManyVolumes(fld, len(raw))}
 	}
 	var errs field.ErrorList
 	vols := make([]CompactVolume, len(raw))
 	for i, r := range raw {
-		dec := json.NewDecoder(bytes.NewReader(r))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&vols[i]); err != nil {
-			errs = append(errs, field.Invalid(fld.Index(i), string(r), "must be a volume {name, mountPath, volumeType, source, items, readOnly, storage, storageClassName, accessMode, hostPathType, mountPropagationMode}: "+strings.TrimPrefix(err.Error(), "json: ")))
-		}
+		errs = append(errs, decodeVolume(r, &vols[i], fld.Index(i))...)
 	}
-	seen := map[string]bool{}
+	seen := make(map[string]bool, len(vols))
 	for i := range vols {
+		if _, ok := raw[i].(obj); !ok {
+			continue // not a volume at all: nothing more to say
+		}
 		errs = append(errs, vols[i].validate(fld.Index(i))...)
 		if vols[i].Name != "" {
 			if seen[vols[i].Name] {
@@ -91,6 +152,100 @@ func ParseVolumes(text string, fld *field.Path) ([]CompactVolume, field.ErrorLis
 		return nil, errs
 	}
 	return vols, nil
+}
+
+func tooManyVolumes(fld *field.Path, n int) *field.Error {
+	return &field.Error{Type: field.ErrorTypeTooMany, Field: fld.String(), BadValue: n, Detail: fmt.Sprintf(
+		"must have at most %d volumes; mount a few ConfigMaps or Secrets with several items, or one volume with subdirectories, instead of one volume per file", MaxCompactVolumes)}
+}
+
+// parseVolumes is ParseVolumes within the object's budget of annotation
+// text (MaxVolumesBytes for all of them), so that many groups each with a
+// large annotation cannot multiply the parsing time.
+func (e *expander) parseVolumes(text string, fld *field.Path) ([]CompactVolume, field.ErrorList) {
+	if len(text) > MaxVolumesBytes {
+		return ParseVolumes(text, fld) // refused on its own
+	}
+	reported := e.volumeBytes > MaxVolumesBytes
+	e.volumeBytes += len(text)
+	if reported {
+		return nil, nil // the object is refused already; nothing more is parsed
+	}
+	if e.volumeBytes > MaxVolumesBytes {
+		return nil, field.ErrorList{&field.Error{Type: field.ErrorTypeTooLong, Field: fld.String(), BadValue: "", Detail: fmt.Sprintf(
+			"the %s annotations of this object add up to more than %d bytes; write volumes the groups share once, in the object's own annotation",
+			AnnotationVolumes, MaxVolumesBytes)}}
+	}
+	return ParseVolumes(text, fld)
+}
+
+// decodeVolume fills v from one decoded entry. Keys are matched exactly
+// (encoding/json would fold VolumeType into volumeType, and let SOURCE
+// overwrite source); a value of the wrong type is an error naming its
+// field, never a Go type.
+func decodeVolume(r any, v *CompactVolume, fld *field.Path) field.ErrorList {
+	m, ok := r.(obj)
+	if !ok {
+		return field.ErrorList{field.Invalid(fld, r, volumeShape)}
+	}
+	var errs field.ErrorList
+	unknown := ""
+	for _, k := range sortedKeys(m) {
+		if !slices.Contains(volumeKeys, k) {
+			unknown = k
+			break
+		}
+	}
+	if unknown != "" {
+		detail := fmt.Sprintf("%s: unknown field %q", volumeShape, unknown)
+		for _, known := range volumeKeys {
+			if strings.EqualFold(known, unknown) {
+				detail += fmt.Sprintf(" (keys are case-sensitive: write %q)", known)
+			}
+		}
+		entry, _ := encodeJSON(m)
+		errs = append(errs, field.Invalid(fld, string(entry), detail))
+	}
+	str := func(key string, into *string) {
+		switch x := m[key].(type) {
+		case nil:
+		case string:
+			*into = x
+		default:
+			errs = append(errs, field.Invalid(fld.Child(key), x, "must be a string"))
+		}
+	}
+	str("name", &v.Name)
+	str("mountPath", &v.MountPath)
+	str("volumeType", &v.VolumeType)
+	str("source", &v.Source)
+	str("storage", &v.Storage)
+	str("storageClassName", &v.StorageClassName)
+	str("accessMode", &v.AccessMode)
+	str("hostPathType", &v.HostPathType)
+	str("mountPropagationMode", &v.MountPropagationMode)
+	switch x := m["readOnly"].(type) {
+	case nil:
+	case bool:
+		v.ReadOnly = x
+	default:
+		errs = append(errs, field.Invalid(fld.Child("readOnly"), x, "must be true or false"))
+	}
+	switch x := m["items"].(type) {
+	case nil:
+	case obj:
+		v.Items = make(map[string]string, len(x))
+		for _, k := range sortedKeys(x) {
+			if s, ok := x[k].(string); ok {
+				v.Items[k] = s
+			} else {
+				errs = append(errs, field.Invalid(fld.Child("items").Key(k), x[k], "must be a string (a file path)"))
+			}
+		}
+	default:
+		errs = append(errs, field.Invalid(fld.Child("items"), x, "must be a map of keys to file paths"))
+	}
+	return errs
 }
 
 func (v *CompactVolume) validate(fld *field.Path) field.ErrorList {
@@ -203,4 +358,52 @@ func (v *CompactVolume) PodVolume() corev1.Volume {
 // Mount is the Ray container's mount of the volume.
 func (v *CompactVolume) Mount() corev1.VolumeMount {
 	return corev1.VolumeMount{Name: v.Name, MountPath: v.MountPath, ReadOnly: v.ReadOnly, MountPropagation: propagationModes[v.MountPropagationMode]}
+}
+
+// volumeIndex holds the volume names of a pod template and the mount names
+// and paths of its Ray container, so that adding n compact volumes to a pod
+// with m volumes costs O(n + m), not n scans of m.
+type volumeIndex struct {
+	volumes, mounts, paths map[string]bool
+}
+
+func newVolumeIndex(volumes, mounts []any) volumeIndex {
+	idx := volumeIndex{volumes: make(map[string]bool, len(volumes)), mounts: make(map[string]bool, len(mounts)), paths: make(map[string]bool, len(mounts))}
+	for _, v := range volumes {
+		if m, ok := v.(obj); ok {
+			if name, ok := m["name"].(string); ok {
+				idx.volumes[name] = true
+			}
+		}
+	}
+	for _, v := range mounts {
+		if m, ok := v.(obj); ok {
+			if name, ok := m["name"].(string); ok {
+				idx.mounts[name] = true
+			}
+			if p, ok := m["mountPath"].(string); ok {
+				idx.paths[p] = true
+			}
+		}
+	}
+	return idx
+}
+
+// addVolume reports whether the pod has no volume named name, and records it.
+func (idx volumeIndex) addVolume(name string) bool {
+	if idx.volumes[name] {
+		return false
+	}
+	idx.volumes[name] = true
+	return true
+}
+
+// addMount reports whether the Ray container mounts nothing named name or
+// at mountPath, and records both.
+func (idx volumeIndex) addMount(name, mountPath string) bool {
+	if idx.mounts[name] || idx.paths[mountPath] {
+		return false
+	}
+	idx.mounts[name], idx.paths[mountPath] = true, true
+	return true
 }
