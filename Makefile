@@ -7,6 +7,12 @@ BIN := bin
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 CONTROLLER_GEN := $(GO) run sigs.k8s.io/controller-tools/cmd/controller-gen@v0.23.0
 FUZZTIME ?= 5m
+# The KubeRay tier (test/kuberay) is its own Go module: KubeRay's controller
+# packages need modules the product must not carry. -mod=mod lets it pick up
+# requirements the root module gains (its go.mod replaces raypilot with
+# this checkout); commit what it adds to test/kuberay/go.mod and go.sum.
+KUBERAY_TIER := cd test/kuberay && $(GO)
+KUBERAY_TIER_FLAGS := -mod=mod
 
 .PHONY: all build test unit tools generate lint fuzz clean demo cluster-up cluster-down bench chaos image
 
@@ -25,9 +31,11 @@ image:
 tools:
 	hack/tools.sh build
 
-## test: everything, including the real kube-apiserver integration tier
+## test: everything, including the real kube-apiserver integration tier and
+## the KubeRay tier (KubeRay v1.5.0's own builders on every expansion)
 test: lint tools
 	RAYPILOT_TOOLS_BIN="$$(hack/tools.sh bin-dir)" $(GO) test -count=1 ./...
+	$(KUBERAY_TIER) test $(KUBERAY_TIER_FLAGS) -count=1 ./...
 
 ## chaos: fault-injection e2e on the local control plane (about 12 min; CI runs it)
 chaos: tools
@@ -50,6 +58,7 @@ bench:
 ## unit: the tests that need no control plane
 unit:
 	$(GO) test ./...
+	$(KUBERAY_TIER) test $(KUBERAY_TIER_FLAGS) -count=1 ./...
 
 ## generate: deepcopy and CRDs (controller-gen), Go code of the GCS proto (needs protoc)
 generate:
@@ -59,14 +68,16 @@ generate:
 lint:
 	@out="$$(gofmt -l $$(git ls-files '*.go'))"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(KUBERAY_TIER) vet $(KUBERAY_TIER_FLAGS) ./...
 
 ## fuzz: run every fuzz target of every package for FUZZTIME each (targets
 ## are found in the sources: go test -list would run TestMains that start
-## control planes)
+## control planes), from the package's directory so that the KubeRay tier's
+## own module is fuzzed too
 fuzz:
 	@set -e; for f in $$(grep -rl --include='*_test.go' '^func Fuzz' . | sort); do \
 		for t in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$f); do \
-			echo "== $$(dirname $$f) $$t"; $(GO) test $$(dirname $$f) -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME); done; done
+			echo "== $$(dirname $$f) $$t"; (cd $$(dirname $$f) && $(GO) test . -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME)); done; done
 
 clean:
 	rm -rf $(BIN)
