@@ -39,10 +39,18 @@ func quietContext() context.Context {
 	return ctrllog.IntoContext(context.Background(), logr.Discard())
 }
 
-// judge collects what KubeRay's code says about one object.
+// judge collects what KubeRay's code says about one object, and the pods
+// it built.
 type judge struct {
 	ctx      context.Context
 	problems []string
+	pods     []builtPod
+}
+
+// builtPod is a pod KubeRay's code built from an admitted object.
+type builtPod struct {
+	what string
+	pod  *corev1.Pod
 }
 
 func (j *judge) fail(format string, args ...any) {
@@ -229,7 +237,20 @@ func setDefaults(rc *rayv1.RayCluster) {
 // pods and Services without error, and what it built keeps the expansion's
 // meaning.
 func judgeObject(data []byte) []string {
+	problems, _ := judgeAndBuild(data)
+	return problems
+}
+
+// judgeAndBuild is judgeObject, also returning every pod KubeRay built:
+// head (with the in-tree autoscaler), one per worker group, the RayJob
+// submitter.
+func judgeAndBuild(data []byte) ([]string, []builtPod) {
 	j := &judge{ctx: quietContext()}
+	problems := j.run(data)
+	return problems, j.pods
+}
+
+func (j *judge) run(data []byte) []string {
 	s, p, err := stored(data)
 	if err != nil {
 		return []string{err.Error()}
@@ -317,7 +338,9 @@ func (j *judge) submitter(job *rayv1.RayJob, rc *rayv1.RayCluster) {
 	if job.Spec.SubmitterPodTemplate != nil {
 		written = *job.Spec.SubmitterPodTemplate
 	}
-	j.pod(what, written, &corev1.Pod{ObjectMeta: tmpl.ObjectMeta, Spec: tmpl.Spec})
+	pod := &corev1.Pod{ObjectMeta: tmpl.ObjectMeta, Spec: tmpl.Spec}
+	j.pods = append(j.pods, builtPod{what, pod})
+	j.pod(what, written, pod)
 }
 
 // rayService is what the RayService controller builds: the cluster, the
@@ -388,6 +411,7 @@ func (j *judge) headPod(cluster *rayv1.RayCluster) *corev1.Pod {
 	if pod == nil {
 		return nil
 	}
+	j.pods = append(j.pods, builtPod{what, pod})
 	j.pod(what, cluster.Spec.HeadGroupSpec.Template, pod)
 	j.rayPod(what, pod, cluster.Name, rayv1.HeadNode, utils.RayNodeHeadGroupLabelValue)
 	hasAutoscaler := slices.ContainsFunc(pod.Spec.Containers, func(c corev1.Container) bool { return c.Name == common.AutoscalerContainerName })
@@ -414,6 +438,7 @@ func (j *judge) workerPod(cluster *rayv1.RayCluster, i int) {
 	if pod == nil {
 		return
 	}
+	j.pods = append(j.pods, builtPod{what, pod})
 	j.pod(what, cluster.Spec.WorkerGroupSpecs[i].Template, pod)
 	j.rayPod(what, pod, cluster.Name, rayv1.WorkerNode, wg.GroupName)
 }
