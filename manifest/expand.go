@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 
+	utiljson "k8s.io/apimachinery/pkg/util/json"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/yaml"
 
 	"github.com/raypilot/raypilot/defaults"
@@ -20,8 +22,17 @@ type Output struct {
 	Errors   []string
 }
 
-// Expand expands every RayCluster, RayJob and RayService of docs with the
-// templates found in docs.
+// Expand expands every RayCluster, RayJob and RayService of docs (the
+// items of list documents included) with the templates found in docs.
+//
+// Each object gets the verdict the webhook behind a kube-apiserver with
+// the KubeRay CRDs gives it, by the same steps (see crdSchema): the object
+// is pruned and defaulted by the CRD schema, expanded by the engine (the
+// mutating webhook), decoded and validated by the schema (the API server),
+// and checked by the engine again (the validating webhook). What is
+// printed is the expansion of the object as written, so fields of newer
+// KubeRay versions pass through and the defaults the API server adds on
+// apply are not written out.
 func Expand(docs []Document, policy *defaults.Policy, namespace string) (*Output, error) {
 	set, err := Templates(docs, namespace)
 	if err != nil {
@@ -29,25 +40,107 @@ func Expand(docs []Document, policy *defaults.Policy, namespace string) (*Output
 	}
 	out := &Output{}
 	for _, d := range docs {
-		if !defaults.IsExpandable(d.Kind) {
-			out.Documents = append(out.Documents, d)
+		if d.Items == nil {
+			out.Documents = append(out.Documents, expandOne(out, d, set, policy, namespace))
 			continue
 		}
-		ns := d.Namespace
-		if ns == "" {
-			ns = namespace
+		changed := false
+		for i, it := range d.Items {
+			d.Items[i] = expandOne(out, it, set, policy, namespace)
+			changed = changed || d.Items[i].Text == nil && defaults.IsExpandable(it.Kind)
 		}
-		res := defaults.Expand(defaults.Input{Object: d.JSON, Operation: defaults.Create, Namespace: ns, Templates: set, Policy: policy})
-		out.Warnings = append(out.Warnings, res.Warnings...)
-		for _, e := range res.Errors {
-			out.Errors = append(out.Errors, e.Error())
-		}
-		if len(res.Errors) == 0 {
-			d.JSON, d.Text = res.Object, nil
+		if changed {
+			var list map[string]json.RawMessage
+			if err := json.Unmarshal(d.JSON, &list); err != nil {
+				return nil, fmt.Errorf("%s: %w", d.Source, err)
+			}
+			items := make([]json.RawMessage, len(d.Items))
+			for i, it := range d.Items {
+				items[i] = it.JSON
+			}
+			if list["items"], err = json.Marshal(items); err != nil {
+				return nil, fmt.Errorf("%s: %w", d.Source, err)
+			}
+			if d.JSON, err = json.Marshal(list); err != nil {
+				return nil, fmt.Errorf("%s: %w", d.Source, err)
+			}
+			d.Text = nil
 		}
 		out.Documents = append(out.Documents, d)
 	}
 	return out, nil
+}
+
+// expandOne expands d when it is a Ray object, recording its warnings and
+// errors in out; any other document is returned unchanged.
+func expandOne(out *Output, d Document, set *defaults.TemplateSet, policy *defaults.Policy, namespace string) Document {
+	if !defaults.IsExpandable(d.Kind) {
+		return d
+	}
+	ns := d.Namespace
+	if ns == "" {
+		ns = namespace
+	}
+	warnings, errs := verdict(d, set, policy, ns)
+	out.Warnings = append(out.Warnings, warnings...)
+	if len(errs) == 0 {
+		res := defaults.Expand(defaults.Input{Object: d.JSON, Operation: defaults.Create, Namespace: ns, Templates: set, Policy: policy})
+		if errs = res.Errors; len(errs) == 0 {
+			d.JSON, d.Text = res.Object, nil
+		}
+	}
+	for _, e := range defaults.BoundErrors(errs) {
+		out.Errors = append(out.Errors, e.Error())
+	}
+	return d
+}
+
+// verdict is what creating d through the API server with the webhook
+// installed answers: the warnings and errors kubectl would print.
+func verdict(d Document, set *defaults.TemplateSet, policy *defaults.Policy, ns string) ([]string, field.ErrorList) {
+	schema, err := schemaFor(d.Kind)
+	if err != nil {
+		return nil, field.ErrorList{field.InternalError(field.NewPath("kind"), err)}
+	}
+	obj, errs := decodeObject(d.JSON)
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	if errs := schema.admit(obj); len(errs) > 0 {
+		return nil, errs
+	}
+	admitted, err := json.Marshal(obj)
+	if err != nil {
+		return nil, field.ErrorList{field.InternalError(nil, err)}
+	}
+	in := defaults.Input{Object: admitted, Operation: defaults.Create, Namespace: ns, Templates: set, Policy: policy}
+	mutated := defaults.Expand(in)
+	if len(mutated.Errors) > 0 {
+		return mutated.Warnings, mutated.Errors
+	}
+	if obj, errs = decodeObject(mutated.Object); len(errs) > 0 {
+		return nil, errs
+	}
+	if errs := schema.check(obj, ns); len(errs) > 0 {
+		return nil, errs
+	}
+	final, err := json.Marshal(obj)
+	if err != nil {
+		return nil, field.ErrorList{field.InternalError(nil, err)}
+	}
+	in.Object, in.Output = final, defaults.OutputNone
+	validated := defaults.Expand(in)
+	return validated.Warnings, validated.Errors
+}
+
+// decodeObject decodes a JSON object as the API server decodes custom
+// resources (integers as int64).
+func decodeObject(data []byte) (map[string]any, field.ErrorList) {
+	var obj map[string]any
+	if err := utiljson.Unmarshal(data, &obj); err != nil {
+		return nil, field.ErrorList{field.Invalid(nil, "", "not a JSON object: "+err.Error())}
+	}
+	return obj, nil
 }
 
 // YAML renders documents as multi-document YAML; unchanged documents keep

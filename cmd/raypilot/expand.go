@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -18,7 +19,9 @@ func (f *fileList) String() string     { return strings.Join(*f, ",") }
 func (f *fileList) Set(v string) error { *f = append(*f, v); return nil }
 
 // runExpand is `raypilot expand`: exit 0 with the expanded documents on
-// stdout, 1 with every field error on stderr, 2 on usage or I/O errors.
+// stdout, 1 with every field error on stderr (of the engine, of the KubeRay
+// CRD schema, or of a document that is not an object as written), 2 on
+// usage, I/O and YAML syntax errors.
 func runExpand(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("expand", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -49,6 +52,13 @@ func runExpand(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var docs []manifest.Document
 	for _, name := range files {
 		d, err := readFile(name, stdin)
+		var bad *manifest.Error
+		if errors.As(err, &bad) {
+			// A document that is YAML but not a Kubernetes object as
+			// written: field errors, like the engine's.
+			fmt.Fprintln(stderr, bad.Error())
+			return 1
+		}
 		if err != nil {
 			fmt.Fprintf(stderr, "raypilot expand: %v\n", err)
 			return 2

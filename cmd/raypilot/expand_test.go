@@ -139,3 +139,46 @@ func TestExpandPolicyAndUsage(t *testing.T) {
 		t.Errorf("version: %d %q", code, out)
 	}
 }
+
+// Input the engine never sees: each problem one line naming the field,
+// exit 1, nothing on stdout; and nesting is bounded, so `-o json` (2
+// spaces of indentation per level on every line) stays linear: 18 KB of
+// brackets wrote 162 MB.
+func TestExpandBadDocuments(t *testing.T) {
+	deep := "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata: " + strings.Repeat("[", 9000) + strings.Repeat("]", 9000) + "\n"
+	cases := []struct {
+		name, in, want string
+	}{
+		{"deeply nested", deep, "<stdin>: document 1: data" + strings.Repeat("[0]", 100) + ": Forbidden: nested more than 100 levels deep (line 4)"},
+		{"metadata a list", "apiVersion: ray.io/v1\nkind: RayCluster\nmetadata: []\nspec: {}\n", "<stdin>: document 1: metadata: Invalid value: []: must be an object"},
+		{"NaN", "apiVersion: ray.io/v1\nkind: RayCluster\nmetadata: {name: c}\nspec: {rayVersion: \"2.9.0\", headGroupSpec: {template: {}}, workerGroupSpecs: [{groupName: a, maxReplicas: .nan}]}\n",
+			`<stdin>: document 1: spec.workerGroupSpecs[0].maxReplicas: Invalid value: ".nan": not a number JSON can hold (line 4): NaN and infinities have no JSON form; quote it if you mean the text`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			code, out, errOut := runCLI(t, c.in, "expand", "-f", "-", "-o", "json")
+			if code != 1 || out != "" || strings.TrimSpace(errOut) != c.want {
+				t.Errorf("exit %d, %d bytes on stdout, stderr:\n%s\nwant:\n%s", code, len(out), errOut, c.want)
+			}
+		})
+	}
+	// At the bound, the output is a few times the input.
+	atBound := "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata: " + strings.Repeat("[", 99) + strings.Repeat("1,", 2000) + "1" + strings.Repeat("]", 99) + "\n"
+	code, out, errOut := runCLI(t, atBound, "expand", "-f", "-", "-o", "json")
+	if code != 0 || len(out) > 250*len(atBound) {
+		t.Errorf("exit %d, %d bytes out of %d: %s", code, len(out), len(atBound), errOut)
+	}
+}
+
+// A RayCluster inside a List is expanded like one on its own.
+func TestExpandList(t *testing.T) {
+	list := `apiVersion: v1
+kind: List
+items:
+- {apiVersion: ray.io/v1, kind: RayCluster, metadata: {name: c}, spec: {rayVersion: "2.9.0", headGroupSpec: {template: {}}}}
+`
+	code, out, errOut := runCLI(t, list, "expand", "-f", "-")
+	if code != 0 || !strings.Contains(out, "image: rayproject/ray:2.9.0") || !strings.Contains(out, "kind: List") {
+		t.Errorf("exit %d, stderr %s, output:\n%s", code, errOut, out)
+	}
+}
