@@ -30,6 +30,7 @@ import (
 
 	"github.com/raypilot/raypilot/defaults"
 	"github.com/raypilot/raypilot/internal/lease"
+	"github.com/raypilot/raypilot/policyfile"
 	"github.com/raypilot/raypilot/scaler/gcs"
 )
 
@@ -46,6 +47,13 @@ type Options struct {
 	GCSTimeout time.Duration
 	// Policy returns the cluster-wide policy (limits.maxWorkersPerCluster).
 	Policy func() *defaults.Policy
+	// PolicyFile, when set, is where Policy comes from (Policy is then its
+	// Get): Run counts its reloads on the metrics registry, records
+	// rejected and applied reloads as Events on PolicyConfigMap (when set)
+	// and polls it every PolicyPollInterval (0: 5 s) until ctx ends.
+	PolicyFile         *policyfile.File
+	PolicyConfigMap    types.NamespacedName
+	PolicyPollInterval time.Duration
 	// LeaderElection and its namespace (for 2 replicas in the chart): only
 	// the holder of Lease raypilot-scaler decides; the others keep warm
 	// caches, and a holder that loses the Lease (an API server outage)
@@ -92,6 +100,16 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log *zap.Logger) e
 	m, err := newMetrics(metrics.Registry)
 	if err != nil {
 		return err
+	}
+	if opts.PolicyFile != nil {
+		opts.Policy = opts.PolicyFile.Get
+		if err := opts.PolicyFile.Instrument(metrics.Registry); err != nil {
+			return err
+		}
+		if opts.PolicyConfigMap.Name != "" {
+			opts.PolicyFile.OnReport(policyfile.EventReporter(mgr.GetEventRecorder("raypilot-scaler"), opts.PolicyConfigMap, mgr.GetAPIReader(), log.Named("policy")))
+		}
+		go opts.PolicyFile.Watch(ctx, opts.PolicyPollInterval)
 	}
 	if opts.Policy == nil {
 		opts.Policy = defaults.DefaultPolicy

@@ -13,12 +13,14 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
@@ -39,6 +41,9 @@ type Options struct {
 	PolicyFile string
 	// PolicyPollInterval is how often PolicyFile is checked for changes.
 	PolicyPollInterval time.Duration
+	// PolicyConfigMap is the ConfigMap PolicyFile is mounted from; when set,
+	// rejected and applied policy reloads are recorded as Events on it.
+	PolicyConfigMap types.NamespacedName
 	// MetricsAddr and HealthAddr are the metrics and probe listeners ("0" disables).
 	MetricsAddr, HealthAddr string
 	// EnableHTTP2 is off by default (HTTP/2 rapid-reset attacks).
@@ -125,6 +130,12 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log *zap.Logger) e
 	})
 	if err != nil {
 		return fmt.Errorf("create manager: %w", err)
+	}
+	if err := policy.Instrument(metrics.Registry); err != nil {
+		return err
+	}
+	if opts.PolicyConfigMap.Name != "" {
+		policy.OnReport(policyfile.EventReporter(mgr.GetEventRecorder("raypilot-webhook"), opts.PolicyConfigMap, mgr.GetAPIReader(), log.Named("policy")))
 	}
 	if selfManaged {
 		rot, err := certrotate.New(opts.SelfManaged, mgr, log.Named("certificates"))

@@ -32,6 +32,8 @@ func runScaler(args []string, stderr io.Writer) int {
 	fs.StringVar(&o.HealthAddr, "health-probe-bind-address", ":8081", "/healthz and /readyz listener; 0 disables")
 	fs.StringVar(&o.PprofAddr, "pprof-bind-address", "", "net/http/pprof listener for profiling (opt-in); empty disables")
 	policyPath := fs.String("policy", "", "policy document (limits.maxWorkersPerCluster caps workers; reloaded on change)")
+	fs.DurationVar(&o.PolicyPollInterval, "policy-poll-interval", 5*time.Second, "how often the policy file is checked for changes (a change is applied once two consecutive checks read it)")
+	fs.Var(configMapFlag{&o.PolicyConfigMap}, "policy-configmap", "NAMESPACE/NAME of the ConfigMap the policy file is mounted from: rejected and applied reloads are recorded as Events on it (empty: no Events)")
 	common := addServerFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -46,10 +48,8 @@ func runScaler(args []string, stderr io.Writer) int {
 		log.Error("cannot load policy", zap.Error(err))
 		return 1
 	}
-	o.Policy = policy.Get
-	ctx := ctrl.SetupSignalHandler()
-	go policy.Watch(ctx, 5*time.Second)
-	if err := scaler.Run(ctx, cfg, o, log); err != nil {
+	o.PolicyFile = policy
+	if err := scaler.Run(ctrl.SetupSignalHandler(), cfg, o, log); err != nil {
 		log.Error("scaler stopped", zap.Error(err))
 		return 1
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -26,7 +27,8 @@ func runWebhook(args []string, stderr io.Writer) int {
 	fs.IntVar(&o.Port, "port", 9443, "HTTPS port")
 	fs.StringVar(&o.CertDir, "cert-dir", "/tmp/k8s-webhook-server/serving-certs", "folder with tls.crt and tls.key (reloaded on change)")
 	fs.StringVar(&o.PolicyFile, "policy", "", "policy document (reloaded on change); empty: built-in defaults")
-	fs.DurationVar(&o.PolicyPollInterval, "policy-poll-interval", 5*time.Second, "how often the policy file is checked for changes")
+	fs.DurationVar(&o.PolicyPollInterval, "policy-poll-interval", 5*time.Second, "how often the policy file is checked for changes (a change is applied once two consecutive checks read it)")
+	fs.Var(configMapFlag{&o.PolicyConfigMap}, "policy-configmap", "NAMESPACE/NAME of the ConfigMap the policy file is mounted from: rejected and applied reloads are recorded as Events on it (empty: no Events)")
 	fs.StringVar(&o.MetricsAddr, "metrics-bind-address", ":8080", "metrics listener; 0 disables")
 	fs.StringVar(&o.HealthAddr, "health-probe-bind-address", ":8081", "/healthz and /readyz listener; 0 disables")
 	fs.BoolVar(&o.EnableHTTP2, "enable-http2", false, "serve HTTP/2 (off by default: rapid-reset attacks)")
@@ -71,6 +73,29 @@ func runWebhook(args []string, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// configMapFlag is a NAMESPACE/NAME flag (empty: unset).
+type configMapFlag struct{ ref *types.NamespacedName }
+
+func (f configMapFlag) String() string {
+	if f.ref == nil || f.ref.Name == "" {
+		return ""
+	}
+	return f.ref.String()
+}
+
+func (f configMapFlag) Set(s string) error {
+	if s == "" {
+		*f.ref = types.NamespacedName{}
+		return nil
+	}
+	ns, name, ok := strings.Cut(s, "/")
+	if !ok || ns == "" || name == "" || strings.Contains(name, "/") {
+		return fmt.Errorf("want NAMESPACE/NAME, got %q", s)
+	}
+	*f.ref = types.NamespacedName{Namespace: ns, Name: name}
+	return nil
 }
 
 // serverFlags are the flags every long-running subcommand shares.

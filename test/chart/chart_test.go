@@ -313,6 +313,10 @@ func TestDeployments(t *testing.T) {
 		if !mountedFromConfigMap {
 			t.Errorf("%s: --policy=%s is not in a directory mounted from ConfigMap raypilot-policy", d.name, policy)
 		}
+		// Policy reload Events go to that ConfigMap, in the release namespace.
+		if cm, _ := flagValue(c.Args, "policy-configmap"); cm != releaseNamespace+"/raypilot-policy" {
+			t.Errorf("%s: --policy-configmap=%q, want %s/raypilot-policy", d.name, cm, releaseNamespace)
+		}
 	}
 
 	// Leader election: the scaler's flag as cmd/raypilot/scaler.go names it.

@@ -10,8 +10,10 @@ import (
 )
 
 // TestDashboardCoversMetrics: the Grafana dashboard is valid JSON and plots
-// every metric the scaler registers (read from scaler/metrics.go) and the
-// webhook's controller-runtime metrics, so a renamed metric shows up here.
+// every metric the scaler registers (read from scaler/metrics.go), the
+// policy reload counter both components register (policyfile/policyfile.go)
+// and the webhook's controller-runtime metrics, so a renamed metric shows up
+// here.
 func TestDashboardCoversMetrics(t *testing.T) {
 	data, err := os.ReadFile(filepath.Join(chartDir, "dashboards", "raypilot.json"))
 	if err != nil {
@@ -34,13 +36,17 @@ func TestDashboardCoversMetrics(t *testing.T) {
 		}
 	}
 	all := strings.Join(exprs, "\n")
-	src, err := os.ReadFile(filepath.Join(repoRoot, "scaler", "metrics.go"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	names := regexp.MustCompile(`Name:\s*"(raypilot_[a-z_]+)"`).FindAllStringSubmatch(string(src), -1)
-	if len(names) == 0 {
-		t.Fatal("no metric names found in scaler/metrics.go")
+	var names [][]string
+	for _, file := range []string{"scaler/metrics.go", "policyfile/policyfile.go"} {
+		src, err := os.ReadFile(filepath.Join(repoRoot, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := regexp.MustCompile(`(?:Name:\s*|Metric[A-Za-z]*\s*=\s*)"(raypilot_[a-z_]+)"`).FindAllStringSubmatch(string(src), -1)
+		if len(found) == 0 {
+			t.Fatalf("no metric names found in %s", file)
+		}
+		names = append(names, found...)
 	}
 	want := []string{"controller_runtime_webhook_requests_total", "controller_runtime_webhook_latency_seconds_bucket", "controller_runtime_webhook_requests_in_flight"}
 	for _, n := range names {

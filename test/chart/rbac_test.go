@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	authzv1 "k8s.io/api/authorization/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
@@ -99,6 +100,12 @@ func TestRBACLeastPrivilege(t *testing.T) {
 		{"update", "leases.coordination.k8s.io/kube-scheduler", ns, false},
 		{"update", "leases.coordination.k8s.io/raypilot-scaler", "kube-system", false},
 		{"update", "mutatingwebhookconfigurations.admissionregistration.k8s.io/rbac-raypilot", "", false},
+		// The policy ConfigMap's UID, for the policy reload Events on it.
+		{"get", "configmaps/rbac-raypilot-policy", ns, true},
+		{"get", "configmaps/some-other-configmap", ns, false},
+		{"get", "configmaps", "team-a", false},
+		{"list", "configmaps", ns, false},
+		{"update", "configmaps/rbac-raypilot-policy", ns, false},
 	})
 	checkAccess(t, webhook, []access{
 		{"list", "computetemplates.raypilot.io", "", true},
@@ -131,6 +138,14 @@ func TestRBACLeastPrivilege(t *testing.T) {
 		{"update", "leases.coordination.k8s.io/rbac-raypilot-webhook-tls-writer", ns, true},
 		{"create", "events", ns, false},
 		{"update", "leases.coordination.k8s.io/raypilot-scaler", ns, false},
+		// Policy reload Events on the policy ConfigMap, in the release
+		// namespace only; the ConfigMap is read, never written.
+		{"create", "events.events.k8s.io", ns, true},
+		{"patch", "events.events.k8s.io", ns, true},
+		{"create", "events.events.k8s.io", "team-a", false},
+		{"get", "configmaps/rbac-raypilot-policy", ns, true},
+		{"update", "configmaps/rbac-raypilot-policy", ns, false},
+		{"patch", "configmaps/rbac-raypilot-policy", ns, false},
 	})
 
 	// Secret reads for Ray's auth token only when asked for; still no delete.
@@ -161,10 +176,16 @@ func TestRBACLeastPrivilege(t *testing.T) {
 		}
 	}
 
-	// cert-manager: the webhook writes nothing at all.
+	// cert-manager: the webhook writes nothing but policy reload Events.
 	r := render(t, release, allOptional...)
-	if r.lookup("Role", webhook) != nil {
-		t.Errorf("cert-manager mode renders a Role for the webhook (Secrets, Leases) it does not use")
+	if role := r.lookup("Role", webhook); role == nil {
+		t.Errorf("cert-manager mode renders no Role for the webhook's policy reload Events")
+	} else {
+		for _, rule := range as[rbacv1.Role](t, role).Rules {
+			if !slices.Equal(rule.Resources, []string{"events"}) && !(slices.Equal(rule.Resources, []string{"configmaps"}) && slices.Equal(rule.Verbs, []string{"get"})) {
+				t.Errorf("cert-manager mode: the webhook Role grants what it does not use: %s", ruleString(rule))
+			}
+		}
 	}
 	for _, rule := range clusterRole(t, r, webhook).Rules {
 		if slices.Contains(rule.APIGroups, "admissionregistration.k8s.io") {
