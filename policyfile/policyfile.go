@@ -114,7 +114,15 @@ func Load(path string, log *zap.Logger) (*File, error) {
 	}
 	p.current.Store(pol)
 	p.raw = data
+	p.warn(pol)
 	return p, nil
+}
+
+// warn logs the likely mistakes of a policy being put in force.
+func (p *File) warn(pol *defaults.Policy) {
+	for _, w := range pol.Warnings() {
+		p.log.Warn("policy: "+w, zap.String("path", p.path))
+	}
 }
 
 // parse is defaults.ParsePolicy, except that a document with no content is
@@ -244,6 +252,7 @@ func (p *File) reload() (Outcome, error) {
 		p.raw, p.loadedAt = data, p.now()
 		p.pending, p.pendingPolicy, p.rejected = nil, nil, ""
 		p.log.Info("policy reloaded", zap.String("path", p.path))
+		p.warn(p.current.Load())
 		p.notify(Report{Outcome: Applied, Path: p.path, LoadedAt: p.loadedAt})
 		return Applied, nil
 	}
