@@ -37,6 +37,9 @@ const (
 	// EventInTreeAutoscalerRunning: KubeRay's in-tree autoscaler may still
 	// write the cluster's replicas, so the scaler leaves it alone (intree.go).
 	EventInTreeAutoscalerRunning = "InTreeAutoscalerRunning"
+	// EventDemandTruncated: the demand was too large for one round, which
+	// decided on a prefix of it (engine.Truncation).
+	EventDemandTruncated = "DemandTruncated"
 )
 
 // Reconciler runs one scaling round per RayCluster per interval.
@@ -66,6 +69,8 @@ type clusterMemory struct {
 	demandSince    time.Time
 	failures       int
 	lastInfeasible string
+	truncated      bool
+	lastWarnings   string
 	gcsDown        bool
 	// inTree is the cause the cluster was last refused for (intree.go).
 	inTree string
@@ -241,6 +246,20 @@ func (r *Reconciler) record(rc *rayv1.RayCluster, mem *clusterMemory, plan engin
 	}
 	for _, s := range res.Skipped {
 		log.Warn("termination of an unverified pod skipped", zap.String("pod", s.Pod), zap.String("group", s.Group))
+	}
+	if t := plan.Truncated; t != nil {
+		if !mem.truncated {
+			r.Events.Eventf(rc, nil, corev1.EventTypeWarning, EventDemandTruncated, "Scale", "%s", t.String())
+			r.metrics.decisions.WithLabelValues("demand_truncated").Inc()
+		}
+		log.Info("demand truncated", zap.String("truncation", t.String()))
+	}
+	mem.truncated = plan.Truncated != nil
+	if key := strings.Join(plan.Warnings, "\n"); key != mem.lastWarnings {
+		mem.lastWarnings = key
+		for _, w := range plan.Warnings {
+			log.Warn("left alone", zap.String("warning", w))
+		}
 	}
 	if key := infeasibleText(plan.Infeasible); key != mem.lastInfeasible {
 		mem.lastInfeasible = key

@@ -105,14 +105,21 @@ const (
 	LabelNodeType = "ray.io/node-type"
 )
 
-// PodsFromKube converts the worker pods of one cluster for the engine.
-// Only pods carrying this cluster's label and a worker group label are
-// passed on, so the engine can never plan for another cluster's pod.
+// PodsFromKube converts the pods of one cluster for the engine. Only pods
+// carrying this cluster's label are passed on, so the engine can never plan
+// for another cluster's pod: workers with a group label, and the head
+// (ray.io/node-type=head, Head set), by which the engine recognises the
+// head's Ray node whatever its group name. The engine never counts or
+// terminates the head.
 func PodsFromKube(cluster string, pods []corev1.Pod, listed map[string]bool) []engine.Pod {
 	var out []engine.Pod
 	for i := range pods {
 		p := &pods[i]
-		if p.Labels[LabelCluster] != cluster || p.Labels[LabelNodeType] != "worker" || p.Labels[LabelGroup] == "" {
+		if p.Labels[LabelCluster] != cluster {
+			continue
+		}
+		head := p.Labels[LabelNodeType] == "head"
+		if !head && (p.Labels[LabelNodeType] != "worker" || p.Labels[LabelGroup] == "") {
 			continue
 		}
 		out = append(out, engine.Pod{
@@ -123,6 +130,7 @@ func PodsFromKube(cluster string, pods []corev1.Pod, listed map[string]bool) []e
 			Deleting:          p.DeletionTimestamp != nil,
 			ListedForDeletion: listed[p.Name],
 			Created:           p.CreationTimestamp.Time,
+			Head:              head,
 		})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })

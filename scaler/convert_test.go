@@ -252,11 +252,12 @@ func TestPodsFromKube(t *testing.T) {
 		pod("rc-cpu-2", "rc", "worker", "cpu", corev1.PodRunning),
 		terminating,
 		pod("rc-cpu-1", "rc", "worker", "cpu", corev1.PodFailed),
-		pod("rc-head-1", "rc", "head", "headgroup", corev1.PodRunning),  // the head
-		pod("other-cpu-1", "other", "worker", "cpu", corev1.PodRunning), // another cluster
-		pod("rc-cpu-4", "", "worker", "cpu", corev1.PodRunning),         // no cluster label
-		pod("rc-cpu-5", "rc", "", "cpu", corev1.PodRunning),             // no node type
-		pod("rc-cpu-6", "rc", "worker", "", corev1.PodRunning),          // no group
+		pod("rc-head-1", "rc", "head", "headgroup", corev1.PodRunning),       // the head, marked as such
+		pod("other-head-2", "other", "head", "headgroup", corev1.PodRunning), // another cluster's head
+		pod("other-cpu-1", "other", "worker", "cpu", corev1.PodRunning),      // another cluster
+		pod("rc-cpu-4", "", "worker", "cpu", corev1.PodRunning),              // no cluster label
+		pod("rc-cpu-5", "rc", "", "cpu", corev1.PodRunning),                  // no node type
+		pod("rc-cpu-6", "rc", "worker", "", corev1.PodRunning),               // no group
 		pod("rc-job-7", "rc", "redis-cleanup", "cpu", corev1.PodRunning),
 	}
 	listed := map[string]bool{"rc-cpu-2": true, "other-cpu-1": true}
@@ -265,6 +266,7 @@ func TestPodsFromKube(t *testing.T) {
 		{Name: "rc-cpu-2", Group: "cpu", IP: "10.0.0.2", Running: true, ListedForDeletion: true, Created: created.Time},
 		{Name: "rc-cpu-3", Group: "cpu", IP: "10.0.0.3", Running: true, Deleting: true, Created: created.Time},
 		{Name: "rc-gpu-1", Group: "gpu", IP: "10.0.0.1", Created: created.Time},
+		{Name: "rc-head-1", Group: "headgroup", IP: "10.0.0.1", Running: true, Created: created.Time, Head: true},
 	}
 	got := PodsFromKube("rc", in, listed)
 	if !reflect.DeepEqual(got, want) {
@@ -280,5 +282,45 @@ func TestPodsFromKube(t *testing.T) {
 	}
 	if got := PodsFromKube("rc", nil, nil); len(got) != 0 {
 		t.Errorf("pods out of nothing: %v", got)
+	}
+}
+
+// TestWorkerGroupNamedHeadgroup: a worker group may be called "headgroup",
+// the head group's name. With minReplicas = maxReplicas = 2 and two healthy
+// workers, nothing is to be done, round after round, whether Ray marks the
+// head with its head resource or only the head pod's node-type label tells
+// the head's Ray node apart.
+func TestWorkerGroupNamedHeadgroup(t *testing.T) {
+	pod := func(name, nodeType, ip string) corev1.Pod {
+		p := corev1.Pod{}
+		p.Name, p.Namespace = name, "ml"
+		p.Labels = map[string]string{LabelCluster: "rc", LabelNodeType: nodeType, LabelGroup: engine.HeadGroupName}
+		p.Status.Phase, p.Status.PodIP = corev1.PodRunning, ip
+		return p
+	}
+	pods := []corev1.Pod{pod("rc-head-x", "head", "10.0.0.1"), pod("rc-headgroup-worker-a", "worker", "10.0.0.2"), pod("rc-headgroup-worker-b", "worker", "10.0.0.3")}
+	c := engine.Cluster{
+		Groups:         []engine.Group{{Name: engine.HeadGroupName, Resources: map[string]float64{"CPU": 1}, MinReplicas: 2, MaxReplicas: 2, Replicas: 2}},
+		IdleTimeout:    time.Minute,
+		UpscalingSpeed: engine.DefaultUpscalingSpeed,
+	}
+	for _, marker := range []bool{true, false} {
+		head := &rpcpb.NodeState{NodeId: []byte{1}, InstanceId: "rc-head-x", NodeIpAddress: "10.0.0.1", RayNodeTypeName: engine.HeadGroupName,
+			Status: rpcpb.NodeStatus_IDLE, IdleDurationMs: 3600_000, TotalResources: map[string]float64{"CPU": 1}, AvailableResources: map[string]float64{"CPU": 1}}
+		if marker {
+			head.TotalResources[engine.HeadResource] = 1
+		}
+		st := &rpcpb.ClusterResourceState{NodeStates: []*rpcpb.NodeState{head,
+			{NodeId: []byte{2}, InstanceId: "rc-headgroup-worker-a", RayNodeTypeName: engine.HeadGroupName, Status: rpcpb.NodeStatus_RUNNING,
+				TotalResources: map[string]float64{"CPU": 1}, AvailableResources: map[string]float64{"CPU": 0}},
+			{NodeId: []byte{3}, InstanceId: "rc-headgroup-worker-b", RayNodeTypeName: engine.HeadGroupName, Status: rpcpb.NodeStatus_IDLE, IdleDurationMs: 3600_000,
+				TotalResources: map[string]float64{"CPU": 1}, AvailableResources: map[string]float64{"CPU": 1}},
+		}}
+		for round := range 3 {
+			plan := engine.Decide(c, StateFromProto(st), PodsFromKube("rc", pods, nil), time.Now())
+			if len(plan.Terminate) != 0 || len(plan.Launch) != 0 || plan.Replicas[engine.HeadGroupName] != 2 {
+				t.Fatalf("marker %v, round %d: terminate %+v, launch %v, replicas %v", marker, round, plan.Terminate, plan.Launch, plan.Replicas)
+			}
+		}
 	}
 }

@@ -12,6 +12,8 @@ import (
 	rayv1 "github.com/ray-project/kuberay/ray-operator/apis/ray/v1"
 	"google.golang.org/protobuf/encoding/protojson"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/yaml"
 
 	"github.com/raypilot/raypilot/defaults"
@@ -25,11 +27,19 @@ const planUsage = "usage: raypilot plan --raycluster FILE --ray-state FILE [--po
 
 // planOutput is the JSON document `raypilot plan` prints.
 type planOutput struct {
-	Launch     map[string]int    `json:"launch"`
-	Terminate  []planTermination `json:"terminate"`
-	Infeasible planInfeasible    `json:"infeasible"`
-	Replicas   map[string]int    `json:"replicas"`
-	Decisions  []string          `json:"decisions"`
+	Launch    map[string]int    `json:"launch"`
+	Terminate []planTermination `json:"terminate"`
+	// UnnamedTerminations counts, per group, the terminations the plan
+	// decided but cannot name: without --pods no pod name can be verified.
+	UnnamedTerminations map[string]int `json:"unnamedTerminations"`
+	Infeasible          planInfeasible `json:"infeasible"`
+	Replicas            map[string]int `json:"replicas"`
+	Decisions           []string       `json:"decisions"`
+	// Truncated is set when the demand was too large for one scaling round.
+	Truncated *planTruncation `json:"truncated,omitempty"`
+	// Notes say what the plan left out or alone: unnamed terminations,
+	// ignored pods, truncated demand, Ray nodes in an unknown status.
+	Notes []string `json:"notes"`
 }
 
 // planTermination is one pod the engine would remove.
@@ -38,6 +48,19 @@ type planTermination struct {
 	Group  string `json:"group"`
 	Cause  string `json:"cause"`
 	Reason string `json:"reason,omitempty"`
+}
+
+// planTruncation is engine.Truncation: what one scaling round decided on
+// of the demand, and how much there was.
+type planTruncation struct {
+	Shapes       int `json:"shapes"`
+	ShapesTotal  int `json:"shapesTotal"`
+	Requests     int `json:"requestsLeftOut"`
+	Gangs        int `json:"placementGroups"`
+	GangsTotal   int `json:"placementGroupsTotal"`
+	Bundles      int `json:"constraintShapes"`
+	BundlesTotal int `json:"constraintShapesTotal"`
+	Replicas     int `json:"replicasNotModelled"`
 }
 
 // planInfeasible is the demand no allowed cluster shape can satisfy: the
@@ -111,10 +134,12 @@ func runPlan(args []string, stdout, stderr io.Writer) int {
 		return fail(err)
 	}
 	var pods []corev1.Pod
+	var notes []string
 	if *podsFile != "" {
 		if pods, err = planReadPods(*podsFile); err != nil {
 			return fail(err)
 		}
+		pods, notes = planVerifiedPods(rc, pods)
 	} else {
 		pods = planPodsFromState(rc.Name, st)
 	}
@@ -127,20 +152,27 @@ func runPlan(args []string, stdout, stderr io.Writer) int {
 	}
 	plan := engine.Decide(cluster, scaler.StateFromProto(st), scaler.PodsFromKube(rc.Name, pods, listed), now)
 
+	out := planToOutput(plan, rc, pods, *podsFile != "")
+	out.Notes = append(append([]string{}, notes...), out.Notes...)
 	enc := json.NewEncoder(stdout)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false) // keep the reasons' ">" readable
-	if err := enc.Encode(planToOutput(plan)); err != nil {
+	if err := enc.Encode(out); err != nil {
 		return fail(err)
 	}
 	return 0
 }
 
 // planToOutput renders the plan with empty collections instead of nulls.
-func planToOutput(p engine.Plan) planOutput {
+// A termination is listed by name only when it names a pod of pods (the
+// verified --pods input, named says there was one) that is a worker of the
+// termination's group in rc; any other is only counted in
+// UnnamedTerminations, and a note says why.
+func planToOutput(p engine.Plan, rc *rayv1.RayCluster, pods []corev1.Pod, named bool) planOutput {
 	out := planOutput{
-		Launch:    map[string]int{},
-		Terminate: []planTermination{},
+		Launch:              map[string]int{},
+		Terminate:           []planTermination{},
+		UnnamedTerminations: map[string]int{},
 		Infeasible: planInfeasible{
 			Requests:    []planRequest{},
 			Gangs:       len(p.Infeasible.Gangs),
@@ -148,6 +180,10 @@ func planToOutput(p engine.Plan) planOutput {
 		},
 		Replicas:  map[string]int{},
 		Decisions: []string{},
+		Notes:     []string{},
+	}
+	if t := p.Truncated; t != nil {
+		out.Truncated = &planTruncation{t.Shapes, t.ShapesTotal, t.Requests, t.Gangs, t.GangsTotal, t.Bundles, t.BundlesTotal, t.Replicas}
 	}
 	for g, n := range p.Launch {
 		if n > 0 {
@@ -157,8 +193,28 @@ func planToOutput(p engine.Plan) planOutput {
 	for g, n := range p.Replicas {
 		out.Replicas[g] = n
 	}
+	workers := map[string]string{} // verified worker pod → group
+	if named {
+		for i := range pods {
+			if p := &pods[i]; p.Labels[scaler.LabelNodeType] == "worker" && p.Labels[scaler.LabelCluster] == rc.Name {
+				workers[p.Name] = p.Labels[scaler.LabelGroup]
+			}
+		}
+	}
+	unnamed := 0
 	for _, t := range p.Terminate {
+		if g, ok := workers[t.Pod]; !ok || g != t.Group || !planHasGroup(rc, t.Group) {
+			out.UnnamedTerminations[t.Group]++
+			unnamed++
+			continue
+		}
 		out.Terminate = append(out.Terminate, planTermination{Pod: t.Pod, Group: t.Group, Cause: string(t.Cause), Reason: t.Reason})
+	}
+	switch {
+	case unnamed > 0 && !named:
+		out.Notes = append(out.Notes, fmt.Sprintf("%s counted, not named: without --pods no pod name can be verified; pass the cluster's pods with --pods to name them", planPlural(unnamed, "termination")))
+	case unnamed > 0:
+		out.Notes = append(out.Notes, fmt.Sprintf("%s counted, not named: not a worker pod of its group in --pods", planPlural(unnamed, "termination")))
 	}
 	for _, r := range p.Infeasible.Requests {
 		out.Infeasible.Requests = append(out.Infeasible.Requests, planRequest{Resources: r.Resources, Count: r.Count})
@@ -166,7 +222,60 @@ func planToOutput(p engine.Plan) planOutput {
 	for _, d := range p.Decisions {
 		out.Decisions = append(out.Decisions, d.String())
 	}
+	if p.Truncated != nil {
+		out.Notes = append(out.Notes, p.Truncated.String())
+	}
+	out.Notes = append(out.Notes, p.Warnings...)
 	return out
+}
+
+func planHasGroup(rc *rayv1.RayCluster, group string) bool {
+	for _, g := range rc.Spec.WorkerGroupSpecs {
+		if g.GroupName == group {
+			return true
+		}
+	}
+	return false
+}
+
+func planPlural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}
+
+// planVerifiedPods keeps the pods that can be pods of rc: in its namespace
+// (default when unset) and with a valid pod name. A pods file is data, not
+// the API server: a name such as "../other" or another namespace's pod must
+// never be proposed for deletion. The notes say what was ignored.
+func planVerifiedPods(rc *rayv1.RayCluster, pods []corev1.Pod) ([]corev1.Pod, []string) {
+	ns := func(s string) string {
+		if s == "" {
+			return metav1.NamespaceDefault
+		}
+		return s
+	}
+	var kept []corev1.Pod
+	var foreign, invalid []string
+	for _, p := range pods {
+		switch {
+		case len(validation.IsDNS1123Subdomain(p.Name)) > 0:
+			invalid = append(invalid, fmt.Sprintf("%q", p.Name))
+		case ns(p.Namespace) != ns(rc.Namespace):
+			foreign = append(foreign, p.Namespace+"/"+p.Name)
+		default:
+			kept = append(kept, p)
+		}
+	}
+	var notes []string
+	if len(invalid) > 0 {
+		notes = append(notes, fmt.Sprintf("ignored %s with an invalid pod name: %s", planPlural(len(invalid), "pod"), strings.Join(invalid, ", ")))
+	}
+	if len(foreign) > 0 {
+		notes = append(notes, fmt.Sprintf("ignored %s outside namespace %s: %s", planPlural(len(foreign), "pod"), ns(rc.Namespace), strings.Join(foreign, ", ")))
+	}
+	return kept, notes
 }
 
 // planReadRayCluster reads the one RayCluster of a YAML or JSON file (other
@@ -281,13 +390,15 @@ func planReadState(path string) (*rpcpb.ClusterResourceState, error) {
 	return st, nil
 }
 
-// planPodsFromState stands in for the pod list when none is given: every
-// worker node of the state with an instance id is a running pod of its group
-// named after that id.
+// planPodsFromState stands in for the pod list when none is given, so that
+// the decision counts right: every worker node of the state whose instance
+// id is a valid pod name is a running pod of its type's group named after
+// that id. The head is recognised by Ray's head resource. These names come
+// from Ray, not from Kubernetes, so planToOutput never prints them.
 func planPodsFromState(cluster string, st *rpcpb.ClusterResourceState) []corev1.Pod {
 	var pods []corev1.Pod
 	for _, n := range st.GetNodeStates() {
-		if _, head := n.GetTotalResources()[engine.HeadResource]; head || n.GetInstanceId() == "" || n.GetRayNodeTypeName() == engine.HeadGroupName {
+		if _, head := n.GetTotalResources()[engine.HeadResource]; head || len(validation.IsDNS1123Subdomain(n.GetInstanceId())) > 0 {
 			continue
 		}
 		var p corev1.Pod

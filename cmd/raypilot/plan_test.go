@@ -2,12 +2,16 @@ package main
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"maps"
+	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -31,8 +35,14 @@ type planResult struct {
 		Gangs       int `json:"gangs"`
 		Constraints int `json:"constraints"`
 	} `json:"infeasible"`
-	Replicas  map[string]int `json:"replicas"`
-	Decisions []string       `json:"decisions"`
+	Replicas            map[string]int `json:"replicas"`
+	Decisions           []string       `json:"decisions"`
+	UnnamedTerminations map[string]int `json:"unnamedTerminations"`
+	Notes               []string       `json:"notes"`
+	Truncated           *struct {
+		Shapes      int `json:"shapes"`
+		ShapesTotal int `json:"shapesTotal"`
+	} `json:"truncated"`
 }
 
 // runPlanOK runs `raypilot plan` with args, requires exit 0, a quiet stderr
@@ -52,7 +62,8 @@ func runPlanOK(t *testing.T, args ...string) planResult {
 		t.Fatalf("stdout holds more than one JSON value:\n%s", out)
 	}
 	inf, _ := raw["infeasible"].(map[string]any)
-	for what, v := range map[string]any{"launch": raw["launch"], "terminate": raw["terminate"], "replicas": raw["replicas"], "infeasible.requests": inf["requests"]} {
+	for what, v := range map[string]any{"launch": raw["launch"], "terminate": raw["terminate"], "replicas": raw["replicas"], "infeasible.requests": inf["requests"],
+		"unnamedTerminations": raw["unnamedTerminations"], "notes": raw["notes"]} {
 		if v == nil {
 			t.Errorf("%s is missing or null:\n%s", what, out)
 		}
@@ -74,7 +85,8 @@ func TestPlanSeedScenarios(t *testing.T) {
 		launch     map[string]int
 		replicas   map[string]int
 		terminate  []term
-		infeasible int // pending {CPU: 1} requests left over
+		unnamed    map[string]int // terminations counted, not named
+		infeasible int            // pending {CPU: 1} requests left over
 	}{
 		{
 			name:     "pending request launches a worker",
@@ -96,11 +108,12 @@ func TestPlanSeedScenarios(t *testing.T) {
 			terminate: []term{{worker, "IDLE"}},
 		},
 		{
-			name:      "idle 31s, pods from the state",
-			args:      []string{"--raycluster", rc1, "--ray-state", planFixture("state-idle-31s.json")},
-			launch:    map[string]int{},
-			replicas:  map[string]int{"small-wg": 0},
-			terminate: []term{{worker, "IDLE"}},
+			// Without --pods no name can be verified: counted, not named.
+			name:     "idle 31s, pods from the state",
+			args:     []string{"--raycluster", rc1, "--ray-state", planFixture("state-idle-31s.json")},
+			launch:   map[string]int{},
+			replicas: map[string]int{"small-wg": 0},
+			unnamed:  map[string]int{"small-wg": 1},
 		},
 		{
 			name:     "idle exactly 30s is kept",
@@ -141,6 +154,12 @@ func TestPlanSeedScenarios(t *testing.T) {
 			if !reflect.DeepEqual(terms, tc.terminate) {
 				t.Errorf("terminate %v, want %v", terms, tc.terminate)
 			}
+			if want := tc.unnamed; !maps.Equal(res.UnnamedTerminations, want) {
+				t.Errorf("unnamed terminations %v, want %v", res.UnnamedTerminations, want)
+			}
+			if (len(tc.unnamed) > 0) != slices.ContainsFunc(res.Notes, func(n string) bool { return strings.Contains(n, "pass the cluster's pods with --pods") }) {
+				t.Errorf("notes %q", res.Notes)
+			}
 			left := 0
 			for _, r := range res.Infeasible.Requests {
 				if !maps.Equal(r.Resources, map[string]float64{"CPU": 1}) {
@@ -152,7 +171,7 @@ func TestPlanSeedScenarios(t *testing.T) {
 				t.Errorf("infeasible %+v, want %d requests", res.Infeasible, tc.infeasible)
 			}
 			// Every change is explained; no change, no decision.
-			if changed := len(tc.launch) > 0 || len(tc.terminate) > 0; changed != (len(res.Decisions) > 0) {
+			if changed := len(tc.launch) > 0 || len(tc.terminate) > 0 || len(tc.unnamed) > 0; changed != (len(res.Decisions) > 0) {
 				t.Errorf("decisions %q", res.Decisions)
 			}
 		})
@@ -198,5 +217,117 @@ func TestPlanErrors(t *testing.T) {
 				t.Errorf("stderr is not one line: %q", errb.String())
 			}
 		})
+	}
+}
+
+// planHostileState is a Ray state whose instance ids are not all this
+// cluster's worker pods: the head (without Ray's head resource, reporting the
+// worker group's type), another namespace's pod, a path, and one real idle
+// worker.
+const planHostileState = `{"nodeStates": [
+  {"nodeId": "AQ==", "instanceId": "test-cluster-head-8x2vq", "rayNodeTypeName": "small-wg", "nodeIpAddress": "10.244.0.5", "status": "IDLE", "idleDurationMs": "600000",
+   "totalResources": {"CPU": 2}, "availableResources": {"CPU": 2}},
+  {"nodeId": "Ag==", "instanceId": "kube-system/coredns-abc", "rayNodeTypeName": "small-wg", "status": "IDLE", "idleDurationMs": "600000",
+   "totalResources": {"CPU": 2}, "availableResources": {"CPU": 2}},
+  {"nodeId": "Aw==", "instanceId": "../../other", "rayNodeTypeName": "small-wg", "status": "IDLE", "idleDurationMs": "600000",
+   "totalResources": {"CPU": 2}, "availableResources": {"CPU": 2}},
+  {"nodeId": "BA==", "instanceId": "coredns-abc", "rayNodeTypeName": "small-wg", "status": "IDLE", "idleDurationMs": "600000",
+   "totalResources": {"CPU": 2}, "availableResources": {"CPU": 2}},
+  {"nodeId": "BQ==", "instanceId": "test-cluster-small-wg-worker-x7k2p", "rayNodeTypeName": "small-wg", "nodeIpAddress": "10.244.0.6", "status": "IDLE", "idleDurationMs": "600000",
+   "totalResources": {"CPU": 2}, "availableResources": {"CPU": 2}}
+]}`
+
+// planHostilePods are the cluster's pods as listed, plus pods a pods file
+// could carry that are not this cluster's workers: one in another namespace
+// and one whose name is not a pod name, both with the cluster's labels.
+const planHostilePods = `apiVersion: v1
+kind: List
+items:
+- {kind: Pod, metadata: {name: test-cluster-head-8x2vq, namespace: default, labels: {ray.io/cluster: test-cluster, ray.io/group: small-wg, ray.io/node-type: head}}, status: {phase: Running, podIP: 10.244.0.5}}
+- {kind: Pod, metadata: {name: test-cluster-small-wg-worker-x7k2p, namespace: default, labels: {ray.io/cluster: test-cluster, ray.io/group: small-wg, ray.io/node-type: worker}}, status: {phase: Running, podIP: 10.244.0.6}}
+- {kind: Pod, metadata: {name: coredns-abc, namespace: kube-system, labels: {ray.io/cluster: test-cluster, ray.io/group: small-wg, ray.io/node-type: worker}}, status: {phase: Running}}
+- {kind: Pod, metadata: {name: ../../other, namespace: default, labels: {ray.io/cluster: test-cluster, ray.io/group: small-wg, ray.io/node-type: worker}}, status: {phase: Running}}
+`
+
+// Only names that are worker pods of the group may ever be proposed for
+// deletion: never the head, another namespace's pod or a path, and without
+// --pods no name at all.
+func TestPlanNamesOnlyVerifiedPods(t *testing.T) {
+	rc1 := planFixture("raycluster-one-worker.json")
+	state := writeFile(t, "state.json", planHostileState)
+
+	res := runPlanOK(t, "--raycluster", rc1, "--ray-state", state)
+	if len(res.Terminate) != 0 {
+		t.Errorf("without --pods: terminate %+v", res.Terminate)
+	}
+	// The head (no head resource) and coredns-abc have valid names and
+	// count; the others cannot be pods at all.
+	if want := map[string]int{"small-wg": 3}; !maps.Equal(res.UnnamedTerminations, want) || res.Replicas["small-wg"] != 0 {
+		t.Errorf("without --pods: unnamed %v, replicas %v", res.UnnamedTerminations, res.Replicas)
+	}
+	out, _ := json.Marshal(res)
+	for _, name := range []string{"kube-system/coredns-abc", "../../other", "test-cluster-head-8x2vq", "x7k2p"} {
+		if strings.Contains(string(out), name) {
+			t.Errorf("without --pods the output names %s: %s", name, out)
+		}
+	}
+
+	res = runPlanOK(t, "--raycluster", rc1, "--ray-state", state, "--pods", writeFile(t, "pods.yaml", planHostilePods))
+	type term struct{ pod, group string }
+	var got []term
+	for _, x := range res.Terminate {
+		got = append(got, term{x.Pod, x.Group})
+	}
+	if want := []term{{"test-cluster-small-wg-worker-x7k2p", "small-wg"}}; !reflect.DeepEqual(got, want) || len(res.UnnamedTerminations) != 0 {
+		t.Errorf("with --pods: terminate %v, unnamed %v; want %v", got, res.UnnamedTerminations, want)
+	}
+	for _, note := range []string{`ignored 1 pod with an invalid pod name: "../../other"`, "ignored 1 pod outside namespace default: kube-system/coredns-abc"} {
+		if !slices.Contains(res.Notes, note) {
+			t.Errorf("notes %q lack %q", res.Notes, note)
+		}
+	}
+}
+
+// A round that decides on part of the demand says so offline too.
+func TestPlanTruncatedDemand(t *testing.T) {
+	// A thousand busy workers, each with a different amount of free memory,
+	// and thousands of distinct request shapes.
+	raw, err := os.ReadFile(planFixture("raycluster-one-worker.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rc map[string]any
+	if err := json.Unmarshal(raw, &rc); err != nil {
+		t.Fatal(err)
+	}
+	wg := rc["spec"].(map[string]any)["workerGroupSpecs"].([]any)[0].(map[string]any)
+	wg["maxReplicas"], wg["replicas"] = 100000, 1000
+	rcJSON, _ := json.Marshal(rc)
+	var b strings.Builder
+	b.WriteString(`{"nodeStates": [`)
+	for i := range 1000 {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, `{"nodeId": "%s", "instanceId": "w-%d", "rayNodeTypeName": "small-wg", "status": "RUNNING",
+			"totalResources": {"CPU": 2, "memory": 4294967296}, "availableResources": {"CPU": 2, "memory": %d}}`,
+			base64.StdEncoding.EncodeToString([]byte(fmt.Sprint(i))), i, 4294967296-i)
+	}
+	b.WriteString(`], "pendingResourceRequests": [`)
+	for i := range 5000 {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, `{"request": {"resourcesBundle": {"CPU": 1, "memory": %d}}, "count": 1}`, 1000+i)
+	}
+	b.WriteString(`]}`)
+	res := runPlanOK(t, "--raycluster", writeFile(t, "rc.json", string(rcJSON)), "--ray-state", writeFile(t, "state.json", b.String()))
+	if res.Truncated == nil || res.Truncated.ShapesTotal != 5000 || res.Truncated.Shapes >= 5000 || res.Truncated.Shapes < 1 {
+		t.Fatalf("truncated %+v", res.Truncated)
+	}
+	if !slices.ContainsFunc(res.Notes, func(n string) bool {
+		return strings.HasPrefix(n, fmt.Sprintf("decided on %d of 5000", res.Truncated.Shapes))
+	}) {
+		t.Errorf("notes %q", res.Notes)
 	}
 }

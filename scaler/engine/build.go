@@ -21,12 +21,26 @@ type decider struct {
 	// Ray breaks every tie by it, and each step reorders it the way Ray does.
 	nodes []*snode
 	// Per group: pods that count towards replicas, pods that hold a replica
-	// without being schedulable (Ray node draining), live Ray nodes.
-	active, draining, running []int
+	// without being schedulable (Ray node draining, or in a status the engine
+	// does not know), live Ray nodes, and requested replicas without a pod
+	// beyond maxPhantoms (held, not modelled as nodes).
+	active, held, running, extra []int
 	// offList are terminations of pods that are not scheduling nodes (dead
 	// Ray node, allocation timeout).
 	offList    []Termination
 	infeasible Infeasible
+	warnings   []string
+	truncated  Truncation
+	// work counts the steps of the bin packing; a trySchedule gives up once
+	// it exceeds limit (0: no limit). See budget.go.
+	work, limit int
+	// budget is the round's budget; spent is what the constraint and
+	// placement-group steps used of it.
+	budget, spent int
+	// Slabs the nodes' vectors are cut from (newSnode).
+	fslab []float64
+	bslab []bool
+	nslab []snode
 	// Scratch space reused by every trial placement, so that scoring a
 	// candidate allocates nothing.
 	scratch      slot
@@ -52,40 +66,9 @@ func newDecider(c Cluster, s State, pods []Pod, now time.Time) *decider {
 		d.groupRes[i] = d.u.vec(g.Resources)
 	}
 	n := len(c.Groups)
-	d.active, d.draining, d.running = make([]int, n), make([]int, n), make([]int, n)
+	d.active, d.held, d.running, d.extra = make([]int, n), make([]int, n), make([]int, n), make([]int, n)
 	d.buildNodes(pods)
 	return d
-}
-
-// resourceNames collects every resource name of the input.
-func resourceNames(c Cluster, s State) map[string]struct{} {
-	names := map[string]struct{}{}
-	add := func(m map[string]float64) {
-		for k := range m {
-			names[k] = struct{}{}
-		}
-	}
-	for _, g := range c.Groups {
-		add(g.Resources)
-	}
-	for _, n := range s.Nodes {
-		add(n.Total)
-		add(n.Available)
-	}
-	for _, p := range s.Pending {
-		add(p.Resources)
-	}
-	for _, g := range s.Gangs {
-		for _, b := range g.Bundles {
-			add(b.Resources)
-		}
-	}
-	for _, k := range s.Constraints {
-		for _, b := range k.Bundles {
-			add(b.Resources)
-		}
-	}
-	return names
 }
 
 // rank orders the Ray nodes that claim one pod: a pod whose Ray restarted has
@@ -93,12 +76,20 @@ func resourceNames(c Cluster, s State) map[string]struct{} {
 func rank(s NodeStatus) int {
 	switch {
 	case s.alive():
-		return 3
+		return 4
 	case s == NodeDraining:
+		return 3
+	case !s.known():
 		return 2
 	}
 	return 1
 }
+
+// maxPhantoms bounds the requested replicas without a pod that one Decide
+// call models as scheduling nodes, so that a spec asking for billions of
+// replicas costs bounded time and memory. Those beyond it still hold their
+// replicas and count against every maximum, but take no demand.
+const maxPhantoms = maxNewNodes
 
 // buildNodes turns pods and Ray nodes into the initial context, as Ray's
 // instance manager would see them on KubeRay: a pod with a live Ray node is
@@ -113,8 +104,18 @@ func (d *decider) buildNodes(pods []Pod) {
 	}
 	var mine []groupPod
 	seen := make(map[string]bool, len(pods))
+	// Head pods are recognised by their node-type label (Pod.Head), never by
+	// their group name: a worker group may be called "headgroup" too.
+	headName, headIP := map[string]bool{}, map[string]bool{}
 	for i := range pods {
 		p := &pods[i]
+		if p.Head {
+			headName[p.Name] = true
+			if p.IP != "" {
+				headIP[p.IP] = true
+			}
+			continue
+		}
 		g, ok := d.groupIdx[p.Group]
 		if !ok || p.Deleting || p.ListedForDeletion || seen[p.Name] {
 			continue
@@ -137,15 +138,21 @@ func (d *decider) buildNodes(pods []Pod) {
 		}
 	}
 
-	nodes := slices.Clone(d.s.Nodes)
-	slices.SortStableFunc(nodes, func(a, b Node) int { return strings.Compare(a.ID, b.ID) })
-	best := map[*Pod]*Node{}
+	order := make([]int, len(d.s.Nodes))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return strings.Compare(d.s.Nodes[a].ID, d.s.Nodes[b].ID) })
+	best := make(map[*Pod]*Node, len(mine))
 	var heads []*snode
-	for i := range nodes {
-		n := &nodes[i]
-		if n.IsHead() {
-			if n.Status.alive() {
+	for _, i := range order {
+		n := &d.s.Nodes[i]
+		if n.IsHead() || headName[n.InstanceID] || n.InstanceID == "" && headIP[n.IP] {
+			switch {
+			case n.Status.alive():
 				heads = append(heads, d.liveNode(n, nil))
+			case !n.Status.known():
+				d.warn("the head's Ray node %s has status %s, which the scaler does not know; it takes no demand", short(n.ID), n.Status)
 			}
 			continue
 		}
@@ -162,15 +169,20 @@ func (d *decider) buildNodes(pods []Pod) {
 	}
 
 	d.nodes = heads
-	next := 0
+	next, phantoms := 0, 0
 	for g := range d.c.Groups {
 		for ; next < len(mine) && mine[next].g == g; next++ {
 			d.addPod(g, mine[next].p, best[mine[next].p])
 		}
 		grp := d.c.Groups[g]
-		phantom := grp.clampReplicas(grp.Replicas)*grp.Hosts() - d.active[g]
-		for range max(phantom, 0) {
+		want := max(addSat(mulSat(grp.clampReplicas(grp.Replicas), grp.Hosts()), -d.active[g]), 0)
+		modelled := min(want, max(maxPhantoms-phantoms, 0))
+		for range modelled {
 			d.nodes = append(d.nodes, d.fresh(g, kindPhantom))
+		}
+		phantoms += modelled
+		if d.extra[g] = want - modelled; d.extra[g] > 0 {
+			d.truncated.Replicas = addSat(d.truncated.Replicas, d.extra[g])
 		}
 	}
 }
@@ -183,7 +195,13 @@ func (d *decider) addPod(g int, p *Pod, n *Node) {
 		d.running[g]++
 		d.nodes = append(d.nodes, d.liveNode(n, p))
 	case n != nil && n.Status == NodeDraining:
-		d.draining[g]++
+		d.held[g]++
+	case n != nil && !n.Status.known():
+		// Ray's reconciler makes no transition for a status it cannot map;
+		// leave the pod as it is: it keeps its replica and is never removed.
+		d.held[g]++
+		d.warn("pod %s (group %s): Ray node %s has status %s, which the scaler does not know; left alone (counted, never terminated)",
+			p.Name, p.Group, short(n.ID), n.Status)
 	case n != nil:
 		d.offList = append(d.offList, Termination{
 			Pod: p.Name, Group: p.Group, NodeID: n.ID, Cause: CauseRayStopped,
@@ -214,18 +232,18 @@ func podPhase(p *Pod) string {
 }
 
 // liveNode builds the scheduling node of a live Ray node; p is its pod (nil
-// for the head).
+// for the head). The head belongs to no worker group, whatever its type name:
+// it never counts towards a group's workers.
 func (d *decider) liveNode(n *Node, p *Pod) *snode {
 	g, typ := -1, n.Type
 	if p != nil {
 		g, typ = d.groupIdx[p.Group], p.Group
-	} else if i, ok := d.groupIdx[n.Type]; ok {
-		g = i
 	}
-	sn := d.u.newSnode(g, typ, kindRunning, n.Labels, func(total, avail vec) {
-		d.u.fill(total, n.Total)
-		d.u.fill(avail, n.Available)
-	})
+	sn, total, avail := d.newSnode(g, typ, kindRunning, n.Labels)
+	d.u.fill(total, n.Total)
+	d.u.fill(avail, n.Available)
+	sn.seal()
+	sn.fixed = d.u.fixed(n.Total, n.Available)
 	sn.head = p == nil
 	sn.pod = p
 	sn.nodeID = n.ID
@@ -235,6 +253,11 @@ func (d *decider) liveNode(n *Node, p *Pod) *snode {
 		sn.avail = d.c.Groups[g].availability()
 	}
 	return sn
+}
+
+// warn records something the plan deliberately left alone.
+func (d *decider) warn(format string, args ...any) {
+	d.warnings = append(d.warnings, fmt.Sprintf(format, args...))
 }
 
 // short abbreviates a 56-character hex node id for messages.

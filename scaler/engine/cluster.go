@@ -103,13 +103,13 @@ func (g Group) Hosts() int {
 // MinWorkers returns Ray's min_workers for the group: minReplicas ×
 // numOfHosts.
 func (g Group) MinWorkers() int {
-	return max(g.MinReplicas, 0) * g.Hosts()
+	return mulSat(g.MinReplicas, g.Hosts())
 }
 
 // MaxWorkers returns Ray's max_workers for the group: maxReplicas ×
 // numOfHosts.
 func (g Group) MaxWorkers() int {
-	return max(g.MaxReplicas, 0) * g.Hosts()
+	return mulSat(g.MaxReplicas, g.Hosts())
 }
 
 // clampReplicas applies KubeRay's GetWorkerGroupDesiredReplicas rule: max wins

@@ -23,8 +23,20 @@ import (
 // replicas. Pods and replicas whose Ray node has not registered count as
 // capacity in every step, so nothing is launched twice. now is only compared
 // with pod creation times.
+//
+// Steps 5 to 7 share a fixed budget of bin-packing steps (budget.go): demand
+// too large for it is decided on its prefix in Ray's order, and
+// Plan.Truncated says so. The head is never a worker of any group, whatever
+// its type name; a pod whose Ray node reports a status the engine does not
+// know is counted and left alone (Plan.Warnings).
 func Decide(c Cluster, s State, pods []Pod, now time.Time) Plan {
+	return decide(c, s, pods, now, roundBudget)
+}
+
+// decide is Decide with a budget of bin-packing steps (see roundBudget).
+func decide(c Cluster, s State, pods []Pod, now time.Time, budget int) Plan {
 	d := newDecider(c, s, pods, now)
+	d.budget = budget
 	d.enforceMin()
 	d.enforceMaxPerType()
 	d.enforceMaxGlobal()
@@ -68,16 +80,24 @@ func (d *decider) plan(wanted []int) Plan {
 
 	for g, grp := range d.c.Groups {
 		h := grp.Hosts()
-		kept := d.active[g] + phantoms[g] - removed[g]
-		r := grp.clampReplicas((kept + launched[g] + h - 1) / h)
+		kept := addSat(addSat(d.active[g], phantoms[g]), d.extra[g]-removed[g])
+		r := grp.clampReplicas(ceilDiv(addSat(kept, launched[g]), h))
 		p.Replicas[grp.Name] = r
 		// Count what the replicas bring rather than the nodes asked for: a
 		// multi-host group grows by whole replicas, and the bounds may cut.
-		if n := r*h - kept; n > 0 {
+		if n := addSat(mulSat(r, h), -kept); n > 0 {
 			p.Launch[grp.Name] = n
 		}
 	}
 	p.Infeasible = d.infeasible
 	p.Decisions = d.decisions(p, wanted, launched)
+	if d.truncated.any() {
+		t := d.truncated
+		p.Truncated = &t
+	}
+	if len(d.warnings) > 0 {
+		p.Warnings = slices.Clone(d.warnings)
+		slices.Sort(p.Warnings)
+	}
 	return p
 }

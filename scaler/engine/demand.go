@@ -2,23 +2,23 @@ package engine
 
 import (
 	"cmp"
-	"math"
 	"slices"
 	"strconv"
-	"strings"
 )
 
-// shapeRuns compiles counted shapes into sorted runs. Identical shapes are
-// merged and put in canonical order first, so the result does not depend on
-// the order the GCS happened to list them in.
-func (d *decider) shapeRuns(shapes []ShapeCount, o origin) []run {
-	byKey := map[string]int{}
-	var runs []run
-	for _, s := range shapes {
+// shapeRuns compiles counted shapes into runs, identical shapes merged.
+// They are not sorted yet (schedulePrefix sorts the part it decides on);
+// runs this round cannot place (an implicit resource beyond
+// maxImplicitNames) come last, deferred of them.
+func (d *decider) shapeRuns(shapes []ShapeCount, o origin) (runs []run, deferred int) {
+	byKey := make(map[string]int, len(shapes))
+	qs := make([]creq, len(shapes))
+	for i, s := range shapes {
 		if s.Count <= 0 {
 			continue
 		}
-		q := d.u.compile(s.Request, o)
+		q := &qs[i]
+		d.u.compileInto(q, s.Request, o)
 		if i, ok := byKey[q.key]; ok {
 			runs[i].n = addSat(runs[i].n, s.Count)
 			continue
@@ -26,29 +26,37 @@ func (d *decider) shapeRuns(shapes []ShapeCount, o origin) []run {
 		byKey[q.key] = len(runs)
 		runs = append(runs, run{q, s.Count})
 	}
-	slices.SortFunc(runs, func(a, b run) int { return strings.Compare(a.q.key, b.q.key) })
-	sortRuns(runs)
-	return runs
-}
-
-// addSat adds two counts without wrapping around.
-func addSat(a, b int) int {
-	if a > math.MaxInt-b {
-		return math.MaxInt
+	kept := make([]run, 0, len(runs))
+	var later []run
+	for _, r := range runs {
+		if r.q.deferred {
+			later = append(later, r)
+		} else {
+			kept = append(kept, r)
+		}
 	}
-	return a + b
+	return append(kept, later...), len(later)
 }
 
 // enforceConstraints is Ray's _enforce_resource_constraints: each
 // request_resources constraint is packed against total resources (existing
-// nodes, then new ones) and kept only if all of it fits.
+// nodes, then new ones) and kept only if all of it fits. A constraint with
+// more bundle shapes than the budget allows is decided on a prefix of them:
+// if the prefix fits, the cluster is kept at least that large; if it does
+// not, neither does the whole.
 func (d *decider) enforceConstraints() {
+	used := 0
 	for _, k := range d.s.Constraints {
-		runs := d.shapeRuns(k.Bundles, fromConstraint)
+		runs, deferred := d.shapeRuns(k.Bundles, fromConstraint)
+		d.truncated.BundlesTotal += len(runs)
+		runs = runs[:len(runs)-deferred]
 		if len(runs) == 0 {
 			continue
 		}
-		target, left, capped := d.trySchedule(runs, srcConstraint)
+		n, target, left, capped, spent := d.schedulePrefix(runs, srcConstraint, d.constraintBudget()-used)
+		used = addSat(used, spent)
+		d.spent = addSat(d.spent, spent)
+		d.truncated.Bundles += n
 		switch {
 		case len(left) == 0:
 			d.nodes = target
@@ -60,7 +68,8 @@ func (d *decider) enforceConstraints() {
 
 // scheduleGangs is Ray's _sched_gang_resource_requests: placement groups with
 // more placement constraints and more bundles first, each placed all or
-// nothing.
+// nothing. A placement group that does not fit in its share of the budget,
+// and every one after the share is spent, waits for a later round.
 func (d *decider) scheduleGangs() {
 	gangs := make([]*Gang, 0, len(d.s.Gangs))
 	for i := range d.s.Gangs {
@@ -71,8 +80,22 @@ func (d *decider) scheduleGangs() {
 	slices.SortStableFunc(gangs, func(a, b *Gang) int {
 		return cmp.Or(cmp.Compare(gangConstraints(b), gangConstraints(a)), cmp.Compare(len(b.Bundles), len(a.Bundles)))
 	})
+	d.truncated.GangsTotal = len(gangs)
+	used := 0
 	for i, g := range gangs {
-		target, left, capped := d.trySchedule(d.gangRuns(g, i), srcDemand)
+		runs, deferred := d.gangRuns(g, i)
+		if deferred || used >= d.gangBudget() {
+			continue
+		}
+		d.work, d.limit = 0, max(1, min(d.gangBudgetEach(), d.gangBudget()-used))
+		target, left, capped, ok := d.trySchedule(runs, srcDemand)
+		used = addSat(used, d.work)
+		d.spent = addSat(d.spent, d.work)
+		d.work, d.limit = 0, 0
+		if !ok {
+			continue
+		}
+		d.truncated.Gangs++
 		switch {
 		case len(left) == 0:
 			d.nodes = target
@@ -96,8 +119,7 @@ func gangConstraints(g *Gang) int {
 // selectors become one summed request (one node), STRICT_SPREAD bundles carry
 // an anti-affinity to the group's "_PG_<id>" label (one per node, none on a
 // node that already holds one), PACK and SPREAD bundles are independent.
-func (d *decider) gangRuns(g *Gang, pos int) []run {
-	var runs []run
+func (d *decider) gangRuns(g *Gang, pos int) (runs []run, deferred bool) {
 	switch g.Strategy {
 	case StrictPack:
 		var order []string
@@ -139,17 +161,27 @@ func (d *decider) gangRuns(g *Gang, pos int) []run {
 		}
 	}
 	sortRuns(runs)
-	return mergeAdjacent(runs)
+	for _, r := range runs {
+		deferred = deferred || r.q.deferred
+	}
+	return mergeAdjacent(runs), deferred
 }
 
 // scheduleDemand is Ray's _sched_resource_requests: place as much pending
 // demand as possible, keep partial placements, report the rest infeasible.
+// Demand beyond what the budget decides on (see schedulePrefix) is neither
+// placed nor reported.
 func (d *decider) scheduleDemand() {
-	runs := d.shapeRuns(d.s.Pending, fromDemand)
-	if len(runs) == 0 {
-		return
+	all, deferred := d.shapeRuns(d.s.Pending, fromDemand)
+	runs := all[:len(all)-deferred]
+	n, target, left, capped := 0, d.nodes, []run(nil), false
+	if len(runs) > 0 {
+		n, target, left, capped, _ = d.schedulePrefix(runs, srcDemand, d.demandBudget())
 	}
-	target, left, capped := d.trySchedule(runs, srcDemand)
+	d.truncated.Shapes, d.truncated.ShapesTotal = n, len(all)
+	for _, r := range all[n:] {
+		d.truncated.Requests = addSat(d.truncated.Requests, r.n)
+	}
 	d.nodes = target
 	if capped {
 		return

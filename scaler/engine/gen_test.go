@@ -94,8 +94,16 @@ func genInput(e entropy) (Cluster, State, []Pod) {
 	var s State
 	var pods []Pod
 	if e.IntN(4) > 0 {
-		s.Nodes = append(s.Nodes, Node{ID: "head", Type: HeadGroupName, Status: NodeRunning, Head: e.IntN(2) == 0,
-			Total: R{"CPU": 2, HeadResource: 1}, Available: R{"CPU": pick(e, 0.0, 2)}, Idle: time.Hour})
+		// The head, sometimes under a worker group's name, recognised by its
+		// marker resource, its Head flag or its pod's node-type label.
+		head := Node{ID: "head", InstanceID: "head-pod", Type: pick(e, HeadGroupName, "g0"), Status: NodeRunning, Head: e.IntN(2) == 0,
+			Total: R{"CPU": 2, HeadResource: 1}, Available: R{"CPU": pick(e, 0.0, 2)}, Idle: time.Hour}
+		if e.IntN(3) == 0 {
+			delete(head.Total, HeadResource)
+			head.Head = false
+			pods = append(pods, Pod{Name: "head-pod", Group: head.Type, Running: true, Head: true})
+		}
+		s.Nodes = append(s.Nodes, head)
 	}
 	np := e.IntN(12)
 	for i := range np {
@@ -114,7 +122,7 @@ func genInput(e entropy) (Cluster, State, []Pod) {
 				avail[k] = v * pick(e, 0.0, 0.5, 1)
 			}
 		}
-		st := pick(e, NodeRunning, NodeIdle, NodeIdle, NodeDraining, NodeDead, NodeUnspecified)
+		st := pick(e, NodeRunning, NodeIdle, NodeIdle, NodeDraining, NodeDead, NodeUnspecified, NodeStatus(9))
 		n := Node{ID: "n" + name, InstanceID: name, Type: group, IP: p.IP, Status: st, Total: total, Available: avail,
 			Idle: pick(e, 0, time.Millisecond, 30*time.Second, time.Hour)}
 		if e.IntN(6) == 0 {

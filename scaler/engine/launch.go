@@ -16,7 +16,7 @@ func launchBudget(speed float64, running, requested, maxConcurrent, queued int) 
 	if want < float64(queued) {
 		desired = max(1, int(want))
 	}
-	return min(max(min(maxConcurrent-requested, desired), 0), queued)
+	return min(max(min(addSat(maxConcurrent, -requested), desired), 0), queued)
 }
 
 // rateLimit drops the launches the upscaling rate does not allow this round;
@@ -25,6 +25,9 @@ func launchBudget(speed float64, running, requested, maxConcurrent, queued int) 
 func (d *decider) rateLimit() (wanted []int) {
 	wanted = make([]int, len(d.c.Groups))
 	requested := 0
+	for g := range d.extra {
+		requested = addSat(requested, d.extra[g])
+	}
 	for _, n := range d.nodes {
 		switch {
 		case n.status == toLaunch:
@@ -37,7 +40,7 @@ func (d *decider) rateLimit() (wanted []int) {
 	allowed := make([]int, len(d.c.Groups))
 	for g := range d.c.Groups {
 		allowed[g] = launchBudget(d.c.UpscalingSpeed, d.running[g], requested, d.c.maxConcurrentLaunches(), wanted[g])
-		requested += allowed[g]
+		requested = addSat(requested, allowed[g])
 	}
 	for _, n := range d.nodes {
 		if n.status != toLaunch {

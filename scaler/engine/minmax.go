@@ -7,9 +7,9 @@ import (
 )
 
 // countLive counts the nodes of each group that are not being terminated
-// (Ray's get_cluster_shape).
+// (Ray's get_cluster_shape), the replicas not modelled as nodes included.
 func (d *decider) countLive() []int {
-	c := make([]int, len(d.c.Groups))
+	c := slices.Clone(d.extra)
 	for _, n := range d.nodes {
 		if n.group >= 0 && n.status != toTerminate {
 			c[n.group]++
@@ -22,11 +22,17 @@ func (d *decider) countLive() []int {
 // lacks to reach its min workers. Pending pods and requested replicas count,
 // so they are never launched twice. The new nodes go to the front of the
 // context, as in Ray.
+//
+// A group whose min is above its max launches only up to its max: Ray would
+// launch up to min and the next step would remove the surplus, the new nodes
+// first (they lead the context and have no Ray), with the same result. At
+// most maxNewNodes are launched.
 func (d *decider) enforceMin() {
 	count := d.countLive()
 	var added []*snode
 	for g, grp := range d.c.Groups {
-		for range grp.MinWorkers() - count[g] {
+		lack := min(grp.MinWorkers(), grp.MaxWorkers(), addSat(count[g], maxNewNodes-len(added))) - count[g]
+		for range max(lack, 0) {
 			n := d.fresh(g, kindNew)
 			n.forMin = true
 			added = append(added, n)
@@ -57,7 +63,9 @@ func (d *decider) enforceMaxPerType() {
 		nodes := byType[g]
 		if g >= 0 {
 			grp := d.c.Groups[g]
-			if extra := len(nodes) - grp.MaxWorkers(); extra > 0 {
+			extra := addSat(len(nodes), d.extra[g]) - grp.MaxWorkers()
+			extra -= d.dropExtra(g, extra)
+			if extra > 0 {
 				var gone []*snode
 				gone, nodes = d.selectForTermination(nodes, extra, CauseMaxPerType,
 					fmt.Sprintf("group has %d workers, maxReplicas allows %d", len(nodes), grp.MaxWorkers()))
@@ -77,6 +85,9 @@ func (d *decider) enforceMaxGlobal() {
 	}
 	var terminating, live []*snode
 	workers := 0
+	for g := range d.extra {
+		workers = addSat(workers, d.extra[g])
+	}
 	for _, n := range d.nodes {
 		if n.status == toTerminate {
 			terminating = append(terminating, n)
@@ -88,12 +99,24 @@ func (d *decider) enforceMaxGlobal() {
 		}
 	}
 	extra := workers - d.c.MaxWorkers
+	for g := range d.extra {
+		extra -= d.dropExtra(g, extra)
+	}
 	if extra <= 0 {
 		return
 	}
 	gone, live := d.selectForTermination(live, extra, CauseMaxNodes,
 		fmt.Sprintf("cluster has %d workers, the cap is %d", workers, d.c.MaxWorkers))
 	d.nodes = append(append(terminating, gone...), live...)
+}
+
+// dropExtra gives up to k of group g's replicas not modelled as nodes (see
+// maxPhantoms) and returns how many. They are the first to go: they have no
+// pod and no Ray node.
+func (d *decider) dropExtra(g, k int) int {
+	k = min(max(k, 0), d.extra[g])
+	d.extra[g] -= k
+	return k
 }
 
 // selectForTermination is Ray's _select_nodes_to_terminate: sort by
@@ -132,7 +155,7 @@ func (d *decider) terminationOrder(a, b *snode) int {
 // avgUtil is the mean of (total - available)/total over the node's resources
 // for pending demand.
 func avgUtil(n *snode) float64 {
-	sum, cnt := 0.0, 0
+	sum, cnt := n.fixed.utilSum, n.fixed.utilCnt
 	av := n.slots[srcDemand].avail
 	for _, i := range n.totalIdx {
 		t := n.total.v[i]

@@ -26,6 +26,12 @@ type Plan struct {
 	// Decisions explain every group whose replicas change or that launches or
 	// terminates, sorted by group.
 	Decisions []Decision
+	// Truncated is set when the round decided on part of the demand only
+	// (see Truncation); nil when it considered all of it.
+	Truncated *Truncation
+	// Warnings name what the plan deliberately left alone, e.g. a pod whose
+	// Ray node reports a status the engine does not know. Sorted.
+	Warnings []string
 }
 
 // Cause says why a pod is terminated. The first four are Ray's

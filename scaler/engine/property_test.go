@@ -13,7 +13,8 @@ import (
 
 // checkPlan verifies what must hold for any input: replicas within bounds,
 // terminations only of this cluster's live worker pods (never twice, never
-// the head), idle terminations only of nodes idle past their timeout, and
+// the head, never a pod whose Ray node is in a status the engine does not
+// know), idle terminations only of nodes idle past their timeout, and
 // never fewer replicas than the pods the plan keeps (KubeRay would otherwise
 // delete pods at random).
 func checkPlan(c Cluster, s State, pods []Pod, p Plan) error {
@@ -46,7 +47,7 @@ func checkPlan(c Cluster, s State, pods []Pod, p Plan) error {
 	removed := map[string]int{}
 	for i, t := range p.Terminate {
 		pd, ok := byName[t.Pod]
-		if _, known := groups[pd.Group]; !ok || !known || pd.Group != t.Group || pd.Deleting || pd.ListedForDeletion || seen[t.Pod] {
+		if _, known := groups[pd.Group]; !ok || !known || pd.Head || pd.Group != t.Group || pd.Deleting || pd.ListedForDeletion || seen[t.Pod] {
 			return fmt.Errorf("termination %+v of pod %+v (known %v, seen %v)", t, pd, ok, seen[t.Pod])
 		}
 		if i > 0 && indexOf(c.Groups, p.Terminate[i-1].Group) == indexOf(c.Groups, t.Group) && p.Terminate[i-1].Pod > t.Pod {
@@ -56,6 +57,11 @@ func checkPlan(c Cluster, s State, pods []Pod, p Plan) error {
 		removed[t.Group]++
 		if t.Drain && t.NodeID == "" {
 			return fmt.Errorf("drain without a node: %+v", t)
+		}
+		for _, n := range s.Nodes {
+			if n.InstanceID == t.Pod && !n.Status.known() && t.NodeID == n.ID {
+				return fmt.Errorf("termination %+v of a pod whose Ray node has status %s", t, n.Status)
+			}
 		}
 		if t.Cause == CauseIdle {
 			g := groups[t.Group]
@@ -73,7 +79,7 @@ func checkPlan(c Cluster, s State, pods []Pod, p Plan) error {
 	for name, g := range groups {
 		active := 0
 		for _, pd := range byName {
-			if pd.Group == name && !pd.Deleting && !pd.ListedForDeletion {
+			if pd.Group == name && !pd.Head && !pd.Deleting && !pd.ListedForDeletion {
 				active++
 			}
 		}

@@ -45,6 +45,11 @@ func boundsReason(g Group, pods int) string {
 	return fmt.Sprintf("%s exist", plural(pods, "pod"))
 }
 
+// maxReasonItems bounds the request shapes and placement groups one decision
+// names, so that an Event stays readable (and within the API server's size
+// limit) when thousands of shapes launch workers.
+const maxReasonItems = 5
+
 // launchReasons lists what the group's new workers are for: min workers,
 // pending requests by shape, placement groups, request_resources.
 func (d *decider) launchReasons(g int) []string {
@@ -67,14 +72,14 @@ func (d *decider) launchReasons(g int) []string {
 				if shapeN[pl.q] == 0 {
 					shapes = append(shapes, pl.q)
 				}
-				shapeN[pl.q] += pl.n
+				shapeN[pl.q] = addSat(shapeN[pl.q], pl.n)
 			case fromGang:
 				if !seenGang[pl.q.gang] {
 					seenGang[pl.q.gang] = true
 					gangs = append(gangs, pl.q.gang)
 				}
 			case fromConstraint:
-				constraintN += pl.n
+				constraintN = addSat(constraintN, pl.n)
 			}
 		}
 	}
@@ -82,10 +87,22 @@ func (d *decider) launchReasons(g int) []string {
 	if minN > 0 {
 		parts = append(parts, fmt.Sprintf("%s to reach min workers %d", plural(minN, "worker"), d.c.Groups[g].MinWorkers()))
 	}
-	for _, q := range shapes {
+	for i, q := range shapes {
+		if i == maxReasonItems {
+			rest := 0
+			for _, q := range shapes[i:] {
+				rest = addSat(rest, shapeN[q])
+			}
+			parts = append(parts, fmt.Sprintf("%s of %d more shapes", plural(rest, "pending request"), len(shapes)-i))
+			break
+		}
 		parts = append(parts, fmt.Sprintf("%s %s", plural(shapeN[q], "pending request"), shapeString(q.sorted)))
 	}
-	for _, gg := range gangs {
+	for i, gg := range gangs {
+		if i == maxReasonItems {
+			parts = append(parts, fmt.Sprintf("%d more placement groups", len(gangs)-i))
+			break
+		}
 		parts = append(parts, fmt.Sprintf("placement group %s (%s, %s)", gg.ID, gg.Strategy, plural(len(gg.Bundles), "bundle")))
 	}
 	if constraintN > 0 {

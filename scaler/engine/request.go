@@ -2,6 +2,7 @@ package engine
 
 import (
 	"cmp"
+	"encoding/binary"
 	"math"
 	"slices"
 	"strconv"
@@ -33,6 +34,10 @@ type creq struct {
 	gang        *Gang
 	orig        Request
 	key         string // canonical identity
+	// never: the request names a resource no node and no group has, so it
+	// fits nowhere. deferred: it names an implicit resource beyond
+	// maxImplicitNames, so this round cannot place it.
+	never, deferred bool
 }
 
 type namedAmount struct {
@@ -51,56 +56,87 @@ type run struct {
 // compile prepares r; negative and NaN amounts are dropped (Ray would crash on
 // them), zero amounts are kept because they count in Ray's sort key.
 func (u *universe) compile(r Request, o origin) *creq {
-	q := &creq{orig: r, origin: o, selector: r.Selectors}
+	q := &creq{}
+	u.compileInto(q, r, o)
+	return q
+}
+
+// compileInto is compile into q, which thousands of pending shapes allocate
+// together.
+func (u *universe) compileInto(q *creq, r Request, o origin) {
+	*q = creq{orig: r, origin: o, selector: r.Selectors}
+	q.sorted = make([]namedAmount, 0, len(r.Resources))
 	for name, v := range r.Resources {
 		if math.IsNaN(v) || v < 0 {
 			continue
 		}
 		q.sorted = append(q.sorted, namedAmount{name, v})
-		q.items = append(q.items, item{u.index[name], v})
 		q.sum += v
 		if name == "GPU" {
 			q.gpuKey = true
 		}
 	}
-	slices.SortFunc(q.sorted, func(a, b namedAmount) int { return strings.Compare(a.name, b.name) })
-	slices.SortFunc(q.items, func(a, b item) int { return a.i - b.i })
+	// Bundles have a few entries: an insertion sort beats a generic one.
+	for i := 1; i < len(q.sorted); i++ {
+		for j := i; j > 0 && q.sorted[j].name < q.sorted[j-1].name; j-- {
+			q.sorted[j], q.sorted[j-1] = q.sorted[j-1], q.sorted[j]
+		}
+	}
+	for _, a := range q.sorted {
+		switch i, ok := u.index[a.name]; {
+		case ok:
+			if q.items == nil {
+				q.items = make([]item, 0, len(q.sorted))
+			}
+			q.items = append(q.items, item{i, a.v})
+		case a.v == 0:
+			// Fits anywhere and takes nothing, as in Ray.
+		case strings.HasPrefix(a.name, ImplicitResourcePrefix):
+			q.deferred = true
+		default:
+			q.never = true
+		}
+	}
+	// Names and indices are numbered in the same order: items are sorted too.
 	q.nkeys = len(q.sorted)
 	q.key = requestKey(q.sorted, r.Selectors)
-	return q
 }
 
 // requestKey is a canonical string for a bundle plus selectors: equal keys
-// mean interchangeable requests.
+// mean interchangeable requests. Every part is length-prefixed and amounts
+// are their IEEE bits, so no two different requests share a key.
 func requestKey(sorted []namedAmount, sel []LabelSelector) string {
-	var b strings.Builder
+	b := make([]byte, 0, 16*len(sorted)+8)
 	for _, a := range sorted {
-		b.WriteString(a.name)
-		b.WriteByte('=')
-		b.WriteString(strconv.FormatFloat(a.v, 'g', -1, 64))
-		b.WriteByte(';')
+		b = appendString(b, a.name)
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(a.v))
 	}
-	b.WriteByte('|')
-	b.WriteString(selectorKey(sel))
-	return b.String()
+	b = append(b, '|')
+	return string(appendSelectors(b, sel))
 }
 
 func selectorKey(sel []LabelSelector) string {
-	var b strings.Builder
+	return string(appendSelectors(nil, sel))
+}
+
+func appendSelectors(b []byte, sel []LabelSelector) []byte {
+	b = binary.AppendUvarint(b, uint64(len(sel)))
 	for _, s := range sel {
+		b = binary.AppendUvarint(b, uint64(len(s)))
 		for _, c := range s {
-			b.WriteString(c.Key)
-			b.WriteByte(' ')
-			b.WriteString(strconv.Itoa(int(c.Op)))
+			b = appendString(b, c.Key)
+			b = binary.AppendVarint(b, int64(c.Op))
+			b = binary.AppendUvarint(b, uint64(len(c.Values)))
 			for _, v := range c.Values {
-				b.WriteByte(' ')
-				b.WriteString(v)
+				b = appendString(b, v)
 			}
-			b.WriteByte(',')
 		}
-		b.WriteByte('/')
 	}
-	return b.String()
+	return b
+}
+
+func appendString(b []byte, s string) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
 }
 
 // compareRay orders two requests the way Ray's _try_schedule sorts them,
@@ -141,10 +177,41 @@ func firstSelectorLen(q *creq) int {
 }
 
 // sortRuns sorts runs into Ray's order. The sort is stable, as Python's is, so
-// the input order (canonical for pending demand, bundle order for gangs)
-// breaks ties.
+// the input order (bundle order for gangs) breaks ties.
 func sortRuns(runs []run) {
 	slices.SortStableFunc(runs, func(a, b run) int { return compareRay(a.q, b.q) })
+}
+
+// keyed is a run of distinct requests in Ray's order with the canonical key
+// breaking ties, a total order that does not depend on the order the GCS
+// listed the shapes in.
+type keyed run
+
+func (a keyed) before(b keyed) bool {
+	return cmp.Or(compareRay(a.q, b.q), strings.Compare(a.q.key, b.q.key)) < 0
+}
+
+// sortFirst puts the first k runs of the total order in place, sorted; the
+// rest follow in no particular order. Thousands of shapes of which a round
+// decides on a few hundred cost a heap build, not a full sort.
+func sortFirst(runs []run, k int) {
+	if k >= len(runs) {
+		slices.SortFunc(runs, func(a, b run) int {
+			return cmp.Or(compareRay(a.q, b.q), strings.Compare(a.q.key, b.q.key))
+		})
+		return
+	}
+	h := make([]keyed, len(runs))
+	for i, r := range runs {
+		h[i] = keyed(r)
+	}
+	heapInit(h)
+	for i := range k {
+		runs[i] = run(heapPop(&h))
+	}
+	for i, r := range h {
+		runs[k+i] = run(r)
+	}
 }
 
 // mergeAdjacent joins neighbouring runs of identical requests, which Ray

@@ -32,12 +32,22 @@ func compareScore(a, b score) int {
 // utilization term weights each resource by its capacity (v × util³), which
 // is what makes Ray prefer the smallest node that is filled best: {CPU: 64}
 // half used scores 8, {GPU: 4} half used 0.5.
-func (d *decider) score(n *snode, sl *slot) score {
+//
+// Resources outside the universe (see universe) add their fixed terms: on the
+// demand slot as the GCS reported them, on the constraint slot (packed
+// against totals) with a utilization of zero.
+func (d *decider) score(n *snode, sl *slot, src source) score {
 	s := score{label: sl.label, gpuOK: true, types: sl.ntypes, avail: n.avail}
 	if g := d.u.gpu; g >= 0 && !d.c.SpendGPUNodesOnCPUWork && n.total.has[g] && n.total.v[g] > 0 && !sl.anyGPU {
 		s.gpuOK = false
 	}
 	cnt, sum := 0, 0.0
+	switch f := &n.fixed; {
+	case src == srcDemand && f.cnt > 0:
+		cnt, sum, s.min = f.cnt, f.sum, f.min
+	case src == srcConstraint && f.consCount > 0:
+		cnt = f.consCount
+	}
 	for _, i := range n.totalIdx {
 		v := n.total.v[i]
 		if v == 0 || !sl.avail.has[i] {

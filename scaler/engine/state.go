@@ -1,6 +1,9 @@
 package engine
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // HeadResource is the resource Ray puts in the head node's totals; it is how
 // Ray (and the engine) recognises the head.
@@ -39,9 +42,12 @@ const (
 	NodeDraining    NodeStatus = 4
 )
 
-// String returns the proto enum name.
+// String returns the proto enum name, or the number of a status the engine
+// does not know.
 func (s NodeStatus) String() string {
 	switch s {
+	case NodeUnspecified:
+		return "UNSPECIFIED"
 	case NodeRunning:
 		return "RUNNING"
 	case NodeDead:
@@ -51,14 +57,22 @@ func (s NodeStatus) String() string {
 	case NodeDraining:
 		return "DRAINING"
 	}
-	return "UNSPECIFIED"
+	return fmt.Sprintf("NodeStatus(%d)", int(s))
 }
 
-// alive reports whether the node runs Ray and can take work. An unspecified
-// status is treated as running: the GCS never sends it for a live node, and
-// treating it as gone could remove a busy pod.
+// alive reports whether the node runs Ray and can take work.
 func (s NodeStatus) alive() bool {
-	return s == NodeRunning || s == NodeIdle || s == NodeUnspecified
+	return s == NodeRunning || s == NodeIdle
+}
+
+// known reports whether the engine knows what the status means. Any other
+// value (UNSPECIFIED, or a status a newer Ray added) is left alone: its pod
+// counts as existing and is never terminated, as Ray's reconciler makes no
+// transition for a status it cannot map (Reconciler.
+// _reconciled_im_status_from_ray_status in
+// python/ray/autoscaler/v2/instance_manager/reconciler.py returns None).
+func (s NodeStatus) known() bool {
+	return s.alive() || s == NodeDead || s == NodeDraining
 }
 
 // Node is one Ray node (NodeState).
@@ -68,6 +82,8 @@ type Node struct {
 	// InstanceID is RAY_CLOUD_INSTANCE_ID, the pod name on KubeRay.
 	InstanceID string
 	// Type is ray_node_type_name, the worker group name (or "headgroup").
+	// It never identifies the head: a worker group may carry the head
+	// group's name.
 	Type string
 	// IP is the node's address; it identifies the pod when InstanceID is
 	// empty (older KubeRay or Ray).
@@ -82,8 +98,9 @@ type Node struct {
 	Labels map[string]string
 	// Idle is how long the node has been idle (idle_duration_ms).
 	Idle time.Duration
-	// Head marks the head node; a node with HeadResource in Total is the head
-	// as well.
+	// Head marks the head node. A node with HeadResource in Total, or whose
+	// InstanceID (IP when it has none) is a Pod with Head set, is the head as
+	// well.
 	Head bool
 }
 
@@ -164,7 +181,7 @@ type Constraint struct {
 
 // Pod is one pod of the cluster as Kubernetes reports it. The caller checks
 // the pod's ray.io/cluster label; the engine ignores pods whose Group is not a
-// worker group of the Cluster.
+// worker group of the Cluster, and never counts or terminates a head pod.
 type Pod struct {
 	// Name is the pod name (the Ray node's InstanceID).
 	Name string
@@ -182,4 +199,7 @@ type Pod struct {
 	// Created is the pod's creation time; zero disables the allocation
 	// timeout for this pod.
 	Created time.Time
+	// Head reports the head pod (label ray.io/node-type=head). It is never a
+	// worker, whatever its Group, and the Ray node on it is the head.
+	Head bool
 }
