@@ -7,7 +7,9 @@
 # client config), `raypilot webhook` with self-managed certificates,
 # raysim playing every Ray cluster's GCS, and `raypilot scaler` (policy
 # autoscaling.mode: central) talking to raysim; webhook and scaler use tokens
-# of the chart's ServiceAccounts.
+# of the chart's ServiceAccounts. raysim also plays the Ray dashboard's Serve
+# API and the Serve proxies' health checks for the KubeRay operator, which
+# reaches them through its HTTP_PROXY setting (raysim's dashboard proxy).
 #
 #   hack/local-cluster.sh up     start (idempotent); last line: the env file
 #   hack/local-cluster.sh env    print the env file's path
@@ -37,6 +39,7 @@ APISERVER_PORT=${RAYPILOT_APISERVER_PORT:-26443}
 WEBHOOK_PORT=${RAYPILOT_WEBHOOK_PORT:-29443}
 RAYSIM_GRPC_PORT=${RAYPILOT_RAYSIM_GRPC_PORT:-26379}
 RAYSIM_HTTP_PORT=${RAYPILOT_RAYSIM_HTTP_PORT:-28265}
+RAYSIM_DASHBOARD_PORT=${RAYPILOT_RAYSIM_DASHBOARD_PORT:-28266}
 NODES=${RAYPILOT_NODES:-3}
 # The chart's release namespace (Helm release "raypilot").
 RELEASE_NAMESPACE=raypilot-system
@@ -178,8 +181,17 @@ start_component() {
         --cidr 10.0.0.1/24 --node-ip 10.0.0.1 --node-lease-duration-seconds 40 --server-address 127.0.0.1:0
       ;;
     kuberay-operator)
-      log "starting the KubeRay operator"
-      KUBECONFIG=$state/kubeconfig start kuberay-operator "$bin/kuberay-operator" \
+      # The RayService controller calls the Ray dashboard
+      # (http://<cluster>-head-svc.<ns>.svc.cluster.local:8265/api/serve/...)
+      # and each head's Serve proxy (http://<pod IP>:8000/-/healthz) with
+      # plain http.Clients on Go's default transport, which honour
+      # HTTP_PROXY: those requests go to raysim's dashboard proxy. Go never
+      # proxies loopback addresses, so the API server connection is direct;
+      # NO_PROXY says so for any other client too.
+      log "starting the KubeRay operator (HTTP_PROXY: raysim's dashboard proxy on 127.0.0.1:$RAYSIM_DASHBOARD_PORT)"
+      KUBECONFIG=$state/kubeconfig HTTP_PROXY="http://127.0.0.1:$RAYSIM_DASHBOARD_PORT" http_proxy= \
+        NO_PROXY=127.0.0.1,localhost,::1 no_proxy= \
+        start kuberay-operator "$bin/kuberay-operator" \
         --enable-leader-election=false --metrics-addr 127.0.0.1:0 --health-probe-bind-address 127.0.0.1:0
       ;;
     raypilot-webhook)
@@ -199,8 +211,11 @@ start_component() {
     raysim)
       log "starting raysim (Ray GCS simulator)"
       start raysim "$state/raysim" --kubeconfig "$state/kubeconfig" \
-        --grpc-address "127.0.0.1:$RAYSIM_GRPC_PORT" --http-address "127.0.0.1:$RAYSIM_HTTP_PORT"
+        --grpc-address "127.0.0.1:$RAYSIM_GRPC_PORT" --http-address "127.0.0.1:$RAYSIM_HTTP_PORT" \
+        --dashboard-address "127.0.0.1:$RAYSIM_DASHBOARD_PORT"
       wait_for raysim 60 curl -fsS "http://127.0.0.1:$RAYSIM_HTTP_PORT/v1/clusters/default/none/state"
+      # Listening: a request naming no Ray pod gets its 502.
+      wait_for "raysim's dashboard proxy" 60 curl -sS -o /dev/null "http://127.0.0.1:$RAYSIM_DASHBOARD_PORT/"
       ;;
     raypilot-scaler)
       log "starting raypilot scaler"
@@ -221,6 +236,7 @@ up() {
   bin=$("$here/tools.sh" bin-dir)
   if [[ -d $state ]] && running; then
     log "already running (state in $state)"
+    upgrade_running
     write_env
     echo "$envfile"
     return 0
@@ -233,8 +249,8 @@ up() {
   policy=${RAYPILOT_POLICY:-$state/policy.yaml}
   go mod download "github.com/ray-project/kuberay/ray-operator@$KUBERAY_VERSION" "sigs.k8s.io/kwok@$KWOK_VERSION"
   # What `start COMPONENT` needs to start a component the same way later.
-  printf 'policy=%q\nETCD_PORT=%q\nAPISERVER_PORT=%q\nWEBHOOK_PORT=%q\nRAYSIM_GRPC_PORT=%q\nRAYSIM_HTTP_PORT=%q\n' \
-    "$policy" "$ETCD_PORT" "$APISERVER_PORT" "$WEBHOOK_PORT" "$RAYSIM_GRPC_PORT" "$RAYSIM_HTTP_PORT" >"$state/settings.env"
+  printf 'policy=%q\nETCD_PORT=%q\nAPISERVER_PORT=%q\nWEBHOOK_PORT=%q\nRAYSIM_GRPC_PORT=%q\nRAYSIM_HTTP_PORT=%q\nRAYSIM_DASHBOARD_PORT=%q\n' \
+    "$policy" "$ETCD_PORT" "$APISERVER_PORT" "$WEBHOOK_PORT" "$RAYSIM_GRPC_PORT" "$RAYSIM_HTTP_PORT" "$RAYSIM_DASHBOARD_PORT" >"$state/settings.env"
   pki
   kwok_config
   local d=$state/pki
@@ -265,6 +281,21 @@ up() {
   write_env
   log "ready: $(kubectl_ get nodes --no-headers | wc -l) nodes; logs in $state/logs"
   echo "$envfile"
+}
+
+# upgrade_running: a control plane started by an older version of this
+# script has no dashboard proxy in raysim and an operator without HTTP_PROXY
+# (its settings.env names no RAYSIM_DASHBOARD_PORT): rebuild raysim and
+# restart both, so `up` always leaves a control plane RayServices work on.
+upgrade_running() {
+  grep -q '^RAYSIM_DASHBOARD_PORT=' "$state/settings.env" 2>/dev/null && return 0
+  log "the running control plane predates raysim's dashboard proxy: restarting raysim and the KubeRay operator"
+  printf 'RAYSIM_DASHBOARD_PORT=%q\n' "$RAYSIM_DASHBOARD_PORT" >>"$state/settings.env"
+  stop_component raysim
+  (cd "$root" && go build -o "$state/raysim" ./e2e/raysim/cmd/raysim)
+  start_one raysim
+  stop_component kuberay-operator
+  start_one kuberay-operator
 }
 
 # chart_install installs charts/raypilot with real Helm, as a platform team
@@ -316,6 +347,9 @@ write_env() {
 export KUBECONFIG="$state/kubeconfig"
 export PATH="$bin:\$PATH"
 export RAYSIM_URL="http://127.0.0.1:$RAYSIM_HTTP_PORT"
+# raysim's Ray dashboard, as the KubeRay operator reaches it, e.g.
+#   curl -x \$RAYSIM_DASHBOARD_PROXY http://<cluster>-head-svc.<ns>.svc.cluster.local:8265/api/serve/applications/
+export RAYSIM_DASHBOARD_PROXY="http://127.0.0.1:$RAYSIM_DASHBOARD_PORT"
 ENV
 }
 

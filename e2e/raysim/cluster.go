@@ -55,6 +55,8 @@ type cluster struct {
 	version    int64
 	reported   *rpcpb.AutoscalingState
 	reportedAt time.Time
+	rayPods    []rayPod       // the Running Ray pods, for the dashboard proxy
+	serve      *serveInstance // nil until a Serve config is deployed
 }
 
 func newCluster(namespace, name string) *cluster {
@@ -73,11 +75,13 @@ func (c *cluster) syncPods(pods []*corev1.Pod, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	seen := map[string]bool{}
+	c.rayPods = c.rayPods[:0]
 	for _, p := range pods {
 		if p.Status.Phase != corev1.PodRunning || p.DeletionTimestamp != nil {
 			continue
 		}
 		seen[p.Name] = true
+		c.rayPods = append(c.rayPods, rayPodOf(p))
 		if _, ok := c.nodes[p.Name]; ok {
 			continue
 		}

@@ -8,4 +8,8 @@
 // One gRPC listener serves every cluster: a request's :authority names the
 // cluster the way a production client would address it,
 // "<cluster>-head-svc.<namespace>.svc:6379".
+//
+// DashboardProxy answers, as an HTTP forward proxy, what KubeRay's RayService
+// controller asks of the Ray dashboard (the Serve applications API) and of
+// each pod's Serve proxy (/-/healthz); see dashboard.go.
 package raysim

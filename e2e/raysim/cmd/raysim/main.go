@@ -1,5 +1,8 @@
 // Command raysim serves simulated Ray GCS autoscaler APIs for every Ray
-// cluster of a Kubernetes control plane, plus an HTTP API to post demand.
+// cluster of a Kubernetes control plane, plus an HTTP API to post demand,
+// and an HTTP proxy answering the Ray dashboard's Serve API and the Serve
+// proxies' health checks (for a KubeRay operator started with HTTP_PROXY
+// pointing at it).
 package main
 
 import (
@@ -23,6 +26,7 @@ func main() {
 	kubeconfig := flag.String("kubeconfig", "", "kubeconfig of the control plane")
 	grpcAddr := flag.String("grpc-address", "127.0.0.1:26379", "gRPC listener for the GCS API of every cluster")
 	httpAddr := flag.String("http-address", "127.0.0.1:28265", "HTTP control API listener")
+	dashboardAddr := flag.String("dashboard-address", "", "HTTP proxy listener answering the Ray dashboard's Serve API and the Serve proxies' /-/healthz of every cluster (empty: none)")
 	interval := flag.Duration("interval", 200*time.Millisecond, "how often pods are synced and the simulation ticks")
 	flag.Parse()
 
@@ -50,10 +54,23 @@ func main() {
 			log.Fatalf("raysim: http: %v", err)
 		}
 	}()
+	var ds *http.Server
+	if *dashboardAddr != "" {
+		ds = &http.Server{Addr: *dashboardAddr, Handler: sim.DashboardProxy(), ReadHeaderTimeout: 5 * time.Second}
+		go func() {
+			if err := ds.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Fatalf("raysim: dashboard proxy: %v", err)
+			}
+		}()
+		log.Printf("raysim: Ray dashboard and Serve proxies behind the HTTP proxy http://%s", *dashboardAddr)
+	}
 	log.Printf("raysim: GCS API on %s, control API on http://%s", *grpcAddr, *httpAddr)
 	if err := sim.Run(ctx, cs, *interval); err != nil {
 		log.Fatalf("raysim: %v", err)
 	}
 	gs.GracefulStop()
 	_ = hs.Shutdown(context.Background())
+	if ds != nil {
+		_ = ds.Shutdown(context.Background())
+	}
 }
