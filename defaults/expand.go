@@ -83,7 +83,9 @@ type Result struct {
 	Changed bool
 	// Warnings are likely mistakes that do not block admission.
 	Warnings []string
-	// Errors lists every problem, each naming its field.
+	// Errors lists the problems, each naming its field: at most MaxErrors
+	// of them and MaxErrorBytes of text, each value cut to MaxErrorValue
+	// bytes (BoundErrors), the rest counted in a last error.
 	Errors field.ErrorList
 }
 

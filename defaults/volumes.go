@@ -110,13 +110,17 @@ func ParseVolumes(text string, fld *field.Path) ([]CompactVolume, field.ErrorLis
 	if len(rep.Errors) > 0 {
 		return nil, rep.Errors
 	}
-	js, err := yaml.YAMLToJSON([]byte(text))
-	if err != nil {
-		return nil, notList(": " + err.Error())
-	}
-	doc, err := decodeJSON(js)
-	if err != nil {
-		return nil, notList(": " + err.Error())
+	doc, ok := rep.Value()
+	if !ok {
+		// Aliases, tags, merge keys: converted by the decoder that defines
+		// them.
+		js, err := yaml.YAMLToJSON([]byte(text))
+		if err != nil {
+			return nil, notList(": " + err.Error())
+		}
+		if doc, err = decodeJSON(js); err != nil {
+			return nil, notList(": " + err.Error())
+		}
 	}
 	var raw []any
 	switch d := doc.(type) {

@@ -52,6 +52,11 @@ type Report struct {
 	// Items is the number of entries of the document when it is a list,
 	// -1 otherwise, so a caller can bound it before any other work.
 	Items int
+	// top is the document's node; nil for an empty text.
+	top *yaml.Node
+	// bang is set when the text holds a '!': a node tagged with the
+	// non-specific tag "!" looks untagged once parsed.
+	bang bool
 }
 
 // Check parses text and returns every problem found as a field error
@@ -72,6 +77,7 @@ func Check(text []byte, root *field.Path, lim Limits) (Report, error) {
 	if top.Kind == yaml.DocumentNode && len(top.Content) == 1 {
 		top = top.Content[0]
 	}
+	rep.top, rep.bang = top, bytes.IndexByte(text, '!') >= 0
 	if top.Kind == yaml.SequenceNode {
 		rep.Items = len(top.Content)
 	}
