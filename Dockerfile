@@ -1,35 +1,47 @@
-# raypilot: one static binary (webhook, scaler, expand, plan) on a
-# distroless, non-root base.
+# raypilot: one static binary (webhook, scaler, expand, plan), non-root, no
+# shell, for users with a Docker engine:
 #
-#   make image                       # docker build with VERSION from git
+#   make image-docker                # VERSION (the chart's appVersion), REVISION and SOURCE_DATE_EPOCH from git
 #   docker build --build-arg VERSION=v0.1.0 -t raypilot/raypilot:v0.1.0 .
 #
+# `make image` builds the same image with no container engine (hack/image,
+# pure Go, reproducible). KEEP THE TWO IN SYNC: the files come from the same
+# generator (`hack/image rootfs`: the binary built with the same flags, the
+# CA bundle, passwd/group, nsswitch.conf, /tmp), and USER, ENTRYPOINT, ENV
+# and the LABELs below must match hack/image's (rootfs.go, build.go);
+# test/image checks that they do. Only timestamps differ, so the digests do.
+#
 # Image references are written without a registry host: the engine's default
-# registry (or your mirror) resolves them. BASE_IMAGE must be a distroless
-# "static" image that runs as a non-root user; the default is Chainguard's
-# static image as published on the engine's default registry. With a mirror
-# of Google's distroless images, pass e.g.
-#   --build-arg BASE_IMAGE=<mirror>/distroless/static-debian12:nonroot
+# registry (or your mirror) resolves them.
 ARG GO_IMAGE=golang:1.26
-ARG BASE_IMAGE=chainguard/static:latest
 
 FROM ${GO_IMAGE} AS build
 WORKDIR /src
-# Modules first, so source edits reuse the download layer.
+# Modules first (the product's and the image tool's), so source edits reuse
+# the download layer.
 COPY go.mod go.sum ./
-RUN go mod download
-# Everything .dockerignore lets through (sources, no tests, no charts).
+COPY hack/image/go.mod hack/image/go.sum hack/image/
+RUN go mod download && cd hack/image && go mod download
+# Everything .dockerignore lets through (sources, no tests, the chart's
+# Chart.yaml for its appVersion, hack/image).
 COPY . .
-ARG VERSION=dev
-# Static (no cgo), reproducible paths, the version `raypilot version` prints
-# (the same ldflag as `make build`).
-RUN CGO_ENABLED=0 GOOS=linux go build -trimpath \
-      -ldflags "-s -w -X main.version=${VERSION}" \
-      -o /out/raypilot ./cmd/raypilot \
- && /out/raypilot version
+# Empty: the chart's appVersion, as `make image` tags it.
+ARG VERSION=
+ARG SOURCE_DATE_EPOCH=0
+RUN cd hack/image && SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH} \
+      go run . rootfs --src /src --out /rootfs ${VERSION:+--version "${VERSION}"} \
+ && /rootfs/raypilot version
 
-FROM ${BASE_IMAGE}
-COPY --from=build /out/raypilot /usr/local/bin/raypilot
-# Numeric, so runAsNonRoot can verify it without /etc/passwd.
+FROM scratch
+COPY --from=build /rootfs/ /
+ARG VERSION=
+ARG REVISION=
+ARG SOURCE=https://github.com/raypilot/raypilot
+LABEL org.opencontainers.image.source="${SOURCE}" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}"
+ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+WORKDIR /
+# Numeric, so runAsNonRoot can verify it without reading /etc/passwd.
 USER 65532:65532
-ENTRYPOINT ["/usr/local/bin/raypilot"]
+ENTRYPOINT ["/raypilot"]

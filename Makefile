@@ -14,18 +14,44 @@ FUZZTIME ?= 5m
 KUBERAY_TIER := cd test/kuberay && $(GO)
 KUBERAY_TIER_FLAGS := -mod=mod
 
-.PHONY: all build test unit tools generate lint fuzz clean demo cluster-up cluster-down bench chaos image
+.PHONY: all build test unit tools generate lint fuzz clean demo cluster-up cluster-down bench chaos image image-push image-docker image-runtime
 
 all: build
 
 build:
 	$(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o $(BIN)/raypilot ./cmd/raypilot
 
-## image: the container image (Dockerfile), where a Docker engine runs
-IMAGE ?= raypilot/raypilot:$(VERSION)
+## image: the container image with no container engine (hack/image, pure
+## Go, reproducible): an OCI image archive, bin/raypilot-image.tar, tagged
+## $(IMAGE):<the chart's appVersion>, the reference the chart pulls by default.
+## Prints REFERENCE@DIGEST. Load it with podman load -i bin/raypilot-image.tar.
+IMAGE ?= raypilot/raypilot
+IMAGE_ARCHIVE := $(CURDIR)/$(BIN)/raypilot-image.tar
+IMAGE_TOOL := cd hack/image && $(GO) run .
+IMAGE_BUILD = $(IMAGE_TOOL) build --src $(CURDIR) --repository $(IMAGE) --out $(IMAGE_ARCHIVE)
 image:
-	@docker info >/dev/null 2>&1 || { echo "make image: no Docker engine (docker info failed); the image needs one. On this project's CI machines there is none: use make build for the binary." >&2; exit 1; }
-	docker build --build-arg VERSION=$(VERSION) -t $(IMAGE) .
+	$(IMAGE_BUILD)
+
+## image-push: make image-push IMAGE=registry.example/raypilot pushes that
+## archive as $(IMAGE):<appVersion>, with the credentials docker login or
+## podman login stored ($$DOCKER_CONFIG, $$REGISTRY_AUTH_FILE)
+image-push:
+	@[ "$(origin IMAGE)" != file ] || { echo "make image-push: name the repository, e.g. make image-push IMAGE=registry.example/raypilot" >&2; exit 2; }
+	$(IMAGE_BUILD)
+	$(IMAGE_TOOL) push --archive $(IMAGE_ARCHIVE) --image $(IMAGE)
+
+## image-docker: the same image from the Dockerfile, where a Docker engine runs
+## (tagged $(IMAGE):<appVersion> unless IMAGE_TAG is given)
+APP_VERSION = $(shell sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\} *$$/\1/p' charts/raypilot/Chart.yaml)
+IMAGE_TAG ?= $(APP_VERSION)
+image-docker:
+	@docker info >/dev/null 2>&1 || { echo "make image-docker: no Docker engine (docker info failed). make image builds the same image without one." >&2; exit 1; }
+	docker build --build-arg VERSION=$(IMAGE_TAG) --build-arg REVISION=$$(git rev-parse HEAD) \
+		--build-arg SOURCE_DATE_EPOCH=$$(git log -1 --format=%ct) -t $(IMAGE):$(IMAGE_TAG) .
+
+## image-runtime: podman and runc, so test/image runs the image (apt-get, as root)
+image-runtime:
+	hack/image/runtime.sh
 
 ## tools: build (once, cached outside the checkout) etcd, kube-apiserver, kubectl
 tools:
@@ -33,9 +59,10 @@ tools:
 
 ## test: everything, including the real kube-apiserver integration tier and
 ## the KubeRay tier (KubeRay v1.5.0's own builders on every expansion)
-test: lint tools
+test: lint tools image-runtime
 	RAYPILOT_TOOLS_BIN="$$(hack/tools.sh bin-dir)" $(GO) test -count=1 ./...
 	$(KUBERAY_TIER) test $(KUBERAY_TIER_FLAGS) -count=1 ./...
+	cd hack/image && $(GO) test -count=1 ./...
 
 ## chaos: fault-injection e2e on the local control plane (about 12 min; CI runs it)
 chaos: tools
@@ -69,6 +96,7 @@ lint:
 	@out="$$(gofmt -l $$(git ls-files '*.go'))"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(KUBERAY_TIER) vet $(KUBERAY_TIER_FLAGS) ./...
+	cd hack/image && $(GO) vet ./...
 
 ## fuzz: run every fuzz target of every package for FUZZTIME each (targets
 ## are found in the sources: go test -list would run TestMains that start

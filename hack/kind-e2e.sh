@@ -5,7 +5,7 @@
 #   1. a kind cluster (1 control plane + 2 workers, so anti-affinity spreads);
 #   2. cert-manager from its release manifest;
 #   3. the KubeRay operator from its Helm chart;
-#   4. raypilot's image built locally (make image) and loaded with `kind load`;
+#   4. raypilot's image built locally (make image-docker) and loaded with `kind load`;
 #   5. raypilot's chart with certManager.enabled=true, installed with --wait;
 #   6. the seed walkthrough (examples/*.yaml) with real Ray pods: the compact
 #      RayCluster is expanded, the create-actor RayJob makes the central
@@ -117,7 +117,7 @@ version_flag=()
 run helm install kuberay-operator "$KUBERAY_CHART" "${version_flag[@]}" --namespace kuberay-system --create-namespace --wait --timeout 5m
 
 step "4. raypilot image $IMAGE, loaded into the kind nodes"
-run make -C "$root" image IMAGE="$IMAGE" VERSION="$TAG"
+run make -C "$root" image-docker IMAGE="${IMAGE%:*}" IMAGE_TAG="$TAG"
 run kind load docker-image "$IMAGE" --name "$KIND_CLUSTER"
 
 step "5. raypilot chart, certManager.enabled=true"
