@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make bench`: runs the benchmarks and writes BENCHMARKS.md with every figure
 # next to its baseline from the same run. Each part can be run alone:
-#   hack/bench.sh engine|webhook|load|apicreate|scalercap|reaction
+#   hack/bench.sh engine|volumes|webhook|load|apicreate|scalercap|reaction
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -10,7 +10,7 @@ export PATH="$PATH:/usr/local/go/bin"
 out=${BENCH_OUT:-$root/_output/bench}
 mkdir -p "$out"
 parts=("$@")
-[[ ${#parts[@]} -eq 0 ]] && parts=(engine webhook load apicreate scalercap reaction)
+[[ ${#parts[@]} -eq 0 ]] && parts=(engine volumes webhook load apicreate scalercap reaction)
 
 bin=$(hack/tools.sh bin-dir)
 export RAYPILOT_TOOLS_BIN=$bin PATH="$bin:$PATH"
@@ -18,6 +18,7 @@ export RAYPILOT_TOOLS_BIN=$bin PATH="$bin:$PATH"
 for p in "${parts[@]}"; do
   case $p in
     engine) go test -run '^$' -bench . -benchmem -benchtime 2s ./scaler/engine/ | tee "$out/engine.txt" ;;
+    volumes) go test -run '^$' -bench Volumes -benchmem ./defaults/ | tee "$out/volumes.txt" ;;
     webhook) go test -run '^$' -bench . -benchmem -benchtime 2s ./webhook/ | tee "$out/webhook.txt" ;;
     load) go run ./bench/webhookload -duration "${LOAD_DURATION:-10s}" -out "$out/load.json" | tee "$out/load.txt" ;;
     apicreate) go run ./bench/apicreate -creates "${APICREATE_CREATES:-1000}" -out "$out/apicreate.json" | tee "$out/apicreate.txt" ;;
@@ -47,6 +48,16 @@ done
       for (i = 2; i <= NF; i++) { if ($(i+1) == "ns/op") ns = $i; if ($(i+1) == "allocs/op") al = $i }
       if (kind == "baseline") { bns[c] = ns; bal[c] = al } else { n[c] = ns; al2[c] = al; k[c] = kind; order[++m] = c }
     } END { for (j = 1; j <= m; j++) { c = order[j]; printf "| %s/%s | %s | %s | %s | %s | %.1f× |\n", c, k[c], n[c], al2[c], bns[c], bal[c], n[c] / bns[c] } }' "$out/webhook.txt"
+  fi
+  if [[ -f $out/volumes.txt ]]; then
+    echo
+    echo "## Expansion engine, adversarial compact volumes (\`go test -run '^\$' -bench Volumes -benchmem ./defaults/\`)"
+    echo
+    echo "The engine alone (\`defaults.Expand\`) on clusters built to be expensive through \`raypilot.io/volumes\` (mutate: patch built; validate: no output); baseline: the seed cluster in the same run. Target: the 4,000-volume × 20-group cluster admitted or refused in ≤ 50 ms. Machine load average (1 min) at the end of the run: $(cut -d' ' -f1 /proc/loadavg)."
+    echo
+    echo '```'
+    grep '^Benchmark' "$out/volumes.txt"
+    echo '```'
   fi
   if [[ -f $out/load.txt ]]; then
     echo
