@@ -3,6 +3,8 @@ package engine
 import (
 	"fmt"
 	"math/rand/v2"
+	"runtime"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -110,4 +112,63 @@ func BenchmarkDecidePlacementGroups100(b *testing.B) {
 	for b.Loop() {
 		Decide(c, s, pods, t0)
 	}
+}
+
+// benchDecide runs Decide on one input and reports how many pending shapes
+// a round decided on, and the process CPU time per decision (garbage
+// collection included): on a loaded machine the wall time per op also
+// holds the time the benchmark waited for a core.
+func benchDecide(b *testing.B, c Cluster, s State, pods []Pod) {
+	b.ReportAllocs()
+	var p Plan
+	runtime.GC()
+	cpu0 := processCPU()
+	for b.Loop() {
+		p = Decide(c, s, pods, t0)
+	}
+	b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/op")
+	shapes := len(s.Pending)
+	if p.Truncated != nil {
+		shapes = p.Truncated.Shapes
+	}
+	b.ReportMetric(float64(shapes), "shapes-decided")
+}
+
+// BenchmarkDecideDistinctShapes10k: 10,000 running workers (20 groups, half
+// busy) and 20,000 distinct pending request shapes of one request each.
+// Ray's scheduler needs nodes² × shapes here; the round's budget decides on
+// a prefix. Baseline: BenchmarkDecideOneShape10k.
+func BenchmarkDecideDistinctShapes10k(b *testing.B) {
+	c, s, pods := distinctShapesInput(10000, 20000, false)
+	benchDecide(b, c, s, pods)
+}
+
+// BenchmarkDecideOneShape10k: the same 10,000 workers with the same 20,000
+// requests as one shape.
+func BenchmarkDecideOneShape10k(b *testing.B) {
+	c, s, pods := distinctShapesInput(10000, 1, false)
+	s.Pending[0].Count = 20000
+	benchDecide(b, c, s, pods)
+}
+
+// BenchmarkDecideDistinctNodes10k: as DistinctShapes10k, but every worker
+// has a different amount of free memory, so no two nodes share a trial: the
+// budget alone bounds the round.
+func BenchmarkDecideDistinctNodes10k(b *testing.B) {
+	c, s, pods := distinctShapesInput(10000, 20000, true)
+	benchDecide(b, c, s, pods)
+}
+
+// BenchmarkDecideDistinctShapes1k: 1,000 workers, 1,000 distinct shapes.
+func BenchmarkDecideDistinctShapes1k(b *testing.B) {
+	c, s, pods := distinctShapesInput(1000, 1000, false)
+	benchDecide(b, c, s, pods)
+}
+
+func processCPU() time.Duration {
+	var r syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &r) != nil {
+		return 0
+	}
+	return time.Duration(r.Utime.Nano() + r.Stime.Nano())
 }

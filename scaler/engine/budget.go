@@ -21,7 +21,7 @@ import (
 // call may spend on request_resources constraints, placement groups and
 // pending demand: some 50 ms of one core on the benchmark machine
 // (BENCHMARKS.md). States within it are decided exactly as Ray would.
-const roundBudget = 2_400_000
+const roundBudget = 1_600_000
 
 // Shares of the budget: constraints and placement groups may each use a
 // quarter; pending demand gets the rest, at least half. One placement group
@@ -49,12 +49,10 @@ func (d *decider) over() bool { return d.limit > 0 && d.work > d.limit }
 // success is followed by an attempt on the next longer prefix while four
 // times its cost fits in what is left.
 func (d *decider) schedulePrefix(runs []run, src source, allowance int) (k int, target []*snode, left []run, capped bool, used int) {
-	labels := false
-	for _, r := range runs {
-		labels = labels || len(r.q.selector) > 0 || r.q.anti != ""
-	}
 	d.work, d.limit = 0, 0
-	cands := len(d.classes(src, labels)) + len(d.c.Groups)
+	d.pre = d.classes(src, needLabels(runs))
+	defer func() { d.pre = nil }()
+	cands := len(d.pre) + len(d.c.Groups)
 	used = d.work
 	// The prefixes tried: all runs, a quarter, a sixteenth, ..., one.
 	steps := []int{len(runs)}

@@ -37,6 +37,9 @@ type decider struct {
 	// budget is the round's budget; spent is what the constraint and
 	// placement-group steps used of it.
 	budget, spent int
+	// pre are the classes of the context while schedulePrefix tries
+	// prefixes of one batch (the context does not change in between).
+	pre []class
 	// Slabs the nodes' vectors are cut from (newSnode).
 	fslab []float64
 	bslab []bool
@@ -123,9 +126,27 @@ func (d *decider) buildNodes(pods []Pod) {
 		seen[p.Name] = true
 		mine = append(mine, groupPod{g, p})
 	}
-	slices.SortFunc(mine, func(a, b groupPod) int {
-		return cmp.Or(cmp.Compare(a.g, b.g), strings.Compare(a.p.Name, b.p.Name))
-	})
+	// By group, then name. The scaler lists pods sorted by name already, so
+	// that order is checked and kept, and the groups split out in one pass.
+	if slices.IsSortedFunc(mine, func(a, b groupPod) int { return strings.Compare(a.p.Name, b.p.Name) }) {
+		at := make([]int, len(d.c.Groups)+1)
+		for _, gp := range mine {
+			at[gp.g+1]++
+		}
+		for g := range d.c.Groups {
+			at[g+1] += at[g]
+		}
+		byGroup := make([]groupPod, len(mine))
+		for _, gp := range mine {
+			byGroup[at[gp.g]] = gp
+			at[gp.g]++
+		}
+		mine = byGroup
+	} else {
+		slices.SortFunc(mine, func(a, b groupPod) int {
+			return cmp.Or(cmp.Compare(a.g, b.g), strings.Compare(a.p.Name, b.p.Name))
+		})
+	}
 	byName := make(map[string]*Pod, len(mine))
 	byIP := map[string]*Pod{}
 	for _, gp := range mine {
@@ -243,7 +264,9 @@ func (d *decider) liveNode(n *Node, p *Pod) *snode {
 	d.u.fill(total, n.Total)
 	d.u.fill(avail, n.Available)
 	sn.seal()
-	sn.fixed = d.u.fixed(n.Total, n.Available)
+	if len(sn.totalIdx) < len(n.Total) {
+		sn.fixed = d.u.fixed(n.Total, n.Available)
+	}
 	sn.head = p == nil
 	sn.pod = p
 	sn.nodeID = n.ID

@@ -146,6 +146,12 @@ func TestSaturatingCounts(t *testing.T) {
 // shapes, half busy) and shapes distinct pending request shapes of one
 // request each: the input Ray's scheduler needs nodes² × shapes for.
 func distinctShapes(n, shapes int) (Cluster, State, []Pod) {
+	return distinctShapesInput(n, shapes, false)
+}
+
+// distinctShapesInput is distinctShapes; with distinctNodes every worker has
+// a different amount of free memory, so that no two are in the same state.
+func distinctShapesInput(n, shapes int, distinctNodes bool) (Cluster, State, []Pod) {
 	rng := rand.New(rand.NewPCG(7, 7))
 	gs := benchGroups(20)
 	for i := range gs {
@@ -157,6 +163,9 @@ func distinctShapes(n, shapes int) (Cluster, State, []Pod) {
 		avail := R{}
 		for k, v := range g.Resources {
 			avail[k] = v * float64(rng.IntN(3)) / 2
+		}
+		if distinctNodes {
+			avail["memory"] = g.Resources["memory"] - float64(i)
 		}
 		w.running(fmt.Sprintf("p%05d", i), g.Name, avail, 0)
 	}

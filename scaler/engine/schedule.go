@@ -385,6 +385,17 @@ func (h *classHeap) remove(i int) {
 	}
 }
 
+// needLabels reports whether any run has a label selector or an
+// anti-affinity, so that nodes differing only in labels differ in trials.
+func needLabels(runs []run) bool {
+	for _, r := range runs {
+		if len(r.q.selector) > 0 || r.q.anti != "" {
+			return true
+		}
+	}
+	return false
+}
+
 // classes groups the context's nodes that are not being terminated into
 // classes, in order of their first member.
 func (d *decider) classes(src source, labels bool) []class {
@@ -434,11 +445,14 @@ func (d *decider) trySchedule(runs []run, src source) (target []*snode, left []r
 
 	// Phase A: existing nodes. Nodes already marked for termination are not
 	// candidates (Ray would still pack onto them and then remove them).
-	labels := false
-	for _, r := range runs {
-		labels = labels || len(r.q.selector) > 0 || r.q.anti != ""
+	var cls []class
+	if d.pre != nil {
+		// schedulePrefix grouped the same context already; the members are
+		// shared, the trials are this attempt's own.
+		cls = slices.Clone(d.pre)
+	} else {
+		cls = d.classes(src, needLabels(runs))
 	}
-	cls := d.classes(src, labels)
 	picked := make([]bool, len(d.nodes))
 	h := &classHeap{cls: cls, heap: make([]int, 0, len(cls)), pos: make([]int, len(cls))}
 	for i := range h.pos {
