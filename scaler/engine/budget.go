@@ -64,8 +64,9 @@ func (d *decider) schedulePrefix(runs []run, src source, allowance int) (k int, 
 	for i < len(steps)-1 && mulSat(mulSat(steps[i], cands), trialCost) > allowance/4 {
 		i++
 	}
-	sortFirst(runs, steps[i])
-	sorted, decided := steps[i], -1
+	order := newSorter(runs)
+	order.sortTo(steps[i])
+	decided := -1
 	for {
 		k = steps[i]
 		limit := max(allowance-used, 0)
@@ -87,10 +88,7 @@ func (d *decider) schedulePrefix(runs []run, src source, allowance int) (k int, 
 				return k, target, left, capped, used
 			}
 			i--
-			if steps[i] > sorted {
-				sortFirst(runs[sorted:], steps[i]-sorted)
-				sorted = steps[i]
-			}
+			order.sortTo(steps[i])
 		case decided >= 0:
 			return decided, target, left, capped, used
 		default:

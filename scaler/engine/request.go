@@ -83,7 +83,7 @@ func (u *universe) compileInto(q *creq, r Request, o origin) {
 		}
 	}
 	for _, a := range q.sorted {
-		switch i, ok := u.index[a.name]; {
+		switch i, ok := u.lookup(a.name); {
 		case ok:
 			if q.items == nil {
 				q.items = make([]item, 0, len(q.sorted))
@@ -184,33 +184,57 @@ func sortRuns(runs []run) {
 
 // keyed is a run of distinct requests in Ray's order with the canonical key
 // breaking ties, a total order that does not depend on the order the GCS
-// listed the shapes in.
-type keyed run
+// listed the shapes in. The leading sort fields are copied in, so that
+// ordering thousands of runs does not chase a pointer per comparison.
+type keyed struct {
+	run
+	constraints, sel, nkeys int
+	sum                     float64
+}
 
 func (a keyed) before(b keyed) bool {
+	switch {
+	case a.constraints != b.constraints:
+		return a.constraints > b.constraints
+	case a.sel != b.sel:
+		return a.sel > b.sel
+	case a.nkeys != b.nkeys:
+		return a.nkeys > b.nkeys
+	case a.sum != b.sum:
+		return a.sum > b.sum
+	}
 	return cmp.Or(compareRay(a.q, b.q), strings.Compare(a.q.key, b.q.key)) < 0
 }
 
-// sortFirst puts the first k runs of the total order in place, sorted; the
-// rest follow in no particular order. Thousands of shapes of which a round
-// decides on a few hundred cost a heap build, not a full sort.
-func sortFirst(runs []run, k int) {
-	if k >= len(runs) {
-		slices.SortFunc(runs, func(a, b run) int {
-			return cmp.Or(compareRay(a.q, b.q), strings.Compare(a.q.key, b.q.key))
-		})
-		return
-	}
-	h := make([]keyed, len(runs))
+func keyOf(r run) keyed {
+	return keyed{r, r.q.constraints, firstSelectorLen(r.q), r.q.nkeys, r.q.sum}
+}
+
+// sorter hands out runs in that order: the first k sorted in place, the
+// rest kept as a heap to take more from. Thousands of shapes of which a
+// round decides on a few hundred cost a heap build, not a full sort.
+type sorter struct {
+	runs []run
+	done int
+	heap []keyed
+}
+
+func newSorter(runs []run) *sorter {
+	s := &sorter{runs: runs, heap: make([]keyed, len(runs))}
 	for i, r := range runs {
-		h[i] = keyed(r)
+		s.heap[i] = keyOf(r)
 	}
-	heapInit(h)
-	for i := range k {
-		runs[i] = run(heapPop(&h))
+	heapInit(s.heap)
+	return s
+}
+
+// sortTo puts the first k runs of the order in place.
+func (s *sorter) sortTo(k int) {
+	for ; s.done < k && len(s.heap) > 0; s.done++ {
+		s.runs[s.done] = heapPop(&s.heap).run
 	}
-	for i, r := range h {
-		runs[k+i] = run(r)
+	for i, r := range s.heap {
+		s.runs[s.done+i] = r.run
 	}
 }
 
@@ -220,7 +244,7 @@ func mergeAdjacent(runs []run) []run {
 	out := runs[:0]
 	for _, r := range runs {
 		if n := len(out); n > 0 && out[n-1].q.key == r.q.key && out[n-1].q.anti == r.q.anti && out[n-1].q.constraints == r.q.constraints {
-			out[n-1].n += r.n
+			out[n-1].n = addSat(out[n-1].n, r.n)
 			continue
 		}
 		out = append(out, r)

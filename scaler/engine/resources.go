@@ -46,6 +46,22 @@ func newUniverse(names map[string]struct{}) *universe {
 	return u
 }
 
+// lookup returns the index of name. A universe of a few names (the usual
+// CPU, GPU, memory) is scanned, which beats hashing for each of the
+// thousands of bundles and nodes a round reads.
+func (u *universe) lookup(name string) (int, bool) {
+	if len(u.names) <= 8 {
+		for i, n := range u.names {
+			if n == name {
+				return i, true
+			}
+		}
+		return 0, false
+	}
+	i, ok := u.index[name]
+	return i, ok
+}
+
 // maxImplicitNames bounds the implicit resources requests may add to the
 // universe (each is a dimension of every node's vectors). Ray uses them for
 // per-node limits such as Serve's max_replicas_per_node, a handful per
@@ -139,7 +155,7 @@ func (u *universe) vec(m map[string]float64) vec {
 // fill sets x (zeroed) from m; names outside the universe are skipped.
 func (u *universe) fill(x vec, m map[string]float64) {
 	for k, val := range m {
-		if i, ok := u.index[k]; ok {
+		if i, ok := u.lookup(k); ok {
 			x.v[i] = sanitize(val)
 			x.has[i] = true
 		}
@@ -151,7 +167,7 @@ func (u *universe) fill(x vec, m map[string]float64) {
 func (u *universe) fixed(total, avail map[string]float64) fixedTerms {
 	var out []string
 	for k := range total {
-		if _, ok := u.index[k]; !ok {
+		if _, ok := u.lookup(k); !ok {
 			out = append(out, k)
 		}
 	}
