@@ -47,6 +47,13 @@ type PolicyDefaults struct {
 	ContainerSecurityContext *corev1.SecurityContext    `json:"containerSecurityContext,omitempty"`
 	HeadRayStartParams       map[string]string          `json:"headRayStartParams,omitempty"`
 	WorkerRayStartParams     map[string]string          `json:"workerRayStartParams,omitempty"`
+	// ServiceAccountName is the pods' service account. KubeRay gives an
+	// in-tree autoscaled head without one a service account named after
+	// the cluster, with the autoscaler's RBAC.
+	ServiceAccountName string `json:"serviceAccountName,omitempty"`
+	// AutomountServiceAccountToken mounts (or not) the service account's
+	// token into the pods.
+	AutomountServiceAccountToken *bool `json:"automountServiceAccountToken,omitempty"`
 	Autoscaling              AutoscalingDefaults        `json:"autoscaling"`
 }
 
@@ -89,6 +96,7 @@ var EnforceableFields = []string{
 	"image", "imagePullPolicy", "imagePullSecrets", "podLabels", "podAnnotations",
 	"tolerations", "nodeSelector", "priorityClassName", "podSecurityContext",
 	"containerSecurityContext", "headRayStartParams", "workerRayStartParams",
+	"serviceAccountName", "automountServiceAccountToken",
 }
 
 // BuiltinImage is the image pattern used when no policy names one.
@@ -225,6 +233,10 @@ func (p *Policy) hasDefault(name string) bool {
 		return len(d.HeadRayStartParams) > 0
 	case "workerRayStartParams":
 		return len(d.WorkerRayStartParams) > 0
+	case "serviceAccountName":
+		return d.ServiceAccountName != ""
+	case "automountServiceAccountToken":
+		return d.AutomountServiceAccountToken != nil
 	}
 	return false
 }

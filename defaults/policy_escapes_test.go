@@ -5,6 +5,9 @@ package defaults_test
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -316,5 +319,73 @@ spec:
 	}
 	if _, err := defaults.ParsePolicy([]byte(`limits: {podSecurity: strict}`)); err == nil || !strings.Contains(err.Error(), "limits.podSecurity: Unsupported value") {
 		t.Errorf("bad level accepted: %v", err)
+	}
+}
+
+// The service account and its token are enforceable: a user's own
+// serviceAccountName (or the deprecated serviceAccount alias) and
+// automountServiceAccountToken give way to the policy's.
+func TestEnforcedServiceAccount(t *testing.T) {
+	p := parsePolicy(t, `
+defaults:
+  serviceAccountName: ray-workloads
+  automountServiceAccountToken: false
+enforce: [serviceAccountName, automountServiceAccountToken]
+`)
+	res := expandWith(t, p, nil, `
+apiVersion: ray.io/v1
+kind: RayCluster
+metadata: {name: c}
+spec:
+  rayVersion: "2.9.0"
+  headGroupSpec: {template: {spec: {serviceAccount: cluster-admin-sa, automountServiceAccountToken: true}}}
+  workerGroupSpecs:
+  - {groupName: wg, minReplicas: 0, maxReplicas: 1, template: {spec: {serviceAccountName: cluster-admin-sa}}}
+`)
+	if len(res.Errors) > 0 {
+		t.Fatal(res.Errors)
+	}
+	for _, path := range [][]any{{"spec", "headGroupSpec", "template", "spec"}, {"spec", "workerGroupSpecs", 0, "template", "spec"}} {
+		spec := jsonAt(t, res.Object, path...).(map[string]any)
+		if spec["serviceAccountName"] != "ray-workloads" || spec["automountServiceAccountToken"] != false || spec["serviceAccount"] != nil {
+			t.Errorf("%v: serviceAccountName %v, serviceAccount %v, automountServiceAccountToken %v", path, spec["serviceAccountName"], spec["serviceAccount"], spec["automountServiceAccountToken"])
+		}
+	}
+}
+
+// The chart's values.schema.json accepts exactly the fields the engine can
+// enforce, each with a default field of the same name.
+func TestChartSchemaNamesEveryEnforceableField(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "charts", "raypilot", "values.schema.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var schema struct {
+		Properties struct {
+			Policy struct {
+				Properties struct {
+					Defaults struct {
+						Properties map[string]any `json:"properties"`
+					} `json:"defaults"`
+					Enforce struct {
+						Items struct {
+							Enum []string `json:"enum"`
+						} `json:"items"`
+					} `json:"enforce"`
+				} `json:"properties"`
+			} `json:"policy"`
+		} `json:"properties"`
+	}
+	if err := json.Unmarshal(data, &schema); err != nil {
+		t.Fatal(err)
+	}
+	pol := schema.Properties.Policy.Properties
+	if got := pol.Enforce.Items.Enum; !slices.Equal(got, defaults.EnforceableFields) {
+		t.Errorf("chart enforce enum %v, engine %v", got, defaults.EnforceableFields)
+	}
+	for _, name := range defaults.EnforceableFields {
+		if _, ok := pol.Defaults.Properties[name]; !ok {
+			t.Errorf("chart policy.defaults has no %s", name)
+		}
 	}
 }

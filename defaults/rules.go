@@ -143,6 +143,11 @@ func (c *clusterExpansion) enforcePolicy(p *podTemplate) {
 					}
 				}
 			}
+		case "serviceAccountName":
+			p.spec["serviceAccountName"] = d.ServiceAccountName
+			delete(p.spec, "serviceAccount") // the deprecated alias Kubernetes still reads
+		case "automountServiceAccountToken":
+			p.spec["automountServiceAccountToken"] = *d.AutomountServiceAccountToken
 		case "headRayStartParams", "workerRayStartParams":
 			if (name == "headRayStartParams") != p.isHead {
 				continue
@@ -266,6 +271,12 @@ func (c *clusterExpansion) applyPolicyDefaults(p *podTemplate) {
 	}
 	if d.PriorityClassName != "" {
 		setDefault(p.spec, "priorityClassName", d.PriorityClassName)
+	}
+	if d.ServiceAccountName != "" && p.spec["serviceAccount"] == nil {
+		setDefault(p.spec, "serviceAccountName", d.ServiceAccountName)
+	}
+	if d.AutomountServiceAccountToken != nil {
+		setDefault(p.spec, "automountServiceAccountToken", *d.AutomountServiceAccountToken)
 	}
 	if d.PodSecurityContext != nil && p.spec["securityContext"] == nil {
 		p.spec["securityContext"] = toJSONValue(d.PodSecurityContext)

@@ -96,6 +96,14 @@ func policyViolations(p *defaults.Policy, pod *corev1.Pod) []string {
 					out = append(out, fmt.Sprintf("container %s runAsNonRoot %v, enforced %v", c.Name, deref(nonRoot), *d.PodSecurityContext.RunAsNonRoot))
 				}
 			}
+		case "serviceAccountName":
+			if pod.Spec.ServiceAccountName != d.ServiceAccountName {
+				out = append(out, fmt.Sprintf("serviceAccountName %q, enforced %q", pod.Spec.ServiceAccountName, d.ServiceAccountName))
+			}
+		case "automountServiceAccountToken":
+			if pod.Spec.AutomountServiceAccountToken == nil || *pod.Spec.AutomountServiceAccountToken != *d.AutomountServiceAccountToken {
+				out = append(out, fmt.Sprintf("automountServiceAccountToken %v, enforced %v", deref(pod.Spec.AutomountServiceAccountToken), *d.AutomountServiceAccountToken))
+			}
 		case "containerSecurityContext":
 			for _, c := range all {
 				if c.SecurityContext == nil || !reflect.DeepEqual(*c.SecurityContext, *d.ContainerSecurityContext) {
@@ -247,6 +255,8 @@ func randomPolicy(rng *rand.Rand) string {
 	pick("priorityClassName", `ray`)
 	pick("podSecurityContext", `{runAsNonRoot: true, runAsUser: 1000}`)
 	pick("containerSecurityContext", `{allowPrivilegeEscalation: false, privileged: false}`)
+	pick("serviceAccountName", `ray-workloads`)
+	pick("automountServiceAccountToken", `false`)
 	if len(enforce) > 0 {
 		b.WriteString("enforce: [" + strings.Join(enforce, ", ") + "]\n")
 	}
@@ -280,6 +290,7 @@ var (
 		`{spec: {initContainers: [{name: warm, image: rayproject/ray:2.9.0, resources: {limits: {cpu: "64"}}}]}}`,
 		`{metadata: {labels: {team: attacker}}, spec: {priorityClassName: system-node-critical, nodeSelector: {pool: gpu}}}`,
 		`{spec: {hostNetwork: true, hostPID: true}}`,
+		`{spec: {serviceAccount: cluster-admin-sa, automountServiceAccountToken: true}}`,
 		`{spec: {containers: [{name: ray-head, resources: {limits: {nvidia.com/mig-1g.5gb: "4", hugepages-1Gi: 16Gi}}}]}}`,
 	}
 	groupExtras = []string{``, `labels: {team: attacker}, `}
