@@ -53,8 +53,8 @@ type PolicyDefaults struct {
 	ServiceAccountName string `json:"serviceAccountName,omitempty"`
 	// AutomountServiceAccountToken mounts (or not) the service account's
 	// token into the pods.
-	AutomountServiceAccountToken *bool `json:"automountServiceAccountToken,omitempty"`
-	Autoscaling              AutoscalingDefaults        `json:"autoscaling"`
+	AutomountServiceAccountToken *bool               `json:"automountServiceAccountToken,omitempty"`
+	Autoscaling                  AutoscalingDefaults `json:"autoscaling"`
 }
 
 // AutoscalingDefaults configure the hand-off between KubeRay's in-tree
