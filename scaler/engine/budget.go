@@ -98,9 +98,12 @@ func (d *decider) schedulePrefix(runs []run, src source, allowance int) (k int, 
 }
 
 // Truncation says which part of the demand a Decide call left for later
-// rounds to stay within its budget. The demand it decided on is the prefix
-// in Ray's scheduling order, and the plan is what Decide returns for a state
-// holding only that prefix.
+// rounds to stay within its budget. Of the pending shapes and of each
+// request_resources constraint it decided on a prefix in Ray's scheduling
+// order, and the plan is what Decide returns for a state holding only that
+// prefix; placement groups that do not fit the budget are skipped in Ray's
+// order, each all or nothing. Shapes naming an implicit resource beyond
+// maxImplicitNames are never decided on.
 type Truncation struct {
 	// Shapes of ShapesTotal distinct pending request shapes were decided on;
 	// Requests is the number of pending requests left out.

@@ -159,7 +159,6 @@ func (b *batch) take(r, n int) {
 // cand is a candidate node of a bin-packing phase with its cached trial.
 type cand struct {
 	n     *snode
-	pos   int // position in the context list (existing nodes), -1 for new ones
 	took  []took
 	sc    score
 	ver   int  // bumped by every trial, to recognise stale index entries
@@ -414,7 +413,7 @@ func (d *decider) classes(src source, labels bool) []class {
 		if !ok {
 			ci = len(cls)
 			byKey[k] = ci
-			cls = append(cls, class{cand: cand{n: n, pos: -1}})
+			cls = append(cls, class{cand: cand{n: n}})
 		}
 		cls[ci].members = append(cls[ci].members, i)
 	}
@@ -530,7 +529,7 @@ func (d *decider) trySchedule(runs []run, src source) (target []*snode, left []r
 	var pool []cand
 	for g, q := range quota {
 		if q > 0 {
-			pool = append(pool, cand{n: d.fresh(g, kindNew), pos: -1})
+			pool = append(pool, cand{n: d.fresh(g, kindNew)})
 		}
 	}
 	for b.remaining > 0 && len(pool) > 0 {
@@ -555,7 +554,7 @@ func (d *decider) trySchedule(runs []run, src source) (target []*snode, left []r
 		planned++
 		pool = append(pool[:bi], pool[bi+1:]...)
 		if quota[n.group]--; quota[n.group] > 0 {
-			pool = append(pool, cand{n: d.fresh(n.group, kindNew), pos: -1})
+			pool = append(pool, cand{n: d.fresh(n.group, kindNew)})
 		}
 		d.invalidate(pool, b.counts)
 	}
