@@ -2,9 +2,10 @@
 // it (hack/image, no container engine): built twice, the same digest; the
 // config and the layer's files read with the standard library from the OCI
 // archive; the Dockerfile stating the same user, entrypoint, environment and
-// labels; and the image RUN under podman as non-root with a read-only root
+// labels; the image RUN under podman as non-root with a read-only root
 // file system: `raypilot version`, then `raypilot webhook` against a real
-// kube-apiserver, answering an admission review over TLS.
+// kube-apiserver, answering an admission review over TLS; and the
+// Dockerfile built with podman, giving the same files and config.
 //
 // Building needs only Go. Running needs podman and runc (hack/image/runtime.sh,
 // which `make test` calls, installs them) and root; the webhook run also
@@ -94,7 +95,7 @@ func TestImage(t *testing.T) {
 	t.Run("config", func(t *testing.T) { checkConfig(t, src, img) })
 	t.Run("layer", func(t *testing.T) { checkLayer(t, img) })
 	t.Run("Dockerfile in sync", func(t *testing.T) { checkDockerfile(t, src.dir, img) })
-	t.Run("run", func(t *testing.T) { runImage(t, src.dir, a, img) })
+	t.Run("run", func(t *testing.T) { runImage(t, src, a, img) })
 }
 
 // source is a copy of the checkout, taken once, so that both builds read
@@ -291,11 +292,15 @@ func readArchive(t *testing.T, path string) *ociImage {
 	if len(img.manifest.Layers) != 1 {
 		t.Fatalf("%d layers, want 1", len(img.manifest.Layers))
 	}
-	zr, err := gzip.NewReader(bytes.NewReader(blob(img.manifest.Layers[0].Digest)))
-	if err != nil {
-		t.Fatal(err)
+	var layer io.Reader = bytes.NewReader(blob(img.manifest.Layers[0].Digest))
+	if strings.HasSuffix(img.manifest.Layers[0].MediaType, "+gzip") {
+		zr, err := gzip.NewReader(layer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		layer = zr
 	}
-	lr := tar.NewReader(zr)
+	lr := tar.NewReader(layer)
 	for {
 		h, err := lr.Next()
 		if errors.Is(err, io.EOF) {
@@ -524,7 +529,7 @@ func newPodman(t *testing.T) *podman {
 }
 
 func (p *podman) run(args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "podman", append(slices.Clone(p.args), args...)...)
 	var out, errb bytes.Buffer
@@ -551,7 +556,8 @@ func (p *podman) must(args ...string) string {
 var hardened = []string{"--read-only", "--read-only-tmpfs=false", "--security-opt", "no-new-privileges",
 	"--cap-drop", "ALL", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"}
 
-func runImage(t *testing.T, root string, b built, img *ociImage) {
+func runImage(t *testing.T, src source, b built, img *ociImage) {
+	root := src.dir
 	p := newPodman(t)
 	start := time.Now()
 	out := p.must("load", "--quiet", "--input", b.archive)
@@ -578,6 +584,7 @@ func runImage(t *testing.T, root string, b built, img *ociImage) {
 		}
 	})
 	t.Run("webhook", func(t *testing.T) { runWebhook(t, p, id) })
+	t.Run("Dockerfile builds the same image", func(t *testing.T) { buildDockerfile(t, p, src, img) })
 }
 
 // runWebhook runs `raypilot webhook` in the image against a real
@@ -720,5 +727,122 @@ func runWebhook(t *testing.T, p *podman, id string) {
 	p.must("stop", "--time", "30", name)
 	if code := strings.TrimSpace(p.must("inspect", "--format", "{{.State.ExitCode}}", name)); code != "0" {
 		t.Errorf("webhook exited %s on SIGTERM\nlogs:\n%s", code, logs())
+	}
+}
+
+// buildDockerfile builds the Dockerfile with podman (buildah) and compares
+// the result with the pure-Go image: the same files with the same bytes,
+// modes and owners, and the same user, entrypoint, environment, working
+// folder and labels. No golang image can be pulled here, so its build stage
+// runs on a stand-in: this machine's /bin/sh with its libraries, and this
+// machine's Go, module cache and build cache mounted (the same Go, so even
+// the binary must be byte for byte the same).
+func buildDockerfile(t *testing.T, p *podman, src source, want *ociImage) {
+	sh, err := filepath.EvalSymlinks("/bin/sh")
+	if err != nil {
+		t.Skipf("no /bin/sh for the stand-in golang image: %v", err)
+	}
+	ldd, err := exec.Command("ldd", sh).Output()
+	if err != nil {
+		t.Skipf("ldd %s: %v (the stand-in golang image needs its libraries)", sh, err)
+	}
+	goEnv := func(name string) string {
+		out, err := exec.Command("go", "env", name).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	base := filepath.Join(t.TempDir(), "base")
+	files := map[string]string{"bin/sh": sh, "etc/ssl/certs/ca-certificates.crt": "/etc/ssl/certs/ca-certificates.crt"}
+	for _, m := range regexp.MustCompile(`(/\S+\.so[.0-9]*)`).FindAllString(string(ldd), -1) {
+		files[strings.TrimPrefix(m, "/")] = m
+	}
+	for rel, from := range files {
+		data, err := os.ReadFile(from)
+		if err != nil {
+			t.Skipf("stand-in golang image: %v", err)
+		}
+		if err := os.MkdirAll(filepath.Join(base, filepath.Dir(rel)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(base, rel), data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, d := range []string{"tmp", "root/.cache/go-build", "go/pkg/mod", "usr/local/go"} {
+		if err := os.MkdirAll(filepath.Join(base, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chmod(filepath.Join(base, "tmp"), 0o1777|os.ModeSticky); err != nil {
+		t.Fatal(err)
+	}
+	tarball := filepath.Join(t.TempDir(), "base.tar")
+	if out, err := exec.Command("tar", "-C", base, "-cf", tarball, ".").CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v: %s", err, out)
+	}
+	const goImage = "localhost/raypilot-image-test-golang:stand-in"
+	p.must("import", "--change", "ENV PATH=/usr/local/go/bin:/bin", "--change", "ENV GOPATH=/go",
+		"--change", "ENV HOME=/root", "--change", "ENV GOTOOLCHAIN=local", tarball, goImage)
+
+	c := readChart(t, src.dir)
+	start := time.Now()
+	const built = "localhost/raypilot-image-test-dockerfile:test"
+	if _, err := p.run("build", "--isolation", "chroot", "--network", "host",
+		"--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024",
+		"--volume", goEnv("GOROOT")+":/usr/local/go:ro",
+		"--volume", goEnv("GOMODCACHE")+":/go/pkg/mod",
+		"--volume", goEnv("GOCACHE")+":/root/.cache/go-build",
+		"--build-arg", "GO_IMAGE="+goImage,
+		"--build-arg", "VERSION="+c.AppVersion,
+		"--build-arg", "REVISION="+src.revision,
+		"--build-arg", fmt.Sprintf("SOURCE_DATE_EPOCH=%d", src.epoch),
+		"--tag", built, src.dir); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("podman build of the Dockerfile: %s", time.Since(start).Round(time.Second))
+	archive := filepath.Join(t.TempDir(), "dockerfile.tar")
+	p.must("save", "--format", "oci-archive", "--output", archive, built)
+	got := readArchive(t, archive)
+
+	gc, wc := got.config.Config, want.config.Config
+	delete(gc.Labels, "io.buildah.version")
+	if gc.User != wc.User || !slices.Equal(gc.Entrypoint, wc.Entrypoint) || !slices.Equal(gc.Cmd, wc.Cmd) ||
+		!slices.Equal(gc.Env, wc.Env) || gc.WorkingDir != wc.WorkingDir || fmt.Sprint(gc.Labels) != fmt.Sprint(wc.Labels) {
+		t.Errorf("configs differ:\nDockerfile %+v\nhack/image %+v", gc, wc)
+	}
+	type file struct {
+		typ      byte
+		mode     int64
+		uid, gid int
+		sum      [32]byte
+	}
+	files2 := func(img *ociImage) map[string]file {
+		m := map[string]file{}
+		for _, f := range img.layer {
+			name := strings.TrimSuffix(strings.TrimPrefix(f.hdr.Name, "./"), "/")
+			if name == "" || name == "." {
+				continue
+			}
+			m[name] = file{f.hdr.Typeflag, f.hdr.Mode & 0o7777, f.hdr.Uid, f.hdr.Gid, sha256.Sum256(f.data)}
+		}
+		return m
+	}
+	g, w := files2(got), files2(want)
+	for name, wf := range w {
+		if gf, ok := g[name]; !ok {
+			t.Errorf("/%s: in the hack/image image only", name)
+		} else if gf != wf {
+			t.Errorf("/%s differs: Dockerfile %+v, hack/image %+v", name, gf, wf)
+		}
+	}
+	for name := range g {
+		if _, ok := w[name]; !ok {
+			t.Errorf("/%s: in the Dockerfile's image only", name)
+		}
+	}
+	if !t.Failed() {
+		t.Logf("%d files and folders identical (contents, modes, owners), config identical", len(w))
 	}
 }
