@@ -58,8 +58,10 @@ tools:
 	hack/tools.sh build
 
 ## test: everything, including the real kube-apiserver integration tier and
-## the KubeRay tier (KubeRay v1.5.0's own builders on every expansion)
-test: lint tools image-runtime
+## the KubeRay tier (KubeRay v1.5.0's own builders on every expansion); it
+## builds the image first (make image), which also warms the Go build cache
+## test/image's builds of it use
+test: lint tools image-runtime image
 	RAYPILOT_TOOLS_BIN="$$(hack/tools.sh bin-dir)" $(GO) test -count=1 ./...
 	$(KUBERAY_TIER) test $(KUBERAY_TIER_FLAGS) -count=1 ./...
 	cd hack/image && $(GO) test -count=1 ./...
