@@ -172,3 +172,19 @@ func processCPU() time.Duration {
 	}
 	return time.Duration(r.Utime.Nano() + r.Stime.Nano())
 }
+
+// BenchmarkDecideSmallCluster: the common round, a head, three workers of
+// two groups (one idle past the timeout) and one pending shape.
+func BenchmarkDecideSmallCluster(b *testing.B) {
+	w := newWorld(grp("cpu", R{"CPU": 4, "memory": 8 << 30}, 0, 10), grp("gpu", R{"CPU": 8, "GPU": 1}, 0, 4)).
+		head(R{"CPU": 0, "memory": 4 << 30, HeadResource: 1}, R{"memory": 4 << 30, HeadResource: 1}, 0).
+		running("cpu-a", "cpu", R{"CPU": 1, "memory": 8 << 30}, 0).
+		running("cpu-b", "cpu", R{"CPU": 4, "memory": 8 << 30}, 2*time.Minute).
+		running("gpu-a", "gpu", R{"CPU": 8, "GPU": 0}, 0).
+		demand(R{"CPU": 2}, 3)
+	c, s, pods := w.input()
+	b.ReportAllocs()
+	for b.Loop() {
+		Decide(c, s, pods, t0)
+	}
+}

@@ -50,7 +50,7 @@ func (d *decider) over() bool { return d.limit > 0 && d.work > d.limit }
 // times its cost fits in what is left.
 func (d *decider) schedulePrefix(runs []run, src source, allowance int) (k int, target []*snode, left []run, capped bool, used int) {
 	d.work, d.limit = 0, 0
-	d.pre = d.classes(src, needLabels(runs))
+	d.pre = d.classes(src, needLabels(runs), countOf(runs))
 	defer func() { d.pre = nil }()
 	cands := len(d.pre) + len(d.c.Groups)
 	used = d.work
@@ -64,7 +64,7 @@ func (d *decider) schedulePrefix(runs []run, src source, allowance int) (k int, 
 	for i < len(steps)-1 && mulSat(mulSat(steps[i], cands), trialCost) > allowance/4 {
 		i++
 	}
-	order := newSorter(runs)
+	order := newSorter(runs, steps[i])
 	order.sortTo(steps[i])
 	decided := -1
 	for {

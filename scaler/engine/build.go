@@ -41,9 +41,10 @@ type decider struct {
 	// prefixes of one batch (the context does not change in between).
 	pre []class
 	// Slabs the nodes' vectors are cut from (newSnode).
-	fslab []float64
-	bslab []bool
-	nslab []snode
+	fslab               []float64
+	bslab               []bool
+	nslab               []snode
+	slabSize, nslabSize int
 	// Scratch space reused by every trial placement, so that scoring a
 	// candidate allocates nothing.
 	scratch      slot

@@ -170,7 +170,8 @@ func (n *snode) hasRay() bool { return n.kind == kindRunning }
 func (d *decider) newSnode(group int, typ string, k kind, labels map[string]string) (n *snode, total, avail vec) {
 	nk := len(d.u.names)
 	if len(d.fslab) < 3*nk || len(d.bslab) < 5*nk {
-		d.fslab, d.bslab = make([]float64, 3*nk*slabNodes), make([]bool, 5*nk*slabNodes)
+		d.slabSize = min(max(2*d.slabSize, 8), maxSlabNodes)
+		d.fslab, d.bslab = make([]float64, 3*nk*d.slabSize), make([]bool, 5*nk*d.slabSize)
 	}
 	fs, bs := d.fslab[:3*nk:3*nk], d.bslab[:5*nk:5*nk]
 	d.fslab, d.bslab = d.fslab[3*nk:], d.bslab[5*nk:]
@@ -178,7 +179,8 @@ func (d *decider) newSnode(group int, typ string, k kind, labels map[string]stri
 	avail = vec{v: fs[nk : 2*nk : 2*nk], has: bs[nk : 2*nk : 2*nk]}
 	cons := vec{v: fs[2*nk:], has: bs[2*nk : 3*nk : 3*nk]}
 	if len(d.nslab) == 0 {
-		d.nslab = make([]snode, slabNodes)
+		d.nslabSize = min(max(2*d.nslabSize, 8), maxSlabNodes)
+		d.nslab = make([]snode, d.nslabSize)
 	}
 	n = &d.nslab[0]
 	d.nslab = d.nslab[1:]
@@ -188,8 +190,9 @@ func (d *decider) newSnode(group int, typ string, k kind, labels map[string]stri
 	return n, total, avail
 }
 
-// slabNodes is how many nodes' vectors one slab allocation holds.
-const slabNodes = 256
+// maxSlabNodes is how many nodes one slab allocation holds at most; slabs
+// start at 8 nodes and double, so that a small cluster allocates little.
+const maxSlabNodes = 256
 
 // seal copies the totals into the constraint slot (request_resources is
 // packed against totals) and indexes them.

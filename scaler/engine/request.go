@@ -219,8 +219,22 @@ type sorter struct {
 	heap []keyed
 }
 
-func newSorter(runs []run) *sorter {
-	s := &sorter{runs: runs, heap: make([]keyed, len(runs))}
+func newSorter(runs []run, k int) *sorter {
+	s := &sorter{runs: runs}
+	if k >= len(runs) {
+		// All of them: a plain sort.
+		slices.SortFunc(runs, func(a, b run) int {
+			if x, y := keyOf(a), keyOf(b); x.before(y) {
+				return -1
+			} else if y.before(x) {
+				return 1
+			}
+			return 0
+		})
+		s.done = len(runs)
+		return s
+	}
+	s.heap = make([]keyed, len(runs))
 	for i, r := range runs {
 		s.heap[i] = keyOf(r)
 	}

@@ -180,7 +180,7 @@ func distinctShapesInput(n, shapes int, distinctNodes bool) (Cluster, State, []P
 func prefixState(c Cluster, s State, pods []Pod, k int) State {
 	d := newDecider(c, s, pods, t0)
 	runs, _ := d.shapeRuns(s.Pending, fromDemand)
-	newSorter(runs).sortTo(k)
+	newSorter(runs, k).sortTo(k)
 	out := s
 	out.Pending = nil
 	for _, r := range runs[:k] {

@@ -384,6 +384,24 @@ func (h *classHeap) remove(i int) {
 	}
 }
 
+// Nodes are grouped into classes from minClassNodes nodes and more than
+// minClassRequests requests on: a placement needs at least one request, so
+// with a few requests (a placement group's bundles) grouping costs more than
+// the trials it saves.
+const (
+	minClassNodes    = 32
+	minClassRequests = 16
+)
+
+// countOf is the number of requests of runs, saturating.
+func countOf(runs []run) int {
+	n := 0
+	for _, r := range runs {
+		n = addSat(n, r.n)
+	}
+	return n
+}
+
 // needLabels reports whether any run has a label selector or an
 // anti-affinity, so that nodes differing only in labels differ in trials.
 func needLabels(runs []run) bool {
@@ -397,10 +415,21 @@ func needLabels(runs []run) bool {
 
 // classes groups the context's nodes that are not being terminated into
 // classes, in order of their first member.
-func (d *decider) classes(src source, labels bool) []class {
+func (d *decider) classes(src source, labels bool, requests int) []class {
 	d.work += classCost * len(d.nodes)
-	byKey := make(map[string]int, len(d.nodes))
 	var cls []class
+	if len(d.nodes) <= minClassNodes || requests <= minClassRequests {
+		// A few nodes: one class each, no keys to build.
+		pos := make([]int, len(d.nodes))
+		cls = make([]class, 0, len(d.nodes))
+		for i, n := range d.nodes {
+			if pos[i] = i; n.status != toTerminate {
+				cls = append(cls, class{cand: cand{n: n}, members: pos[i : i+1 : i+1]})
+			}
+		}
+		return cls
+	}
+	byKey := make(map[string]int, len(d.nodes))
 	for i, n := range d.nodes {
 		if n.status == toTerminate {
 			continue
@@ -450,7 +479,7 @@ func (d *decider) trySchedule(runs []run, src source) (target []*snode, left []r
 		// shared, the trials are this attempt's own.
 		cls = slices.Clone(d.pre)
 	} else {
-		cls = d.classes(src, needLabels(runs))
+		cls = d.classes(src, needLabels(runs), countOf(runs))
 	}
 	picked := make([]bool, len(d.nodes))
 	h := &classHeap{cls: cls, heap: make([]int, 0, len(cls)), pos: make([]int, len(cls))}
