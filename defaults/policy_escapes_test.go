@@ -389,3 +389,42 @@ func TestChartSchemaNamesEveryEnforceableField(t *testing.T) {
 		}
 	}
 }
+
+// What Kubernetes refuses when KubeRay creates the pods is refused at
+// admission: `..` in a volume item path, Bidirectional propagation in a
+// container that is not privileged.
+func TestRefusedLaterByKubernetesIsRefusedNow(t *testing.T) {
+	cases := []struct{ name, annotations, head, want string }{
+		{"dot-dot item path", `{raypilot.io/volumes: '[{name: c, mountPath: /c, volumeType: CONFIGMAP, source: cm, items: {a: ../../etc/passwd}}]'}`, `{}`,
+			`metadata.annotations[raypilot.io/volumes][0].items[a]: Invalid value: "../../etc/passwd": must not contain '..'`},
+		{"bidirectional without privileged", `{raypilot.io/volumes: '[{name: h, mountPath: /h, volumeType: HOST_PATH, source: /mnt, mountPropagationMode: BIDIRECTIONAL}]'}`, `{}`,
+			`spec.headGroupSpec.template.spec.containers[0].volumeMounts[0].mountPropagation: Forbidden: Bidirectional mount propagation is available only to privileged containers`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			res := expandWith(t, defaults.DefaultPolicy(), nil, `
+apiVersion: ray.io/v1
+kind: RayCluster
+metadata: {name: c, annotations: `+c.annotations+`}
+spec:
+  rayVersion: "2.9.0"
+  headGroupSpec: {template: `+c.head+`}
+`)
+			if !strings.Contains(errText(res.Errors), c.want) {
+				t.Errorf("want %q, got %v", c.want, res.Errors)
+			}
+		})
+	}
+	// Privileged containers may use it.
+	res := expandWith(t, defaults.DefaultPolicy(), nil, `
+apiVersion: ray.io/v1
+kind: RayCluster
+metadata: {name: c, annotations: {raypilot.io/volumes: '[{name: h, mountPath: /h, volumeType: HOST_PATH, source: /mnt, mountPropagationMode: BIDIRECTIONAL}]'}}
+spec:
+  rayVersion: "2.9.0"
+  headGroupSpec: {template: {spec: {containers: [{name: ray-head, securityContext: {privileged: true}}]}}}
+`)
+	if len(res.Errors) > 0 {
+		t.Errorf("privileged container with Bidirectional propagation refused: %v", res.Errors)
+	}
+}

@@ -162,6 +162,7 @@ func (c *clusterExpansion) checkPod(p *podTemplate) {
 		sum.max(c.containerResources(p.spec, p.specFld))
 	}
 	c.checkPodPlacement(p)
+	c.checkMountPropagation(p)
 	c.checkPodSecurity(p.spec, p.specFld)
 	if p.isHead {
 		c.headSpec = p.spec
@@ -403,6 +404,30 @@ func saturatingMul(a, b int64) int64 {
 		return math.MaxInt64
 	}
 	return a * b
+}
+
+// checkMountPropagation applies Kubernetes' rule that Bidirectional mount
+// propagation is for privileged containers only (ValidateVolumeMounts'
+// validateMountPropagation), which would otherwise refuse every pod KubeRay
+// tries to create from the admitted object.
+func (c *clusterExpansion) checkMountPropagation(p *podTemplate) {
+	for _, key := range []string{"initContainers", "containers"} {
+		list, _ := p.spec[key].([]any)
+		for i, ctr := range list {
+			m, _ := ctr.(obj)
+			sc, _ := m["securityContext"].(obj)
+			if sc["privileged"] == true {
+				continue
+			}
+			mounts, _ := m["volumeMounts"].([]any)
+			for j, mount := range mounts {
+				if mm, _ := mount.(obj); mm["mountPropagation"] == string(corev1.MountPropagationBidirectional) {
+					c.errs = append(c.errs, field.Forbidden(p.specFld.Child(key).Index(i).Child("volumeMounts").Index(j).Child("mountPropagation"),
+						"Bidirectional mount propagation is available only to privileged containers"))
+				}
+			}
+		}
+	}
 }
 
 // checkPodPlacement refuses what would bypass the policy's placement or

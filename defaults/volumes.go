@@ -303,6 +303,9 @@ func (v *CompactVolume) validate(fld *field.Path) field.ErrorList {
 		}
 		if v.Items[k] == "" || path.IsAbs(v.Items[k]) {
 			errs = append(errs, field.Invalid(fld.Child("items").Key(k), v.Items[k], "must be a relative file path"))
+		} else if slices.Contains(strings.Split(v.Items[k], "/"), "..") {
+			// Kubernetes' rule for key-to-path items (validateLocalDescendingPath).
+			errs = append(errs, field.Invalid(fld.Child("items").Key(k), v.Items[k], "must not contain '..'"))
 		}
 	}
 	return errs
