@@ -251,8 +251,10 @@ func (r *Reconciler) record(rc *rayv1.RayCluster, mem *clusterMemory, plan engin
 		if !mem.truncated {
 			r.Events.Eventf(rc, nil, corev1.EventTypeWarning, EventDemandTruncated, "Scale", "%s", t.String())
 			r.metrics.decisions.WithLabelValues("demand_truncated").Inc()
+			log.Info("demand truncated", zap.String("truncation", t.String()))
+		} else {
+			log.Debug("demand truncated", zap.String("truncation", t.String()))
 		}
-		log.Info("demand truncated", zap.String("truncation", t.String()))
 	}
 	mem.truncated = plan.Truncated != nil
 	if key := strings.Join(plan.Warnings, "\n"); key != mem.lastWarnings {

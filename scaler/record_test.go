@@ -16,15 +16,15 @@ import (
 )
 
 // A round that decides on part of the demand says so with one
-// DemandTruncated Event per episode (not one per second), and logs it every
-// round; warnings are logged when they change.
+// DemandTruncated Event and one log line per episode (not one per second,
+// debug level every round); warnings are logged when they change.
 func TestRecordTruncationAndWarnings(t *testing.T) {
 	m, err := newMetrics(prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
 	}
 	rec := events.NewFakeRecorder(100)
-	core, logs := observer.New(zap.InfoLevel)
+	core, logs := observer.New(zap.DebugLevel)
 	r := &Reconciler{Events: rec, metrics: m}
 	rc := &rayv1.RayCluster{}
 	mem := &clusterMemory{}
@@ -40,6 +40,9 @@ func TestRecordTruncationAndWarnings(t *testing.T) {
 	want := "Warning DemandTruncated decided on 250 of 20000 pending request shapes (19750 requests left for later rounds): more demand than one scaling round considers"
 	if len(got) != 2 || got[0] != want || got[1] != want {
 		t.Errorf("events %q, want twice %q", got, want)
+	}
+	if n := logs.FilterMessage("demand truncated").FilterLevelExact(zap.InfoLevel).Len(); n != 2 {
+		t.Errorf("%d truncation log lines at info, want 2", n)
 	}
 	if n := logs.FilterMessage("demand truncated").Len(); n != 4 {
 		t.Errorf("%d truncation log lines, want 4", n)
