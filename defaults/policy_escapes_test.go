@@ -32,6 +32,12 @@ func expandWith(t *testing.T, p *defaults.Policy, set *defaults.TemplateSet, obj
 	return defaults.Expand(in)
 }
 
+// rayCluster is a RayCluster document with metadata meta, rayVersion 2.9.0
+// and the rest of its spec (YAML lines indented by two spaces).
+func rayCluster(meta, spec string) string {
+	return "apiVersion: ray.io/v1\nkind: RayCluster\nmetadata: " + meta + "\nspec:\n  rayVersion: \"2.9.0\"\n" + spec
+}
+
 func compactJSON(t *testing.T, v any) string {
 	t.Helper()
 	data, err := json.Marshal(v)
@@ -52,14 +58,9 @@ enforce: [tolerations]
 `)
 	set := &defaults.TemplateSet{}
 	set.AddConfigMap("default", "wide", map[string]string{"cpu": "1", "memory": "1", "tolerations": `[{"operator":"Exists"}]`})
-	res := expandWith(t, p, set, `
-apiVersion: ray.io/v1
-kind: RayCluster
-metadata: {name: c, annotations: {ray.io/compute-template: wide}}
-spec:
-  rayVersion: "2.9.0"
+	res := expandWith(t, p, set, rayCluster(`{name: c, annotations: {ray.io/compute-template: wide}}`, `
   headGroupSpec: {template: {spec: {tolerations: [{operator: Exists}]}}}
-`)
+`))
 	if len(res.Errors) > 0 {
 		t.Fatal(res.Errors)
 	}
@@ -77,16 +78,11 @@ defaults:
   podLabels: {team: platform}
 enforce: [podLabels]
 `)
-	res := expandWith(t, p, nil, `
-apiVersion: ray.io/v1
-kind: RayCluster
-metadata: {name: c}
-spec:
-  rayVersion: "2.9.0"
+	res := expandWith(t, p, nil, rayCluster(`{name: c}`, `
   headGroupSpec: {labels: {team: attacker, zone: a}, template: {}}
   workerGroupSpecs:
   - {groupName: wg, minReplicas: 0, maxReplicas: 1, labels: {team: attacker}, template: {}}
-`)
+`))
 	if len(res.Errors) > 0 {
 		t.Fatal(res.Errors)
 	}
@@ -111,12 +107,7 @@ defaults:
 enforce: [podSecurityContext]
 `)
 	escape := `{runAsUser: 0, runAsNonRoot: false, seccompProfile: {type: Unconfined}, readOnlyRootFilesystem: true}`
-	res := expandWith(t, p, nil, `
-apiVersion: ray.io/v1
-kind: RayCluster
-metadata: {name: c}
-spec:
-  rayVersion: "2.9.0"
+	res := expandWith(t, p, nil, rayCluster(`{name: c}`, `
   enableInTreeAutoscaling: true
   autoscalerOptions: {securityContext: `+escape+`}
   headGroupSpec:
@@ -126,7 +117,7 @@ spec:
         containers:
         - {name: ray-head, securityContext: `+escape+`}
         - {name: sidecar, image: rayproject/ray:2.9.0, securityContext: `+escape+`}
-`)
+`))
 	if len(res.Errors) > 0 {
 		t.Fatal(res.Errors)
 	}
@@ -161,14 +152,9 @@ limits: {maxCPUPerPod: "4", maxMemoryPerPod: 8Gi, maxGPUPerPod: 1}
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			res := expandWith(t, p, nil, `
-apiVersion: ray.io/v1
-kind: RayCluster
-metadata: {name: c}
-spec:
-  rayVersion: "2.9.0"
+			res := expandWith(t, p, nil, rayCluster(`{name: c}`, `
   headGroupSpec: {template: `+c.head+`}
-`)
+`))
 			if !strings.Contains(errText(res.Errors), c.want) {
 				t.Errorf("admitted, or refused for another reason (want %q): %v", c.want, res.Errors)
 			}
@@ -177,14 +163,9 @@ spec:
 
 	// The policy names more GPU resources.
 	p.Limits.GPUResourceNames = []string{"example.com/accelerator-*"}
-	res := expandWith(t, p, nil, `
-apiVersion: ray.io/v1
-kind: RayCluster
-metadata: {name: c}
-spec:
-  rayVersion: "2.9.0"
+	res := expandWith(t, p, nil, rayCluster(`{name: c}`, `
   headGroupSpec: {template: {spec: {containers: [{name: ray-head, resources: {limits: {example.com/accelerator-x: "2"}}}]}}}
-`)
+`))
 	if !strings.Contains(errText(res.Errors), "maxGPUPerPod") {
 		t.Errorf("limits.gpuResourceNames not counted: %v", res.Errors)
 	}
@@ -194,15 +175,10 @@ spec:
 // still gets KubeRay's default sidecar (500m / 512Mi) in the head pod.
 func TestDisabledClusterCountsKubeRaysDefaultSidecar(t *testing.T) {
 	p := parsePolicy(t, `limits: {maxCPUPerPod: "2"}`)
-	res := expandWith(t, p, nil, `
-apiVersion: ray.io/v1
-kind: RayCluster
-metadata: {name: c, annotations: {raypilot.io/autoscaling: disabled}}
-spec:
-  rayVersion: "2.9.0"
+	res := expandWith(t, p, nil, rayCluster(`{name: c, annotations: {raypilot.io/autoscaling: disabled}}`, `
   enableInTreeAutoscaling: true
   headGroupSpec: {template: {spec: {containers: [{name: ray-head, resources: {limits: {cpu: "2"}}}]}}}
-`)
+`))
 	if !strings.Contains(errText(res.Errors), "maxCPUPerPod") {
 		t.Errorf("head 2 CPU + KubeRay's 500m sidecar passes a 2 CPU limit: %v", res.Errors)
 	}
@@ -213,15 +189,10 @@ spec:
 func TestWorkerCapDoesNotOverflow(t *testing.T) {
 	p := parsePolicy(t, `limits: {maxWorkersPerCluster: 20}`)
 	g := `{groupName: %s, minReplicas: 2147483647, maxReplicas: 2147483647, numOfHosts: 2147483647, template: {}}`
-	res := expandWith(t, p, nil, `
-apiVersion: ray.io/v1
-kind: RayCluster
-metadata: {name: c}
-spec:
-  rayVersion: "2.9.0"
+	res := expandWith(t, p, nil, rayCluster(`{name: c}`, `
   headGroupSpec: {template: {}}
   workerGroupSpecs: [`+strings.Replace(g, "%s", "a", 1)+`, `+strings.Replace(g, "%s", "b", 1)+`, `+strings.Replace(g, "%s", "c", 1)+`]
-`)
+`))
 	if !strings.Contains(errText(res.Errors), "maxWorkersPerCluster") {
 		t.Errorf("the worker cap overflowed: %v", res.Errors)
 	}
@@ -236,14 +207,9 @@ defaults:
   headRayStartParams: {labels: "a=b"}
 enforce: [headRayStartParams]
 `)
-	res := expandWith(t, p, nil, `
-apiVersion: ray.io/v1
-kind: RayCluster
-metadata: {name: c}
-spec:
-  rayVersion: "2.9.0"
+	res := expandWith(t, p, nil, rayCluster(`{name: c}`, `
   headGroupSpec: {template: {}}
-`)
+`))
 	if !strings.Contains(errText(res.Errors), "rayStartParams[labels]") {
 		t.Errorf("enforced rayStartParams admitted without KubeRay's check: %v", res.Errors)
 	}
@@ -332,16 +298,11 @@ defaults:
   automountServiceAccountToken: false
 enforce: [serviceAccountName, automountServiceAccountToken]
 `)
-	res := expandWith(t, p, nil, `
-apiVersion: ray.io/v1
-kind: RayCluster
-metadata: {name: c}
-spec:
-  rayVersion: "2.9.0"
+	res := expandWith(t, p, nil, rayCluster(`{name: c}`, `
   headGroupSpec: {template: {spec: {serviceAccount: cluster-admin-sa, automountServiceAccountToken: true}}}
   workerGroupSpecs:
   - {groupName: wg, minReplicas: 0, maxReplicas: 1, template: {spec: {serviceAccountName: cluster-admin-sa}}}
-`)
+`))
 	if len(res.Errors) > 0 {
 		t.Fatal(res.Errors)
 	}
@@ -402,28 +363,18 @@ func TestRefusedLaterByKubernetesIsRefusedNow(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			res := expandWith(t, defaults.DefaultPolicy(), nil, `
-apiVersion: ray.io/v1
-kind: RayCluster
-metadata: {name: c, annotations: `+c.annotations+`}
-spec:
-  rayVersion: "2.9.0"
+			res := expandWith(t, defaults.DefaultPolicy(), nil, rayCluster(`{name: c, annotations: `+c.annotations+`}`, `
   headGroupSpec: {template: `+c.head+`}
-`)
+`))
 			if !strings.Contains(errText(res.Errors), c.want) {
 				t.Errorf("want %q, got %v", c.want, res.Errors)
 			}
 		})
 	}
 	// Privileged containers may use it.
-	res := expandWith(t, defaults.DefaultPolicy(), nil, `
-apiVersion: ray.io/v1
-kind: RayCluster
-metadata: {name: c, annotations: {raypilot.io/volumes: '[{name: h, mountPath: /h, volumeType: HOST_PATH, source: /mnt, mountPropagationMode: BIDIRECTIONAL}]'}}
-spec:
-  rayVersion: "2.9.0"
+	res := expandWith(t, defaults.DefaultPolicy(), nil, rayCluster(`{name: c, annotations: {raypilot.io/volumes: '[{name: h, mountPath: /h, volumeType: HOST_PATH, source: /mnt, mountPropagationMode: BIDIRECTIONAL}]'}}`, `
   headGroupSpec: {template: {spec: {containers: [{name: ray-head, securityContext: {privileged: true}}]}}}
-`)
+`))
 	if len(res.Errors) > 0 {
 		t.Errorf("privileged container with Bidirectional propagation refused: %v", res.Errors)
 	}
