@@ -77,7 +77,8 @@ app.kubernetes.io/component: {{ .component }}
 {{/*
 The policy document the webhook and the scaler parse (defaults/policy.go).
 An empty defaults.autoscaling.mode becomes "central" when the scaler is
-installed and "in-tree" otherwise (product.md §2.4).
+installed and "in-tree" otherwise: installing the scaler hands autoscaled
+clusters to it, and without it KubeRay's in-tree autoscaler keeps the job.
 */}}
 {{- define "raypilot.policy" -}}
 {{- $policy := deepCopy (default dict .Values.policy) -}}
