@@ -56,9 +56,11 @@ PATH=$plugin_dir:$PATH protoc \
   --proto_path=. \
   --go_out="$tmp" --go_opt=module=github.com/raypilot/raypilot \
   --go-grpc_out="$tmp" --go-grpc_opt=module=github.com/raypilot/raypilot \
-  scaler/gcs/proto/common.proto scaler/gcs/proto/autoscaler.proto
+  scaler/gcs/proto/common.proto scaler/gcs/proto/autoscaler.proto scaler/gcs/proto/node_info.proto
 # Replace the generated files only once protoc has succeeded.
-mkdir -p "$out"
-rm -f "$out"/*.pb.go
-cp "$tmp/$out"/*.pb.go "$out"/
-log "generated $(cd "$out" && ls -- *.pb.go | tr '\n' ' ')"
+for dir in "$out" "$out/nodeinfopb"; do
+  mkdir -p "$dir"
+  rm -f "$dir"/*.pb.go
+  cp "$tmp/$dir"/*.pb.go "$dir"/
+  log "generated $(cd "$dir" && ls -- *.pb.go | tr '\n' ' ') in $dir"
+done

@@ -81,7 +81,7 @@ func (c *Client) DrainNode(ctx context.Context, nodeID []byte, reason rpcpb.Drai
 	if err != nil {
 		return false, "", fmt.Errorf("gcs %s: %s: %w", c.addr, rpcDrainNode, err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	ctx, cancel := context.WithTimeout(ctx, c.drainTimeout)
 	defer cancel()
 	reply, err := c.rpc.DrainNode(ctx, req)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/keepalive"
 
 	"github.com/raypilot/raypilot/scaler/gcs/rpcpb"
+	"github.com/raypilot/raypilot/scaler/gcs/rpcpb/nodeinfopb"
 )
 
 // Client talks to the autoscaler API of one Ray cluster's GCS. It is safe
@@ -21,9 +22,12 @@ type Client struct {
 	addr    string
 	token   string
 	timeout time.Duration
-	tls     bool
-	conn    *grpc.ClientConn
-	rpc     rpcpb.AutoscalerStateServiceClient
+	// drainTimeout bounds DrainNode and StopNode.
+	drainTimeout time.Duration
+	tls          bool
+	conn         *grpc.ClientConn
+	rpc          rpcpb.AutoscalerStateServiceClient
+	node         nodeinfopb.NodeInfoGcsServiceClient
 }
 
 // Dial connects to the GCS at addr ("host:port", e.g.
@@ -49,12 +53,14 @@ func Dial(ctx context.Context, addr string, opts Options) (*Client, error) {
 		return nil, fmt.Errorf("gcs %s: connect: %w", addr, err)
 	}
 	return &Client{
-		addr:    addr,
-		token:   opts.Token,
-		timeout: opts.timeout(),
-		tls:     opts.TLS != nil,
-		conn:    conn,
-		rpc:     rpcpb.NewAutoscalerStateServiceClient(conn),
+		addr:         addr,
+		token:        opts.Token,
+		timeout:      opts.timeout(),
+		drainTimeout: opts.drainTimeout(),
+		tls:          opts.TLS != nil,
+		conn:         conn,
+		rpc:          rpcpb.NewAutoscalerStateServiceClient(conn),
+		node:         nodeinfopb.NewNodeInfoGcsServiceClient(conn),
 	}, nil
 }
 

@@ -6,9 +6,25 @@ import (
 	"time"
 )
 
-// DefaultTimeout bounds each RPC, and the initial connection in Dial, when
-// Options.Timeout is zero.
-const DefaultTimeout = 5 * time.Second
+// Deadlines. Ray's own client sets none on these calls (GcsClient in
+// python/ray/includes/gcs_client.pxi passes timeout_ms = -1 for
+// get_cluster_resource_state and drain_node), so the values are ours: each
+// bounds how long one stuck GCS or raylet can hold a cluster's round.
+const (
+	// DefaultTimeout bounds Dial and the calls the GCS answers from its own
+	// memory (GetClusterResourceState, ReportAutoscalingState, CheckAlive)
+	// when Options.Timeout is zero. The cluster state of a few thousand
+	// nodes is a few MiB; 10 s is two orders of magnitude above what that
+	// takes on a loaded head.
+	DefaultTimeout = 10 * time.Second
+	// DefaultDrainTimeout bounds the two drain calls when
+	// Options.DrainTimeout is zero. The GCS answers them only after a round
+	// trip to the node's raylet (HandleDrainNode forwards DrainRaylet and
+	// waits; "caller should add timeout"), and a raylet under load answers
+	// slowly. A node that misses it is retried later; the rest of the round
+	// does not wait for it, as drains run concurrently.
+	DefaultDrainTimeout = 30 * time.Second
+)
 
 // Keep-alive settings for the GCS connection. Pings are sent only while an
 // RPC is in flight (no pings without a stream), so an idle connection never
@@ -25,9 +41,13 @@ const maxRecvMsgSize = 64 << 20
 // Options configures a Client. The zero value is a plaintext connection
 // without authentication and with DefaultTimeout.
 type Options struct {
-	// Timeout bounds every RPC, and Dial's wait for the connection. Zero or
-	// negative means DefaultTimeout.
+	// Timeout bounds every RPC but the drains, and Dial's wait for the
+	// connection. Zero or negative means DefaultTimeout.
 	Timeout time.Duration
+
+	// DrainTimeout bounds DrainNode and StopNode. Zero or negative means
+	// DefaultDrainTimeout.
+	DrainTimeout time.Duration
 
 	// Token is Ray's auth token. When non-empty, every RPC carries the
 	// gRPC metadata "authorization: Bearer <Token>", as a Ray GCS running
@@ -52,6 +72,14 @@ func (o Options) timeout() time.Duration {
 		return DefaultTimeout
 	}
 	return o.Timeout
+}
+
+// drainTimeout returns the drain calls' timeout, applying the default.
+func (o Options) drainTimeout() time.Duration {
+	if o.DrainTimeout <= 0 {
+		return DefaultDrainTimeout
+	}
+	return o.DrainTimeout
 }
 
 // String describes the options without revealing the token.
