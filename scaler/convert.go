@@ -40,6 +40,11 @@ func StateFromProto(st *rpcpb.ClusterResourceState) engine.State {
 		out.Pending = append(out.Pending, engine.ShapeCount{Request: request(r.GetRequest()), Count: int(r.GetCount())})
 	}
 	for i, g := range st.GetPendingGangResourceRequests() {
+		// The GCS appends a gang entry before it looks at the placement
+		// group's bundles, so an entry can come without any: no demand.
+		if len(gangBundles(g)) == 0 {
+			continue
+		}
 		out.Gangs = append(out.Gangs, gang(i, g))
 	}
 	for _, c := range st.GetClusterResourceConstraints() {
@@ -78,7 +83,7 @@ func gang(i int, g *rpcpb.GangResourceRequest) engine.Gang {
 	if strings.Contains(g.GetDetails(), ":SPREAD") {
 		out.Strategy = engine.Spread
 	}
-	for _, r := range g.GetRequests() {
+	for _, r := range gangBundles(g) {
 		for _, pc := range r.GetPlacementConstraints() {
 			switch {
 			case pc.GetAffinity() != nil:
@@ -90,6 +95,23 @@ func gang(i int, g *rpcpb.GangResourceRequest) engine.Gang {
 		out.Bundles = append(out.Bundles, request(r))
 	}
 	return out
+}
+
+// gangBundles returns a placement group's bundles. The GCS fills both
+// bundle_selectors[0].resource_requests and the legacy requests field with
+// the same bundles and placement constraints, but puts each bundle's
+// label_selectors only on the former (GetPendingGangResourceRequests in
+// src/ray/gcs/gcs_autoscaler_state_manager.cc; autoscaler.proto marks
+// requests deprecated). bundle_selectors is a fallback list; the GCS emits
+// exactly one, and the scheduler plans for the first. A GCS from before
+// bundle_selectors existed sends only requests.
+func gangBundles(g *rpcpb.GangResourceRequest) []*rpcpb.ResourceRequest {
+	for _, sel := range g.GetBundleSelectors() {
+		if len(sel.GetResourceRequests()) > 0 {
+			return sel.GetResourceRequests()
+		}
+	}
+	return g.GetRequests()
 }
 
 // gangID is the placement group id in a GangResourceRequest's details.

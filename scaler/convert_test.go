@@ -1,6 +1,7 @@
 package scaler
 
 import (
+	"google.golang.org/protobuf/proto"
 	"maps"
 	"reflect"
 	"slices"
@@ -322,5 +323,101 @@ func TestWorkerGroupNamedHeadgroup(t *testing.T) {
 				t.Fatalf("marker %v, round %d: terminate %+v, launch %v, replicas %v", marker, round, plan.Terminate, plan.Launch, plan.Replicas)
 			}
 		}
+	}
+}
+
+// withBundleSelectors adds bundle_selectors the way the GCS fills them next
+// to the legacy requests: the same bundles and placement constraints, plus
+// each bundle's label selector, which the legacy field never carries.
+func withBundleSelectors(g *rpcpb.GangResourceRequest, selectors ...*rpcpb.LabelSelector) *rpcpb.GangResourceRequest {
+	sel := &rpcpb.BundleSelector{}
+	for i, r := range g.Requests {
+		c := proto.Clone(r).(*rpcpb.ResourceRequest)
+		if i < len(selectors) && selectors[i] != nil {
+			c.LabelSelectors = []*rpcpb.LabelSelector{selectors[i]}
+		}
+		sel.ResourceRequests = append(sel.ResourceRequests, c)
+	}
+	g.BundleSelectors = []*rpcpb.BundleSelector{sel}
+	return g
+}
+
+func accelIn(values ...string) *rpcpb.LabelSelector {
+	return &rpcpb.LabelSelector{LabelConstraints: []*rpcpb.LabelSelectorConstraint{{
+		LabelKey: "ray.io/accelerator-type", Operator: rpcpb.LabelSelectorOperator_LABEL_OPERATOR_IN, LabelValues: values,
+	}}}
+}
+
+func TestStateFromProtoGangBundleSelectors(t *testing.T) {
+	one := map[string]float64{"CPU": 1}
+	a100 := engine.LabelSelector{{Key: "ray.io/accelerator-type", Op: engine.LabelIn, Values: []string{"A100"}}}
+	tests := []struct {
+		name string
+		in   *rpcpb.GangResourceRequest
+		want []engine.Request
+	}{
+		{"selectors come from bundle_selectors", withBundleSelectors(gangOf("0a1b", "STRICT_SPREAD", one, one), accelIn("A100"), nil),
+			[]engine.Request{{Resources: one, Selectors: []engine.LabelSelector{a100}}, {Resources: one}}},
+		{"legacy requests when bundle_selectors is absent", gangOf("0a1b", "PACK", one),
+			[]engine.Request{{Resources: one}}},
+		{"legacy requests when bundle_selectors is empty", func() *rpcpb.GangResourceRequest {
+			g := gangOf("0a1b", "PACK", one)
+			g.BundleSelectors = []*rpcpb.BundleSelector{{}}
+			return g
+		}(), []engine.Request{{Resources: one}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := StateFromProto(&rpcpb.ClusterResourceState{PendingGangResourceRequests: []*rpcpb.GangResourceRequest{tc.in}}).Gangs
+			if len(got) != 1 {
+				t.Fatalf("got %d gangs, want 1", len(got))
+			}
+			if !reflect.DeepEqual(got[0].Bundles, tc.want) {
+				t.Errorf("bundles\n got %+v\nwant %+v", got[0].Bundles, tc.want)
+			}
+		})
+	}
+	// The strategy is still read from the constraints in bundle_selectors.
+	g := withBundleSelectors(gangOf("0a1b", "STRICT_SPREAD", one), accelIn("A100"))
+	g.Requests = nil
+	if got := StateFromProto(&rpcpb.ClusterResourceState{PendingGangResourceRequests: []*rpcpb.GangResourceRequest{g}}).Gangs; got[0].Strategy != engine.StrictSpread {
+		t.Errorf("strategy %s, want STRICT_SPREAD from bundle_selectors' anti-affinity", got[0].Strategy)
+	}
+}
+
+// TestEmptyGangSkipped: the GCS appends a gang entry before it looks at the
+// placement group's bundles, so an entry can come with none; it is no demand.
+func TestEmptyGangSkipped(t *testing.T) {
+	st := &rpcpb.ClusterResourceState{PendingGangResourceRequests: []*rpcpb.GangResourceRequest{
+		{Details: "0a1b:PACK|PENDING"}, {Details: "0a1c:PACK|PENDING", BundleSelectors: []*rpcpb.BundleSelector{{}}},
+	}}
+	if got := StateFromProto(st).Gangs; len(got) != 0 {
+		t.Errorf("got %d gangs from entries without bundles, want 0", len(got))
+	}
+}
+
+// TestGangLabelSelectorPicksGroupEndToEnd: a placement group whose bundles
+// select a Ray node label launches only in the group whose workers carry it.
+func TestGangLabelSelectorPicksGroupEndToEnd(t *testing.T) {
+	one := map[string]float64{"CPU": 1}
+	gang := withBundleSelectors(gangOf("0a1b", "PACK", one, one), accelIn("A100"), accelIn("A100"))
+	st := &rpcpb.ClusterResourceState{PendingGangResourceRequests: []*rpcpb.GangResourceRequest{gang}}
+	c := engine.Cluster{
+		Groups: []engine.Group{
+			{Name: "plain", Resources: map[string]float64{"CPU": 4}, MaxReplicas: 5},
+			{Name: "a100", Resources: map[string]float64{"CPU": 4}, MaxReplicas: 5, Labels: map[string]string{"ray.io/accelerator-type": "A100"}},
+		},
+		IdleTimeout:    engine.DefaultIdleTimeout,
+		UpscalingSpeed: engine.DefaultUpscalingSpeed,
+	}
+	plan := engine.Decide(c, StateFromProto(st), nil, time.Now())
+	if plan.Launch["a100"] != 1 || plan.Launch["plain"] != 0 {
+		t.Errorf("launch %v: the placement group selects ray.io/accelerator-type=A100, so only group a100 may launch", plan.Launch)
+	}
+	// Read from the legacy field alone, the selector is lost and the
+	// cheaper-looking group could be chosen: the test above is meaningful.
+	gang.BundleSelectors = nil
+	if got := StateFromProto(st).Gangs[0].Bundles[0].Selectors; got != nil {
+		t.Errorf("legacy requests carry no selectors, got %v", got)
 	}
 }
