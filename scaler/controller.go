@@ -27,12 +27,16 @@ import (
 
 // Event reasons the scaler records on RayClusters.
 const (
-	EventScaledUp       = "ScaledUp"
-	EventScaledDown     = "ScaledDown"
-	EventDrainRejected  = "DrainRejected"
+	EventScaledUp      = "ScaledUp"
+	EventScaledDown    = "ScaledDown"
+	EventDrainRejected = "DrainRejected"
+	// EventDrainFailed: a drain call about one node failed; the node keeps
+	// its pod and is tried again after a backoff.
+	EventDrainFailed    = "DrainFailed"
 	EventInfeasible     = "Infeasible"
 	EventGCSUnreachable = "GCSUnreachable"
-	// EventUnsupportedRay: the GCS does not serve the autoscaler API (Ray < 2.7).
+	// EventUnsupportedRay: the cluster's Ray is one whose autoscaler API the
+	// scaler does not speak (gcs.CheckRayVersion); it is left alone.
 	EventUnsupportedRay = "UnsupportedRay"
 	// EventInTreeAutoscalerRunning: KubeRay's in-tree autoscaler may still
 	// write the cluster's replicas, so the scaler leaves it alone (intree.go).
@@ -74,6 +78,10 @@ type clusterMemory struct {
 	gcsDown        bool
 	// inTree is the cause the cluster was last refused for (intree.go).
 	inTree string
+	// unsupported is the Ray version the cluster was last refused for.
+	unsupported string
+	// drains holds back the pods whose drain call failed recently.
+	drains drainRetries
 }
 
 func (r *Reconciler) remember(key types.NamespacedName) *clusterMemory {
@@ -81,7 +89,7 @@ func (r *Reconciler) remember(key types.NamespacedName) *clusterMemory {
 	defer r.mu.Unlock()
 	m := r.memory[key]
 	if m == nil {
-		m = &clusterMemory{}
+		m = &clusterMemory{drains: drainRetries{}}
 		r.memory[key] = m
 		r.metrics.clusters.Set(float64(len(r.memory)))
 	}
@@ -160,6 +168,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err != nil {
 		return r.gcsFailure(rc, mem, "Dial", err, log), nil
 	}
+	if ok, err := r.checkRayVersion(ctx, rc, mem, conn, now, log); err != nil {
+		r.conns.drop(req.NamespacedName)
+		return r.gcsFailure(rc, mem, "CheckAlive", err, log), nil
+	} else if !ok {
+		return again, nil
+	}
 	st, err := conn.GetClusterResourceState(ctx)
 	if err != nil {
 		r.conns.drop(req.NamespacedName)
@@ -193,7 +207,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		mem.demandSince = time.Time{}
 	}
 
-	res, err := actuator.Apply(ctx, r.Client, conn, rc, pods.Items, plan)
+	held := func(pod string) bool { return mem.drains.held(pod, now) }
+	res, err := actuator.Apply(ctx, r.Client, conn, rc, pods.Items, plan, held)
 	if errors.Is(err, actuator.ErrConflict) {
 		log.Debug("conflict; deciding again", zap.Error(err))
 		return ctrl.Result{Requeue: true}, nil
@@ -203,10 +218,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return again, nil
 	}
 	if err != nil {
-		r.conns.drop(req.NamespacedName)
-		return r.gcsFailure(rc, mem, "DrainNode", err, log), nil
+		return ctrl.Result{}, err
 	}
 	r.record(rc, mem, plan, res, now, log)
+	if unreachable := r.drainFailures(rc, mem, pods.Items, res, now, log); unreachable != nil {
+		// The rest of the round was carried out; the report would fail too.
+		r.conns.drop(req.NamespacedName)
+		return r.gcsFailure(rc, mem, "DrainNode", unreachable, log), nil
+	}
 
 	mem.reportVersion = max(mem.reportVersion+1, now.UnixMilli())
 	if err := conn.ReportAutoscalingState(ctx, autoscalingState(st, plan, mem.reportVersion)); err != nil {

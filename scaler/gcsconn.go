@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"time"
 
 	rayv1 "github.com/ray-project/kuberay/ray-operator/apis/ray/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -43,6 +44,10 @@ type connections struct {
 type conn struct {
 	*gcs.Client
 	addr string
+	// compat is what the GCS's Ray version allows, asked at checked; nil
+	// until asked (version.go). Only the cluster's own round touches it.
+	compat  *gcs.Compatibility
+	checked time.Time
 }
 
 // get returns the cluster's client, dialling when needed. head is the head

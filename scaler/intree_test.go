@@ -27,6 +27,7 @@ import (
 	"github.com/raypilot/raypilot/defaults"
 	"github.com/raypilot/raypilot/scaler/engine"
 	"github.com/raypilot/raypilot/scaler/gcs"
+	"github.com/raypilot/raypilot/scaler/gcs/gcsfake"
 	"github.com/raypilot/raypilot/scaler/gcs/rpcpb"
 )
 
@@ -53,7 +54,7 @@ func (g *pendingGCS) ReportAutoscalingState(context.Context, *rpcpb.ReportAutosc
 	return &rpcpb.ReportAutoscalingStateReply{}, nil
 }
 
-func startPendingGCS(t *testing.T) (*pendingGCS, string) {
+func startPendingGCS(t *testing.T, rayVersion string) (*pendingGCS, string) {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -62,6 +63,7 @@ func startPendingGCS(t *testing.T) (*pendingGCS, string) {
 	srv := grpc.NewServer()
 	g := &pendingGCS{}
 	rpcpb.RegisterAutoscalerStateServiceServer(srv, g)
+	(&gcsfake.NodeInfo{Version: rayVersion}).Register(srv)
 	go func() { _ = srv.Serve(lis) }()
 	t.Cleanup(srv.Stop)
 	return g, lis.Addr().String()
@@ -109,6 +111,13 @@ type inTreeHarness struct {
 
 func newInTreeHarness(t *testing.T, objs ...client.Object) *inTreeHarness {
 	t.Helper()
+	return newHarnessWithRay(t, "", objs...)
+}
+
+// newHarnessWithRay is newInTreeHarness with a GCS that reports rayVersion
+// ("" is gcsfake.DefaultRayVersion).
+func newHarnessWithRay(t *testing.T, rayVersion string, objs ...client.Object) *inTreeHarness {
+	t.Helper()
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
 		t.Fatal(err)
@@ -118,7 +127,7 @@ func newInTreeHarness(t *testing.T, objs ...client.Object) *inTreeHarness {
 	}
 	k := fake.NewClientBuilder().WithScheme(scheme).WithObjects(objs...).
 		WithIndex(&corev1.Pod{}, podClusterIndex, podCluster).Build()
-	g, addr := startPendingGCS(t)
+	g, addr := startPendingGCS(t, rayVersion)
 	m, err := newMetrics(prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/raypilot/raypilot/scaler/gcs/gcsfake"
 	"github.com/raypilot/raypilot/scaler/gcs/rpcpb"
 )
 
@@ -82,6 +83,7 @@ func (g *fakeGCS) serve(ln net.Listener) *grpc.Server {
 	g.addr = ln.Addr().String()
 	srv := grpc.NewServer()
 	rpcpb.RegisterAutoscalerStateServiceServer(srv, g)
+	(&gcsfake.NodeInfo{}).Register(srv)
 	go func() { _ = srv.Serve(ln) }()
 	return srv
 }

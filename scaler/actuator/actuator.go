@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	rayv1 "github.com/ray-project/kuberay/ray-operator/apis/ray/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -15,13 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/raypilot/raypilot/scaler/engine"
-	"github.com/raypilot/raypilot/scaler/gcs/rpcpb"
 )
-
-// Drainer drains Ray nodes: the GCS client of one cluster.
-type Drainer interface {
-	DrainNode(ctx context.Context, nodeID []byte, reason rpcpb.DrainNodeReason, message string, deadline time.Time) (accepted bool, rejection string, err error)
-}
 
 // Patcher applies a JSON patch to a RayCluster.
 type Patcher interface {
@@ -48,6 +41,11 @@ type Result struct {
 	Removed []Removal
 	// Rejected drains: the pods stay.
 	Rejected []Removal
+	// Failed drain calls: the pods stay, to be retried.
+	Failed []Failure
+	// Held terminations named a pod the caller holds back this round (a
+	// recent drain failure waiting out its backoff): the pods stay.
+	Held []engine.Termination
 	// Skipped terminations named a pod the actuator could not verify.
 	Skipped []engine.Termination
 	// Replicas are the replicas written per group.
@@ -56,46 +54,61 @@ type Result struct {
 	Patched bool
 }
 
+// Held reports whether a pod is held back this round: it is neither drained
+// nor listed and keeps its replica. Nil holds nothing.
+type Held func(pod string) bool
+
 // Apply carries out plan on rc. pods are the cluster's pods as listed by
 // label; each terminated pod is checked again to carry rc's ray.io/cluster
 // label and its group's ray.io/group label before it is drained or listed.
-func Apply(ctx context.Context, k Patcher, gcs Drainer, rc *rayv1.RayCluster, pods []corev1.Pod, plan engine.Plan) (*Result, error) {
+// A drain that fails or is refused keeps its pod and its replica; the rest
+// of the plan (launches, other drains, the patch) goes ahead.
+func Apply(ctx context.Context, k Patcher, d Drainer, rc *rayv1.RayCluster, pods []corev1.Pod, plan engine.Plan, held Held) (*Result, error) {
 	byName := map[string]*corev1.Pod{}
 	for i := range pods {
 		byName[pods[i].Name] = &pods[i]
 	}
 	res := &Result{Replicas: map[string]int32{}}
 	removed := map[string][]string{}
-	rejectedPerGroup := map[string]int{}
+	keptPerGroup := map[string]int{}
+	var jobs []drainJob
 	for _, t := range plan.Terminate {
 		if !belongs(byName[t.Pod], rc, t.Group) || groupIndex(rc, t.Group) < 0 {
 			res.Skipped = append(res.Skipped, t)
-			rejectedPerGroup[t.Group]++
+			keptPerGroup[t.Group]++
+			continue
+		}
+		if held != nil && held(t.Pod) {
+			res.Held = append(res.Held, t)
+			keptPerGroup[t.Group]++
 			continue
 		}
 		if t.Drain && t.NodeID != "" {
 			id, err := hex.DecodeString(t.NodeID)
 			if err != nil {
 				res.Skipped = append(res.Skipped, t)
-				rejectedPerGroup[t.Group]++
+				keptPerGroup[t.Group]++
 				continue
 			}
-			reason := rpcpb.DrainNodeReason_DRAIN_NODE_REASON_IDLE_TERMINATION
-			if t.Cause != engine.Cause("IDLE") {
-				reason = rpcpb.DrainNodeReason_DRAIN_NODE_REASON_PREEMPTION
-			}
-			ok, why, err := gcs.DrainNode(ctx, id, reason, fmt.Sprintf("raypilot: %s (%s)", t.Cause, t.Pod), time.Time{})
-			if err != nil {
-				return res, fmt.Errorf("drain node of pod %s: %w", t.Pod, err)
-			}
-			if !ok {
-				res.Rejected = append(res.Rejected, Removal{Termination: t, Rejected: why})
-				rejectedPerGroup[t.Group]++
-				continue
-			}
+			jobs = append(jobs, drainJob{t: t, id: id})
+			continue
 		}
 		res.Removed = append(res.Removed, Removal{Termination: t})
 		removed[t.Group] = append(removed[t.Group], t.Pod)
+	}
+	for i, o := range stopAll(ctx, d, jobs) {
+		t := jobs[i].t
+		switch {
+		case o.err != nil:
+			res.Failed = append(res.Failed, Failure{Termination: t, Err: o.err})
+			keptPerGroup[t.Group]++
+		case !o.done:
+			res.Rejected = append(res.Rejected, Removal{Termination: t, Rejected: o.rejection})
+			keptPerGroup[t.Group]++
+		default:
+			res.Removed = append(res.Removed, Removal{Termination: t})
+			removed[t.Group] = append(removed[t.Group], t.Pod)
+		}
 	}
 
 	var changes []GroupChange
@@ -115,10 +128,10 @@ func Apply(ctx context.Context, k Patcher, gcs Drainer, rc *rayv1.RayCluster, po
 			c.WorkersToDelete = append([]string{}, list...)
 		}
 		if want, ok := plan.Replicas[g.GroupName]; ok {
-			// A refused drain keeps its pod, so it keeps its replica (a
-			// replica is numOfHosts pods).
+			// A pod whose drain was refused, failed or held stays, so it
+			// keeps its replica (a replica is numOfHosts pods).
 			hosts := max(int(g.NumOfHosts), 1)
-			n := int32(want + (rejectedPerGroup[g.GroupName]+hosts-1)/hosts)
+			n := int32(want + (keptPerGroup[g.GroupName]+hosts-1)/hosts)
 			// maxReplicas wins over minReplicas, as in KubeRay and the engine.
 			if g.MinReplicas != nil && n < *g.MinReplicas {
 				n = *g.MinReplicas

@@ -86,14 +86,21 @@ func (f *fakePatcher) sent() []sentPatch {
 }
 
 // fakeDrainer accepts every drain except those of the node ids (hex) in
-// reject, and fails every call with err when set.
+// reject, fails the calls for the node ids in fail, and fails every call
+// with err when set. It records DrainNode calls with their reason and
+// StopNode calls with reason stopCall.
 type fakeDrainer struct {
 	ev     *events
 	reject map[string]string
+	fail   map[string]error
 	err    error
 	mu     sync.Mutex
 	calls  []drainCall
 }
+
+// stopCall marks a NodeInfoGcsService.DrainNode (StopNode) call among the
+// recorded calls; no DrainNodeReason has this number.
+const stopCall rpcpb.DrainNodeReason = -1
 
 type drainCall struct {
 	node    string // hex
@@ -101,14 +108,21 @@ type drainCall struct {
 	message string
 }
 
+func (f *fakeDrainer) record(c drainCall) error {
+	f.mu.Lock()
+	f.calls = append(f.calls, c)
+	f.mu.Unlock()
+	f.ev.add("drain " + c.node)
+	if f.err != nil {
+		return f.err
+	}
+	return f.fail[c.node]
+}
+
 func (f *fakeDrainer) DrainNode(_ context.Context, nodeID []byte, reason rpcpb.DrainNodeReason, message string, _ time.Time) (bool, string, error) {
 	id := hex.EncodeToString(nodeID)
-	f.mu.Lock()
-	f.calls = append(f.calls, drainCall{node: id, reason: reason, message: message})
-	f.mu.Unlock()
-	f.ev.add("drain " + id)
-	if f.err != nil {
-		return false, "", f.err
+	if err := f.record(drainCall{node: id, reason: reason, message: message}); err != nil {
+		return false, "", err
 	}
 	if why, ok := f.reject[id]; ok {
 		return false, why, nil
@@ -116,10 +130,23 @@ func (f *fakeDrainer) DrainNode(_ context.Context, nodeID []byte, reason rpcpb.D
 	return true, "", nil
 }
 
+func (f *fakeDrainer) StopNode(_ context.Context, nodeID []byte) (bool, error) {
+	id := hex.EncodeToString(nodeID)
+	if err := f.record(drainCall{node: id, reason: stopCall, message: "raypilot: stop"}); err != nil {
+		return false, err
+	}
+	_, rejected := f.reject[id]
+	return !rejected, nil
+}
+
+// drained returns the calls by node id: drains run concurrently, so their
+// order is not part of the contract.
 func (f *fakeDrainer) drained() []drainCall {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return slices.Clone(f.calls)
+	out := slices.Clone(f.calls)
+	slices.SortStableFunc(out, func(a, b drainCall) int { return strings.Compare(a.node, b.node) })
+	return out
 }
 
 // group is a worker group; a negative min or max leaves the bound unset.
@@ -192,8 +219,7 @@ func TestApply(t *testing.T) {
 		reason rpcpb.DrainNodeReason
 	}
 	const (
-		idleReason    = rpcpb.DrainNodeReason_DRAIN_NODE_REASON_IDLE_TERMINATION
-		preemptReason = rpcpb.DrainNodeReason_DRAIN_NODE_REASON_PREEMPTION
+		idleReason = rpcpb.DrainNodeReason_DRAIN_NODE_REASON_IDLE_TERMINATION
 	)
 	tests := []struct {
 		name   string
@@ -226,14 +252,14 @@ func TestApply(t *testing.T) {
 			wantRemoved: []string{"cpu-b"},
 		},
 		{
-			name: "a surplus node is drained as a preemption",
+			name: "a surplus node is stopped as Ray's autoscaler stops it, never preempted",
 			rc:   rayCluster(group("cpu", 3, 0, 2)),
 			pods: pods("cpu-a", "cpu-b", "cpu-c"),
 			plan: engine.Plan{
 				Terminate: []engine.Termination{{Pod: "cpu-c", Group: "cpu", NodeID: "0c0c", Cause: engine.CauseMaxPerType, Drain: true}},
 				Replicas:  map[string]int{"cpu": 2},
 			},
-			wantDrains: []drain{{"0c0c", preemptReason}},
+			wantDrains: []drain{{"0c0c", stopCall}},
 			wantPatch: `[
 				{"op": "test", "path": "/metadata/resourceVersion", "value": "42"},
 				{"op": "test", "path": "/spec/workerGroupSpecs/0/groupName", "value": "cpu"},
@@ -499,7 +525,7 @@ func TestApply(t *testing.T) {
 			ev := &events{}
 			k := &fakePatcher{ev: ev}
 			gcs := &fakeDrainer{ev: ev, reject: tc.reject}
-			res, err := actuator.Apply(context.Background(), k, gcs, tc.rc, tc.pods, tc.plan)
+			res, err := actuator.Apply(context.Background(), k, gcs, tc.rc, tc.pods, tc.plan, nil)
 			if err != nil {
 				t.Fatalf("Apply: %v", err)
 			}
@@ -557,30 +583,6 @@ func TestApply(t *testing.T) {
 	}
 }
 
-// TestApplyDrainError: when the GCS cannot be asked, nothing is listed and
-// no patch is sent.
-func TestApplyDrainError(t *testing.T) {
-	ev := &events{}
-	k := &fakePatcher{ev: ev}
-	boom := errors.New("rpc error: code = Unavailable")
-	gcs := &fakeDrainer{ev: ev, err: boom}
-	rc := rayCluster(group("cpu", 3, 0, 5, "cpu-gone"))
-	plan := engine.Plan{
-		Terminate: []engine.Termination{{Pod: "cpu-a", Group: "cpu", NodeID: "0a0a", Cause: engine.CauseRayStopped}, idle("cpu-b", "0b0b")},
-		Replicas:  map[string]int{"cpu": 1},
-	}
-	_, err := actuator.Apply(context.Background(), k, gcs, rc, pods("cpu-a", "cpu-b", "cpu-c"), plan)
-	if !errors.Is(err, boom) {
-		t.Fatalf("err = %v, want the drain error", err)
-	}
-	if errors.Is(err, actuator.ErrConflict) || errors.Is(err, actuator.ErrPatch) {
-		t.Errorf("a drain failure is neither a conflict nor a refused patch: %v", err)
-	}
-	if n := len(k.sent()); n != 0 {
-		t.Errorf("sent %d patches after a failed drain", n)
-	}
-}
-
 func TestApplyPatchErrors(t *testing.T) {
 	gr := schema.GroupResource{Group: "ray.io", Resource: "rayclusters"}
 	gk := schema.GroupKind{Group: "ray.io", Kind: "RayCluster"}
@@ -628,7 +630,7 @@ func TestApplyPatchErrors(t *testing.T) {
 			gcs := &fakeDrainer{ev: ev}
 			rc := rayCluster(group("cpu", 2, 0, 5))
 			plan := engine.Plan{Terminate: []engine.Termination{idle("cpu-a", "0a0a")}, Replicas: map[string]int{"cpu": 1}}
-			res, err := actuator.Apply(context.Background(), k, gcs, rc, pods("cpu-a", "cpu-b"), plan)
+			res, err := actuator.Apply(context.Background(), k, gcs, rc, pods("cpu-a", "cpu-b"), plan, nil)
 			if err == nil {
 				t.Fatal("Apply hid the patch error")
 			}
@@ -734,7 +736,7 @@ func TestApplyProperties(t *testing.T) {
 		ev := &events{}
 		k := &fakePatcher{ev: ev}
 		gcs := &fakeDrainer{ev: ev, reject: reject}
-		res, err := actuator.Apply(context.Background(), k, gcs, rc, all, plan)
+		res, err := actuator.Apply(context.Background(), k, gcs, rc, all, plan, nil)
 		if err != nil {
 			t.Fatalf("iteration %d: %v", iter, err)
 		}

@@ -30,7 +30,7 @@ func TestRegressionHeadPodPassesWorkerGroupCheck(t *testing.T) {
 	}}
 	ev := &events{}
 	k := &fakePatcher{ev: ev}
-	res, err := actuator.Apply(context.Background(), k, &fakeDrainer{ev: ev}, rc, all, plan)
+	res, err := actuator.Apply(context.Background(), k, &fakeDrainer{ev: ev}, rc, all, plan, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

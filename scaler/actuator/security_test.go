@@ -82,7 +82,7 @@ func TestWorkersToDeleteNeverNamesAForeignPod(t *testing.T) {
 			rc := rayCluster(group("wg", 2, 0, 5, hostile...), group("gpu", 1, 0, 5, hostile...))
 			ev := &events{}
 			k := &fakePatcher{ev: ev}
-			res, err := actuator.Apply(context.Background(), k, &fakeDrainer{ev: ev}, rc, all, c.plan)
+			res, err := actuator.Apply(context.Background(), k, &fakeDrainer{ev: ev}, rc, all, c.plan, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
