@@ -291,12 +291,20 @@ func (r *Reconciler) record(rc *rayv1.RayCluster, mem *clusterMemory, plan engin
 	}
 }
 
+// maxEventShapes bounds the request shapes one Infeasible Event names, so
+// that it stays readable and within the API server's Event size.
+const maxEventShapes = 5
+
 func infeasibleText(inf engine.Infeasible) string {
 	if inf.Empty() {
 		return ""
 	}
 	var parts []string
-	for _, r := range inf.Requests {
+	for i, r := range inf.Requests {
+		if i == maxEventShapes {
+			parts = append(parts, fmt.Sprintf("%d more shapes", len(inf.Requests)-i))
+			break
+		}
 		parts = append(parts, fmt.Sprintf("%d × %s", r.Count, shape(r.Resources)))
 	}
 	if n := len(inf.Gangs); n > 0 {

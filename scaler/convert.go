@@ -48,13 +48,17 @@ func StateFromProto(st *rpcpb.ClusterResourceState) engine.State {
 		out.Gangs = append(out.Gangs, gang(i, g))
 	}
 	for _, c := range st.GetClusterResourceConstraints() {
-		var con engine.Constraint
-		for _, r := range c.GetResourceRequests() {
-			con.Bundles = append(con.Bundles, engine.ShapeCount{Request: request(r.GetRequest()), Count: int(r.GetCount())})
-		}
-		out.Constraints = append(out.Constraints, con)
+		out.Constraints = append(out.Constraints, constraint(c))
 	}
 	return out
+}
+
+func constraint(c *rpcpb.ClusterResourceConstraint) engine.Constraint {
+	var con engine.Constraint
+	for _, r := range c.GetResourceRequests() {
+		con.Bundles = append(con.Bundles, engine.ShapeCount{Request: request(r.GetRequest()), Count: int(r.GetCount())})
+	}
+	return con
 }
 
 func request(r *rpcpb.ResourceRequest) engine.Request {
@@ -76,10 +80,7 @@ func request(r *rpcpb.ResourceRequest) engine.Request {
 // details string ("<id>:<STRATEGY>|<state>") tells PACK from SPREAD. The ID
 // is the <id> part: the engine matches it against the nodes' _PG_<id> labels.
 func gang(i int, g *rpcpb.GangResourceRequest) engine.Gang {
-	out := engine.Gang{ID: gangID(g.GetDetails()), Strategy: engine.Pack}
-	if out.ID == "" {
-		out.ID = fmt.Sprintf("gang-%d", i)
-	}
+	out := engine.Gang{ID: gangKey(i, g), Strategy: engine.Pack}
 	if strings.Contains(g.GetDetails(), ":SPREAD") {
 		out.Strategy = engine.Spread
 	}
@@ -112,6 +113,15 @@ func gangBundles(g *rpcpb.GangResourceRequest) []*rpcpb.ResourceRequest {
 		}
 	}
 	return g.GetRequests()
+}
+
+// gangKey is the id the engine knows the i-th gang by: its placement group
+// id, or a made-up one when the GCS gave none.
+func gangKey(i int, g *rpcpb.GangResourceRequest) string {
+	if id := gangID(g.GetDetails()); id != "" {
+		return id
+	}
+	return fmt.Sprintf("gang-%d", i)
 }
 
 // gangID is the placement group id in a GangResourceRequest's details.

@@ -1,6 +1,7 @@
 package scaler
 
 import (
+	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -65,8 +66,9 @@ func TestAutoscalingState(t *testing.T) {
 					{ResourcesBundle: big}, {ResourcesBundle: big}, {ResourcesBundle: gpu},
 				},
 				InfeasibleGangResourceRequests: []*rpcpb.GangResourceRequest{
-					// Ray's own details string goes back, as Ray's autoscaler does.
-					{Details: "0a1b:STRICT_PACK|PENDING", Requests: []*rpcpb.ResourceRequest{{ResourcesBundle: big}, {ResourcesBundle: big}}},
+					// The placement group goes back as the GCS sent it, as Ray's
+					// autoscaler reports it.
+					gangOf("0a1b", "STRICT_PACK", big, big),
 					{Details: "gang-7", Requests: []*rpcpb.ResourceRequest{{ResourcesBundle: gpu}}},
 				},
 				InfeasibleClusterResourceConstraints: []*rpcpb.ClusterResourceConstraint{{
@@ -106,5 +108,59 @@ func TestAutoscalingStateNilSeen(t *testing.T) {
 	st := autoscalingState(nil, engine.Plan{Launch: map[string]int{"cpu": 1}}, 5)
 	if st.GetLastSeenClusterResourceStateVersion() != 0 || st.GetAutoscalerStateVersion() != 5 || len(st.GetPendingInstanceRequests()) != 1 {
 		t.Errorf("got %v", st)
+	}
+}
+
+// TestAutoscalingStateReportsRaysMessages: infeasible demand goes back as
+// the GCS's own messages, label selectors, bundle_selectors and placement
+// constraints included, one resource request per pending unit.
+func TestAutoscalingStateReportsRaysMessages(t *testing.T) {
+	one := map[string]float64{"CPU": 1}
+	a100 := &rpcpb.ResourceRequest{ResourcesBundle: map[string]float64{"GPU": 1}, LabelSelectors: []*rpcpb.LabelSelector{accelIn("A100")}}
+	gang := withBundleSelectors(gangOf("0a1b", "STRICT_SPREAD", one, one), accelIn("A100"), nil)
+	con := &rpcpb.ClusterResourceConstraint{ResourceRequests: []*rpcpb.ResourceRequestByCount{{Request: a100, Count: 2}}}
+	seen := &rpcpb.ClusterResourceState{
+		PendingResourceRequests:     []*rpcpb.ResourceRequestByCount{{Request: a100, Count: 3}},
+		PendingGangResourceRequests: []*rpcpb.GangResourceRequest{gang},
+		ClusterResourceConstraints:  []*rpcpb.ClusterResourceConstraint{con},
+	}
+	state := StateFromProto(seen)
+	plan := engine.Plan{Infeasible: engine.Infeasible{Requests: state.Pending, Gangs: state.Gangs, Constraints: state.Constraints}}
+	st := autoscalingState(seen, plan, 1)
+	if got := st.GetInfeasibleResourceRequests(); len(got) != 3 || !proto.Equal(got[0], a100) || !proto.Equal(got[2], a100) {
+		t.Errorf("infeasible requests = %v, want 3 × the GCS's request with its label selector", got)
+	}
+	if got := st.GetInfeasibleGangResourceRequests(); len(got) != 1 || !proto.Equal(got[0], gang) {
+		t.Errorf("infeasible gangs = %v, want the GCS's gang with its bundle_selectors", got)
+	}
+	if got := st.GetInfeasibleClusterResourceConstraints(); len(got) != 1 || !proto.Equal(got[0], con) {
+		t.Errorf("infeasible constraints = %v, want the GCS's constraint", got)
+	}
+}
+
+// TestAutoscalingStateBounded: a backlog of millions of one shape does not
+// make a report of millions of entries, and launch counts saturate.
+func TestAutoscalingStateBounded(t *testing.T) {
+	plan := engine.Plan{
+		Launch:     map[string]int{"cpu": 1 << 40},
+		Infeasible: engine.Infeasible{Requests: []engine.ShapeCount{{Request: engine.Request{Resources: map[string]float64{"CPU": 64}}, Count: 5_000_000}}},
+	}
+	st := autoscalingState(&rpcpb.ClusterResourceState{}, plan, 1)
+	if n := len(st.GetInfeasibleResourceRequests()); n != maxReportedInfeasible {
+		t.Errorf("%d infeasible entries, want the bound %d", n, maxReportedInfeasible)
+	}
+	if c := st.GetPendingInstanceRequests()[0].GetCount(); c != 1<<31-1 {
+		t.Errorf("launch count %d, want it saturated at MaxInt32", c)
+	}
+}
+
+func TestInfeasibleTextBounded(t *testing.T) {
+	var inf engine.Infeasible
+	for i := range 1000 {
+		inf.Requests = append(inf.Requests, engine.ShapeCount{Request: engine.Request{Resources: map[string]float64{"CPU": float64(100 + i)}}, Count: 1})
+	}
+	text := infeasibleText(inf)
+	if len(text) > 400 || !strings.Contains(text, "995 more shapes") {
+		t.Errorf("Event text of %d bytes: %q; want 5 shapes and a count of the rest", len(text), text)
 	}
 }
