@@ -43,8 +43,10 @@ type Options struct {
 	// GCSProxy, when set, is dialled for every cluster's GCS with the
 	// cluster's own address as the gRPC authority (raysim, port-forwards).
 	GCSProxy string
-	// GCSTimeout bounds each GCS call.
+	// GCSTimeout bounds each GCS call but the drains.
 	GCSTimeout time.Duration
+	// GCSDrainTimeout bounds each drain call.
+	GCSDrainTimeout time.Duration
 	// Policy returns the cluster-wide policy (limits.maxWorkersPerCluster).
 	Policy func() *defaults.Policy
 	// PolicyFile, when set, is where Policy comes from (Policy is then its
@@ -119,7 +121,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log *zap.Logger) e
 		Policy: opts.Policy, Interval: opts.Interval, Now: time.Now, metrics: m,
 		memory: map[types.NamespacedName]*clusterMemory{},
 		conns: &connections{clients: map[types.NamespacedName]*conn{}, proxy: opts.GCSProxy,
-			options: gcs.Options{Timeout: opts.GCSTimeout}, secrets: mgr.GetAPIReader()},
+			options: gcs.Options{Timeout: opts.GCSTimeout, DrainTimeout: opts.GCSDrainTimeout}, secrets: mgr.GetAPIReader()},
 	}
 	defer r.conns.closeAll()
 	if opts.LeaderElection {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/raypilot/raypilot/policyfile"
 	"github.com/raypilot/raypilot/scaler"
+	"github.com/raypilot/raypilot/scaler/gcs"
 )
 
 // runScaler is `raypilot scaler`: autoscale every RayCluster annotated
@@ -22,7 +23,8 @@ func runScaler(args []string, stderr io.Writer) int {
 	fs.DurationVar(&o.Interval, "interval", time.Second, "time between two rounds of one cluster (changes wake it earlier)")
 	fs.IntVar(&o.Concurrency, "concurrency", 16, "clusters decided at once")
 	fs.StringVar(&o.GCSProxy, "gcs-proxy-address", "", "dial every cluster's GCS at this host:port, sending the cluster's own address (<cluster>-head-svc.<ns>.svc:<port>) as the gRPC authority; for raysim or a port-forward when the scaler runs outside the cluster")
-	fs.DurationVar(&o.GCSTimeout, "gcs-timeout", 5*time.Second, "timeout of each GCS call")
+	fs.DurationVar(&o.GCSTimeout, "gcs-timeout", gcs.DefaultTimeout, "timeout of each GCS call but the drains (reading the cluster state, reporting, asking the Ray version)")
+	fs.DurationVar(&o.GCSDrainTimeout, "gcs-drain-timeout", gcs.DefaultDrainTimeout, "timeout of each drain call (the GCS answers after a round trip to the node's raylet); a node that misses it is retried later")
 	fs.BoolVar(&o.LeaderElection, "leader-elect", false, "elect a leader among replicas; only the leader scales")
 	fs.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", os.Getenv("POD_NAMESPACE"), "namespace of the leader-election Lease (default: $POD_NAMESPACE)")
 	fs.DurationVar(&o.LeaseDuration, "leader-elect-lease-duration", 10*time.Second, "how long a standby waits after the leader's last renewal before taking over (a crashed leader's successor waits this long)")
