@@ -4,7 +4,6 @@ import (
 	"context"
 	"net"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -31,38 +30,31 @@ import (
 	"github.com/raypilot/raypilot/scaler/gcs/rpcpb"
 )
 
-// pendingGCS is a Ray GCS whose head is running and which has one pending
-// {CPU: 1} request: any scaler that gets to decide scales the cluster up.
-type pendingGCS struct {
-	rpcpb.UnimplementedAutoscalerStateServiceServer
-	reads, reports atomic.Int32
-}
-
-func (g *pendingGCS) GetClusterResourceState(context.Context, *rpcpb.GetClusterResourceStateRequest) (*rpcpb.GetClusterResourceStateReply, error) {
-	g.reads.Add(1)
-	return &rpcpb.GetClusterResourceStateReply{ClusterResourceState: &rpcpb.ClusterResourceState{
+// pendingState is a Ray GCS state whose head is running and which has one
+// pending {CPU: 1} request: any scaler that gets to decide scales the
+// cluster up.
+func pendingState() *rpcpb.ClusterResourceState {
+	return &rpcpb.ClusterResourceState{
 		ClusterResourceStateVersion: 1,
 		NodeStates: []*rpcpb.NodeState{{NodeId: []byte{1}, InstanceId: "rc-head", RayNodeTypeName: engine.HeadGroupName,
 			Status: rpcpb.NodeStatus_RUNNING, TotalResources: map[string]float64{engine.HeadResource: 1}}},
 		PendingResourceRequests: []*rpcpb.ResourceRequestByCount{{
 			Request: &rpcpb.ResourceRequest{ResourcesBundle: map[string]float64{"CPU": 1}}, Count: 1}},
-	}}, nil
+	}
 }
 
-func (g *pendingGCS) ReportAutoscalingState(context.Context, *rpcpb.ReportAutoscalingStateRequest) (*rpcpb.ReportAutoscalingStateReply, error) {
-	g.reports.Add(1)
-	return &rpcpb.ReportAutoscalingStateReply{}, nil
-}
-
-func startPendingGCS(t *testing.T, rayVersion string) (*pendingGCS, string) {
+// startFakeGCS serves a fake GCS answering state and reporting rayVersion
+// ("" is gcsfake.DefaultRayVersion), and returns it with its address.
+func startFakeGCS(t *testing.T, state *rpcpb.ClusterResourceState, rayVersion string) (*gcsfake.Autoscaler, string) {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := grpc.NewServer()
-	g := &pendingGCS{}
-	rpcpb.RegisterAutoscalerStateServiceServer(srv, g)
+	g := &gcsfake.Autoscaler{}
+	g.SetState(state)
+	g.Register(srv)
 	(&gcsfake.NodeInfo{Version: rayVersion}).Register(srv)
 	go func() { _ = srv.Serve(lis) }()
 	t.Cleanup(srv.Stop)
@@ -105,7 +97,7 @@ type inTreeHarness struct {
 	t      *testing.T
 	r      *Reconciler
 	k      client.Client
-	gcs    *pendingGCS
+	gcs    *gcsfake.Autoscaler
 	events *events.FakeRecorder
 }
 
@@ -118,6 +110,15 @@ func newInTreeHarness(t *testing.T, objs ...client.Object) *inTreeHarness {
 // ("" is gcsfake.DefaultRayVersion).
 func newHarnessWithRay(t *testing.T, rayVersion string, objs ...client.Object) *inTreeHarness {
 	t.Helper()
+	g, addr := startFakeGCS(t, pendingState(), rayVersion)
+	r, k, rec := newTestReconciler(t, addr, objs...)
+	return &inTreeHarness{t: t, r: r, k: k, gcs: g, events: rec}
+}
+
+// newTestReconciler is a Reconciler over a fake Kubernetes client holding
+// objs, dialling every cluster's GCS at gcsAddr.
+func newTestReconciler(t *testing.T, gcsAddr string, objs ...client.Object) (*Reconciler, client.Client, *events.FakeRecorder) {
+	t.Helper()
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
 		t.Fatal(err)
@@ -127,7 +128,6 @@ func newHarnessWithRay(t *testing.T, rayVersion string, objs ...client.Object) *
 	}
 	k := fake.NewClientBuilder().WithScheme(scheme).WithObjects(objs...).
 		WithIndex(&corev1.Pod{}, podClusterIndex, podCluster).Build()
-	g, addr := startPendingGCS(t, rayVersion)
 	m, err := newMetrics(prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
@@ -137,11 +137,11 @@ func newHarnessWithRay(t *testing.T, rayVersion string, objs ...client.Object) *
 		Client: k, Events: rec, Log: zap.NewNop(), Policy: defaults.DefaultPolicy,
 		Interval: time.Second, Now: time.Now, metrics: m,
 		memory: map[types.NamespacedName]*clusterMemory{},
-		conns: &connections{clients: map[types.NamespacedName]*conn{}, proxy: addr,
+		conns: &connections{clients: map[types.NamespacedName]*conn{}, proxy: gcsAddr,
 			options: gcs.Options{Timeout: 5 * time.Second}, secrets: k},
 	}
 	t.Cleanup(r.conns.closeAll)
-	return &inTreeHarness{t: t, r: r, k: k, gcs: g, events: rec}
+	return r, k, rec
 }
 
 // rounds runs n scaling rounds of the cluster.
@@ -180,10 +180,10 @@ func (h *inTreeHarness) drainEvents() []string {
 func (h *inTreeHarness) expectRefused(what string, wantEvents ...string) {
 	h.t.Helper()
 	h.rounds(3)
-	if n := h.gcs.reads.Load(); n != 0 {
+	if n := h.gcs.Reads(); n != 0 {
 		h.t.Errorf("%s: the scaler read the GCS %d times", what, n)
 	}
-	if n := h.gcs.reports.Load(); n != 0 {
+	if n := len(h.gcs.Reports()); n != 0 {
 		h.t.Errorf("%s: the scaler reported to the GCS %d times", what, n)
 	}
 	if n := h.replicas(); n != 0 {
@@ -275,8 +275,8 @@ func TestInTreeAutoscalerBlocksScaling(t *testing.T) {
 	if n := h.replicas(); n != 1 {
 		t.Errorf("replicas %d once the head runs without the sidecar, want 1", n)
 	}
-	if h.gcs.reads.Load() == 0 || h.gcs.reports.Load() == 0 {
-		t.Errorf("GCS reads %d, reports %d once the head runs without the sidecar", h.gcs.reads.Load(), h.gcs.reports.Load())
+	if h.gcs.Reads() == 0 || len(h.gcs.Reports()) == 0 {
+		t.Errorf("GCS reads %d, reports %d once the head runs without the sidecar", h.gcs.Reads(), len(h.gcs.Reports()))
 	}
 	for _, e := range h.drainEvents() {
 		if strings.Contains(e, EventInTreeAutoscalerRunning) {

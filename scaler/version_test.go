@@ -13,10 +13,10 @@ func TestUnsupportedRayLeftAlone(t *testing.T) {
 		t.Run(version, func(t *testing.T) {
 			h := newHarnessWithRay(t, version, inTreeTestCluster(false), headPod("rc-head-1", false))
 			h.rounds(3)
-			if n := h.gcs.reads.Load(); n != 0 {
+			if n := h.gcs.Reads(); n != 0 {
 				t.Errorf("read the cluster state %d times", n)
 			}
-			if n := h.gcs.reports.Load(); n != 0 {
+			if n := len(h.gcs.Reports()); n != 0 {
 				t.Errorf("reported %d times", n)
 			}
 			if n := h.replicas(); n != 0 {
