@@ -26,13 +26,13 @@ func (r *Reconciler) drainFailures(rc *rayv1.RayCluster, mem *clusterMemory, pod
 	mem.drains.forget(func(pod string) bool { return exists[pod] })
 	var unreachable error
 	for _, f := range res.Failed {
-		r.metrics.gcsErrors.WithLabelValues("DrainNode").Inc()
 		if gcs.IsConnectionError(f.Err) {
 			if unreachable == nil {
-				unreachable = f.Err
+				unreachable = f.Err // counted once, by gcsFailure
 			}
 			continue
 		}
+		r.metrics.gcsErrors.WithLabelValues("DrainNode").Inc()
 		wait := mem.drains.failed(f.Pod, now, r.Interval)
 		r.metrics.decisions.WithLabelValues("drain_failed").Inc()
 		r.Events.Eventf(rc, nil, corev1.EventTypeWarning, EventDrainFailed, "Drain",

@@ -18,7 +18,7 @@ func newMetrics(reg prometheus.Registerer) (*metricSet, error) {
 	m := &metricSet{
 		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "raypilot_scaler_decisions_total",
-			Help: "Scaling decisions carried out, by kind (scale_up, scale_down, drain_rejected, infeasible).",
+			Help: "Scaling decisions carried out, by kind (scale_up, scale_down, drain_rejected, drain_failed, infeasible, demand_truncated).",
 		}, []string{"kind"}),
 		reaction: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "raypilot_scaler_reaction_seconds",
