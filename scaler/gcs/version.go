@@ -7,6 +7,7 @@ import (
 )
 
 // Compatibility is what the scaler may do with the GCS of one Ray version.
+// docs/ray-versions.md gives the evidence for every boundary below.
 type Compatibility struct {
 	// Version is the Ray version as the GCS reported it.
 	Version string
@@ -17,38 +18,112 @@ type Compatibility struct {
 	Limits []string
 	// Reason explains a refusal, naming the fix.
 	Reason string
+
+	// DrainDeadline reports whether the GCS knows DrainNodeRequest field 4
+	// (deadline_timestamp_ms) and DrainNodeReply field 2
+	// (rejection_reason_message). An older GCS skips the deadline and never
+	// says why it rejected an idle drain.
+	DrainDeadline bool
+	// Labels reports whether the GCS reports label selectors
+	// (ResourceRequest field 3, GangResourceRequest.bundle_selectors) and node
+	// labels (NodeState field 13). An older GCS leaves them empty.
+	Labels bool
+	// Unverified reports a version newer than the newest checked against
+	// Ray's sources (newestVerified), or a development build.
+	Unverified bool
 }
 
-// minSupported is the oldest Ray release whose autoscaler API the scaler
-// speaks: the first whose DrainNodeReason numbering is the current one.
-var minSupported = rayVersion{2, 8, 0}
+// Ray release boundaries; docs/ray-versions.md has the evidence for each.
+var (
+	// minSupported is the oldest Ray release whose autoscaler API the scaler
+	// speaks: the first release proven to number DrainNodeReason
+	// UNSPECIFIED 0, IDLE_TERMINATION 1, PREEMPTION 2 and to carry
+	// ClusterResourceConstraint field 1 as repeated ResourceRequestByCount
+	// (src/ray/protobuf/autoscaler.proto from 2023-08; 2.7 is not proven).
+	minSupported = rayVersion{2, 8, 0}
+	// drainDeadlineSince is the first release proven to carry
+	// DrainNodeRequest.deadline_timestamp_ms and
+	// DrainNodeReply.rejection_reason_message (Ray master 2024-02).
+	drainDeadlineSince = rayVersion{2, 10, 0}
+	// labelsSince is the first release proven to carry node labels and to
+	// report label selectors (Ray master 2025-07).
+	labelsSince = rayVersion{2, 49, 0}
+	// newestVerified is the newest release line checked against Ray's
+	// sources: the Ray master sources read document 2.52.0.
+	newestVerified = rayVersion{2, 52, 0}
+)
 
 // rayVersion is a Ray release number.
 type rayVersion struct{ major, minor, patch int }
 
-// parseRayVersion reads "2.52.0", "2.9.3rc1" or "3.0.0.dev0"; a suffix after
-// the patch number is ignored.
-func parseRayVersion(s string) (rayVersion, error) {
-	parts := strings.SplitN(strings.TrimSpace(s), ".", 3)
+// parsedVersion is a Ray version string taken apart.
+type parsedVersion struct {
+	rayVersion
+	// dev marks a development build ("3.0.0.dev0"): a nightly or a build of
+	// master, whatever its date.
+	dev bool
+	// local is the local version label after "+" ("2.9.3+corp5"): a build
+	// patched by someone other than Ray.
+	local string
+}
+
+// maxComponent bounds each number so that the comparison cannot overflow.
+const maxComponent = 1 << 20
+
+// parseRayVersion reads "2.52.0", "2.10", "2.9.3rc1", "3.0.0.dev0" or
+// "2.9.3+corp5". Major and minor must be plain decimal numbers; a suffix
+// after the patch number ("rc1", ".dev0", "+local") is allowed.
+func parseRayVersion(s string) (parsedVersion, error) {
+	s = strings.TrimSpace(s)
+	var p parsedVersion
+	if i := strings.IndexByte(s, '+'); i >= 0 {
+		s, p.local = s[:i], s[i+1:]
+	}
+	parts := strings.SplitN(s, ".", 3)
 	if len(parts) < 2 {
-		return rayVersion{}, fmt.Errorf("Ray version %q is not MAJOR.MINOR[.PATCH]", s)
+		return parsedVersion{}, fmt.Errorf("Ray version %q is not MAJOR.MINOR[.PATCH]", s)
 	}
-	var v rayVersion
 	var err error
-	if v.major, err = strconv.Atoi(parts[0]); err != nil {
-		return rayVersion{}, fmt.Errorf("Ray version %q: major: %w", s, err)
+	if p.major, err = component(parts[0]); err != nil {
+		return parsedVersion{}, fmt.Errorf("Ray version %q: major: %w", s, err)
 	}
-	if v.minor, err = strconv.Atoi(parts[1]); err != nil {
-		return rayVersion{}, fmt.Errorf("Ray version %q: minor: %w", s, err)
+	// "2.9rc1" is not a version Ray publishes; the minor must be digits.
+	if p.minor, err = component(parts[1]); err != nil {
+		return parsedVersion{}, fmt.Errorf("Ray version %q: minor: %w", s, err)
 	}
 	if len(parts) == 3 {
-		digits := parts[2]
-		if i := strings.IndexFunc(digits, func(r rune) bool { return r < '0' || r > '9' }); i >= 0 {
-			digits = digits[:i]
+		rest := parts[2]
+		i := strings.IndexFunc(rest, func(r rune) bool { return r < '0' || r > '9' })
+		digits, suffix := rest, ""
+		if i >= 0 {
+			digits, suffix = rest[:i], rest[i:]
 		}
-		v.patch, _ = strconv.Atoi(digits)
+		if digits == "" {
+			return parsedVersion{}, fmt.Errorf("Ray version %q: patch %q is not a number", s, rest)
+		}
+		if p.patch, err = component(digits); err != nil {
+			return parsedVersion{}, fmt.Errorf("Ray version %q: patch: %w", s, err)
+		}
+		p.dev = strings.Contains(strings.ToLower(suffix), "dev")
 	}
-	return v, nil
+	return p, nil
+}
+
+// component parses one version number: decimal digits only, no sign.
+func component(s string) (int, error) {
+	if s == "" {
+		return 0, fmt.Errorf("empty number")
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return 0, fmt.Errorf("%q is not a number", s)
+		}
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n > maxComponent {
+		return 0, fmt.Errorf("%q is out of range", s)
+	}
+	return n, nil
 }
 
 func (v rayVersion) less(o rayVersion) bool {
@@ -63,25 +138,60 @@ func (v rayVersion) less(o rayVersion) bool {
 
 func (v rayVersion) String() string { return fmt.Sprintf("%d.%d.%d", v.major, v.minor, v.patch) }
 
+// line is "MAJOR.MINOR", the release line of v.
+func (v rayVersion) line() string { return fmt.Sprintf("%d.%d", v.major, v.minor) }
+
+// remedy is the fix for a refused version, named in every refusal.
+var remedy = "upgrade the cluster's Ray to " + minSupported.String() + " or later, " +
+	"or leave the cluster to KubeRay's in-tree autoscaler: set the annotation " +
+	"raypilot.io/autoscaling: disabled and spec.enableInTreeAutoscaling: true " +
+	"(KubeRay adds its autoscaler when it next creates the head pod)"
+
 // CheckRayVersion says what the scaler may do with a GCS that reported
 // version (CheckAlive's ray_version).
 func CheckRayVersion(version string) Compatibility {
 	c := Compatibility{Version: version}
 	if strings.TrimSpace(version) == "" {
-		c.Reason = "the GCS did not report its Ray version, so the meaning of its drain reasons is unknown; " +
-			"run Ray " + minSupported.String() + " or later"
+		c.Reason = "the GCS did not report its Ray version, so the meaning of its drain reasons is unknown; " + remedy
 		return c
 	}
-	v, err := parseRayVersion(version)
+	p, err := parseRayVersion(version)
 	if err != nil {
-		c.Reason = err.Error() + "; run Ray " + minSupported.String() + " or later"
+		c.Reason = err.Error() + ", so the meaning of its drain reasons is unknown; " + remedy
 		return c
 	}
-	if v.less(minSupported) {
-		c.Reason = fmt.Sprintf("Ray %s is older than %s, the oldest release whose autoscaler API the scaler speaks; "+
-			"upgrade the cluster's Ray or set raypilot.io/autoscaling: in-tree", version, minSupported)
+	if p.less(minSupported) {
+		c.Reason = fmt.Sprintf("Ray %q is older than %s, the oldest release proven to number drain reasons "+
+			"as the scaler sends them (IDLE_TERMINATION = 1; earlier GCS builds read 1 as PREEMPTION); %s",
+			version, minSupported, remedy)
 		return c
 	}
 	c.Supported = true
+	c.DrainDeadline = !p.less(drainDeadlineSince)
+	c.Labels = !p.less(labelsSince)
+	if p.dev {
+		c.Unverified = true
+		c.Limits = append(c.Limits, "Ray "+version+" is a development build: nightlies report the same version "+
+			"whatever their date, so the scaler cannot tell which protocol it speaks; builds of Ray master "+
+			"before 2023-08-08 number drain reasons differently and are unsafe")
+	} else if newestVerified.line() != p.line() && newestVerified.less(p.rayVersion) {
+		c.Unverified = true
+		c.Limits = append(c.Limits, fmt.Sprintf("Ray %s is newer than %s, the newest release line checked "+
+			"against Ray's protocol definitions; a changed field would go unnoticed", version, newestVerified.line()))
+	}
+	if p.local != "" {
+		c.Limits = append(c.Limits, "Ray "+version+" is a patched build (local version \"+"+p.local+
+			"\"); it is checked as the upstream release it names")
+	}
+	if !c.DrainDeadline {
+		c.Limits = append(c.Limits, "Ray before "+drainDeadlineSince.line()+" has no drain deadline "+
+			"(DrainNodeRequest field 4) and no rejection message (DrainNodeReply field 2): "+
+			"a rejected idle drain comes without a reason")
+	}
+	if !c.Labels {
+		c.Limits = append(c.Limits, "Ray before "+labelsSince.line()+" may report no node labels "+
+			"(NodeState field 13) and no label selectors on demand: label-selector scheduling is not "+
+			"taken into account")
+	}
 	return c
 }
