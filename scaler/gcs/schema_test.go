@@ -2,17 +2,23 @@ package gcs
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/raypilot/raypilot/scaler/gcs/rpcpb"
+	"github.com/raypilot/raypilot/scaler/gcs/rpcpb/nodeinfopb"
 )
 
-// The field tables of the Ray autoscaler reference (sections 1.3 and 1.4),
-// transcribed as "number name type" per field. The test compares them with
-// the generated descriptors, so a typo in the .proto cannot go unnoticed.
+// Ray's messages, transcribed from Ray's own .proto files as "number name
+// type" per field: src/ray/protobuf/autoscaler.proto and common.proto
+// (LabelSelector*) of Ray master late 2025, the newest protocol state the
+// scaler speaks (docs/ray-versions.md). The test compares them with the
+// generated descriptors, so a typo in our .proto cannot go unnoticed.
+// Omitted on purpose: VirtualClusterState (ClusterResourceState field 8),
+// which only forks of Ray define.
 var referenceMessages = map[string][]string{
 	"ray.rpc.LabelSelectorConstraint": {"1 label_key string", "2 operator ray.rpc.LabelSelectorOperator", "3 label_values repeated string"},
 	"ray.rpc.LabelSelector":           {"1 label_constraints repeated ray.rpc.LabelSelectorConstraint"},
@@ -74,7 +80,8 @@ var referenceEnums = map[string][]string{
 	"DrainNodeReason":               {"0 DRAIN_NODE_REASON_UNSPECIFIED", "1 DRAIN_NODE_REASON_IDLE_TERMINATION", "2 DRAIN_NODE_REASON_PREEMPTION"},
 }
 
-// referenceService is the service table (section 1.2): RPC, request, reply.
+// referenceService is AutoscalerStateService in autoscaler.proto: RPC,
+// request, reply, in Ray's order.
 var referenceService = []string{
 	"GetClusterResourceState GetClusterResourceStateRequest GetClusterResourceStateReply",
 	"ReportAutoscalingState ReportAutoscalingStateRequest ReportAutoscalingStateReply",
@@ -208,5 +215,128 @@ func TestServiceMatchesReferenceTable(t *testing.T) {
 	}
 	if p := rpcpb.AutoscalerStateService_GetClusterResourceState_FullMethodName; p != "/ray.rpc.autoscaler.AutoscalerStateService/GetClusterResourceState" {
 		t.Errorf("method path %s", p)
+	}
+}
+
+// rayNodeInfoMessages are the ray.rpc messages of node_info.proto as Ray's
+// src/ray/protobuf/gcs_service.proto defines them at
+// 00501e2bd10f17c70dc12cdf54a203cf2db02a09, every field of each. Fields
+// the scaler neither sends nor reads are left out of node_info.proto
+// (proto3 skips them); they are listed in nodeInfoOmitted.
+var rayNodeInfoMessages = map[string][]string{
+	"GcsStatus":         {"1 code int32", "2 message string"},
+	"CheckAliveRequest": {"1 node_ids repeated bytes"},
+	"CheckAliveReply":   {"1 status GcsStatus", "2 ray_version string", "3 raylet_alive repeated bool"},
+	"DrainNodeData":     {"1 node_id bytes"},
+	"DrainNodeRequest":  {"1 drain_node_data repeated DrainNodeData"},
+	"DrainNodeStatus":   {"1 node_id bytes"},
+	"DrainNodeReply":    {"1 status GcsStatus", "2 drain_node_status repeated DrainNodeStatus"},
+}
+
+// nodeInfoOmitted are the Ray fields node_info.proto leaves out, and why.
+var nodeInfoOmitted = map[string]string{
+	// The scaler sends no node ids; older GCS releases declared field 1 as
+	// repeated string raylet_address, so declaring it would tie the scaler
+	// to one of the two.
+	"CheckAliveRequest.1": "never sent",
+	// One bool per requested node id; the scaler requests none.
+	"CheckAliveReply.3": "never read",
+}
+
+// rayNodeInfoService is the part of NodeInfoGcsService the scaler calls.
+var rayNodeInfoService = []string{
+	"DrainNode DrainNodeRequest DrainNodeReply",
+	"CheckAlive CheckAliveRequest CheckAliveReply",
+}
+
+func TestNodeInfoSchemaMatchesRay(t *testing.T) {
+	f := nodeinfopb.File_scaler_gcs_proto_node_info_proto
+	if f.Package() != "ray.rpc" {
+		t.Fatalf("package %s, want ray.rpc", f.Package())
+	}
+	short := func(n protoreflect.FullName) string { return strings.TrimPrefix(string(n), "ray.rpc.") }
+	spec := func(fd protoreflect.FieldDescriptor) string {
+		typ := fd.Kind().String()
+		if fd.Kind() == protoreflect.MessageKind {
+			typ = short(fd.Message().FullName())
+		}
+		if fd.IsList() {
+			typ = "repeated " + typ
+		}
+		return fmt.Sprintf("%d %s %s", fd.Number(), fd.Name(), typ)
+	}
+	if f.Messages().Len() != len(rayNodeInfoMessages) {
+		t.Errorf("node_info.proto declares %d messages, Ray's table has %d", f.Messages().Len(), len(rayNodeInfoMessages))
+	}
+	for i := range f.Messages().Len() {
+		md := f.Messages().Get(i)
+		name := string(md.Name())
+		ray, ok := rayNodeInfoMessages[name]
+		if !ok {
+			t.Errorf("message %s is not one of Ray's", name)
+			continue
+		}
+		byNumber := map[string]string{}
+		for _, s := range ray {
+			num, _, _ := strings.Cut(s, " ")
+			byNumber[num] = s
+		}
+		declared := map[string]bool{}
+		for j := range md.Fields().Len() {
+			fd := md.Fields().Get(j)
+			got := spec(fd)
+			num := fmt.Sprint(fd.Number())
+			declared[num] = true
+			if want, ok := byNumber[num]; !ok {
+				t.Errorf("%s: field %q does not exist in Ray's message", name, got)
+			} else if got != want {
+				t.Errorf("%s: field %q, Ray has %q", name, got, want)
+			}
+			if fd.HasPresence() && fd.Kind() != protoreflect.MessageKind {
+				t.Errorf("%s.%s: explicit presence; Ray's proto3 field has none", name, fd.Name())
+			}
+		}
+		for num, s := range byNumber {
+			if !declared[num] {
+				if _, ok := nodeInfoOmitted[name+"."+num]; !ok {
+					t.Errorf("%s: Ray's field %q is missing and not listed as omitted", name, s)
+				}
+			}
+		}
+	}
+	for key := range nodeInfoOmitted {
+		name, num, _ := strings.Cut(key, ".")
+		md := f.Messages().ByName(protoreflect.Name(name))
+		if md == nil {
+			t.Errorf("omission %s names no message", key)
+			continue
+		}
+		n, _ := strconv.Atoi(num)
+		if md.Fields().ByNumber(protoreflect.FieldNumber(n)) != nil {
+			t.Errorf("omission %s is declared after all", key)
+		}
+	}
+	sd := f.Services().ByName("NodeInfoGcsService")
+	if sd == nil || f.Services().Len() != 1 {
+		t.Fatal("want exactly the service NodeInfoGcsService")
+	}
+	var got []string
+	for i := range sd.Methods().Len() {
+		m := sd.Methods().Get(i)
+		if m.IsStreamingClient() || m.IsStreamingServer() {
+			t.Errorf("%s streams; every RPC is unary", m.Name())
+		}
+		got = append(got, fmt.Sprintf("%s %s %s", m.Name(), short(m.Input().FullName()), short(m.Output().FullName())))
+	}
+	if strings.Join(got, "\n") != strings.Join(rayNodeInfoService, "\n") {
+		t.Errorf("service:\n got  %v\n want %v", got, rayNodeInfoService)
+	}
+	for path, want := range map[string]string{
+		nodeinfopb.NodeInfoGcsService_CheckAlive_FullMethodName: "/ray.rpc.NodeInfoGcsService/CheckAlive",
+		nodeinfopb.NodeInfoGcsService_DrainNode_FullMethodName:  "/ray.rpc.NodeInfoGcsService/DrainNode",
+	} {
+		if path != want {
+			t.Errorf("method path %s, want %s", path, want)
+		}
 	}
 }
