@@ -65,11 +65,11 @@ func (cs *connections) get(ctx context.Context, rc *rayv1.RayCluster, head *core
 		cs.drop(key)
 	}
 	opts := cs.options
-	token, err := cs.token(ctx, rc.Namespace, head)
+	auth, err := cs.token(ctx, rc, head)
 	if err != nil {
 		return nil, err
 	}
-	opts.Token = token
+	opts.Auth, opts.Token = auth.Mode, auth.Token
 	target := addr
 	if cs.proxy != "" {
 		target, opts.Authority = cs.proxy, addr

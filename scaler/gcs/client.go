@@ -19,9 +19,12 @@ import (
 // Client talks to the autoscaler API of one Ray cluster's GCS. It is safe
 // for concurrent use. Close it when done.
 type Client struct {
-	addr    string
-	token   string
-	timeout time.Duration
+	addr string
+	// token is Ray's shared token (AuthToken), removed from errors.
+	token string
+	// credential describes what the RPCs carry, without any token.
+	credential string
+	timeout    time.Duration
 	// drainTimeout bounds DrainNode and StopNode.
 	drainTimeout time.Duration
 	tls          bool
@@ -33,15 +36,23 @@ type Client struct {
 // Dial connects to the GCS at addr ("host:port", e.g.
 // "raycluster-head-svc.ns.svc:6379") and waits until the connection is
 // ready, for at most the per-call timeout or until ctx ends. Errors name
-// the address and never contain the token.
+// the address and never contain the token. With AuthKubernetes, Dial
+// reads the ServiceAccount token file once, so that a missing file fails
+// here rather than on every RPC.
 func Dial(ctx context.Context, addr string, opts Options) (*Client, error) {
 	if addr == "" {
 		return nil, errors.New("gcs: dial: empty address")
 	}
-	dialOpts, err := dialOptions(opts)
+	creds, err := rpcCredentials(opts)
 	if err != nil {
 		return nil, fmt.Errorf("gcs %s: dial: %w", addr, err)
 	}
+	if f, ok := creds.(*tokenFile); ok {
+		if _, err := f.current(); err != nil {
+			return nil, fmt.Errorf("gcs %s: dial: %w", addr, err)
+		}
+	}
+	dialOpts := dialOptions(opts, creds)
 	conn, err := grpc.NewClient(addr, dialOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("gcs %s: dial: %w", addr, redactError(err, opts.Token))
@@ -55,6 +66,7 @@ func Dial(ctx context.Context, addr string, opts Options) (*Client, error) {
 	return &Client{
 		addr:         addr,
 		token:        opts.Token,
+		credential:   opts.credentialString(),
 		timeout:      opts.timeout(),
 		drainTimeout: opts.drainTimeout(),
 		tls:          opts.TLS != nil,
@@ -67,14 +79,15 @@ func Dial(ctx context.Context, addr string, opts Options) (*Client, error) {
 // connBufferSize is the read and write buffer of each GCS connection.
 const connBufferSize = 8 << 10
 
-// dialOptions turns Options into gRPC dial options.
-func dialOptions(opts Options) ([]grpc.DialOption, error) {
-	creds := insecure.NewCredentials()
+// dialOptions turns Options into gRPC dial options; creds, when non-nil,
+// go with every RPC.
+func dialOptions(opts Options, creds tokenCredentials) []grpc.DialOption {
+	transport := insecure.NewCredentials()
 	if opts.TLS != nil {
-		creds = credentials.NewTLS(opts.TLS.Clone())
+		transport = credentials.NewTLS(opts.TLS.Clone())
 	}
 	dialOpts := []grpc.DialOption{
-		grpc.WithTransportCredentials(creds),
+		grpc.WithTransportCredentials(transport),
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{
 			Time:                keepaliveTime,
 			Timeout:             keepaliveTimeout,
@@ -92,13 +105,12 @@ func dialOptions(opts Options) ([]grpc.DialOption, error) {
 	if opts.Authority != "" {
 		dialOpts = append(dialOpts, grpc.WithAuthority(opts.Authority))
 	}
-	if opts.Token != "" {
-		if err := validateToken(opts.Token); err != nil {
-			return nil, err
-		}
-		dialOpts = append(dialOpts, grpc.WithPerRPCCredentials(bearerToken{token: opts.Token}))
+	if creds != nil {
+		dialOpts = append(dialOpts,
+			grpc.WithPerRPCCredentials(creds),
+			grpc.WithChainUnaryInterceptor(redactTokens(creds)))
 	}
-	return dialOpts, nil
+	return dialOpts
 }
 
 // waitReady starts connecting and waits until conn is ready or ctx ends.
@@ -131,8 +143,8 @@ func (c *Client) Close() error {
 
 // String describes the client without revealing the token.
 func (c *Client) String() string {
-	return fmt.Sprintf("gcs.Client{Addr: %s, Timeout: %s, Token: %s, TLS: %t}",
-		c.addr, c.timeout, redactedToken(c.token), c.tls)
+	return fmt.Sprintf("gcs.Client{Addr: %s, Timeout: %s, Auth: %s, TLS: %t}",
+		c.addr, c.timeout, c.credential, c.tls)
 }
 
 // GoString is String, so that %#v does not reveal the token either.

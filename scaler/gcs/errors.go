@@ -15,11 +15,17 @@ var ErrUnsupportedRay = errors.New("Ray older than 2.7 is not supported: " +
 	"the GCS does not serve ray.rpc.autoscaler.AutoscalerStateService")
 
 // ErrUnauthenticated means the GCS answered UNAUTHENTICATED: the cluster
-// runs with Ray token authentication and the token was missing or wrong.
-var ErrUnauthenticated = errors.New("the Ray cluster requires Ray's auth token " +
-	"(RAY_AUTH_MODE=token, Ray 2.52 and later) and the GCS rejected the request: " +
-	"raypilot reads the token from the Secret that KubeRay creates for the RayCluster's " +
-	"spec.authOptions (key " + AuthTokenSecretKey + "); check that the Secret exists and is current")
+// runs with Ray token authentication and the credential raypilot sent was
+// missing or refused. Its text covers every mode, as the GCS does not say
+// which it runs (docs/ray-auth.md has the details).
+var ErrUnauthenticated = errors.New("the GCS refused raypilot's credential (Ray token authentication, Ray 2.52 and later). " +
+	"Shared token (RAY_AUTH_MODE=token, spec.authOptions.mode: token, and on Ray 2.61 and later, per Ray's docs, every cluster that does not set RAY_AUTH_MODE=disabled): " +
+	"raypilot sends the token the head's Ray container reads, from RAY_AUTH_TOKEN, else the file at RAY_AUTH_TOKEN_PATH, else ~/.ray/auth_token, " +
+	"each taken from the Secret behind it (KubeRay's authOptions Secret, key " + AuthTokenSecretKey + "); " +
+	"the GCS keeps the token it started with, so after changing that Secret restart the head pod. " +
+	"Kubernetes token authentication (RAY_ENABLE_K8S_TOKEN_AUTH=true, spec.authOptions.enableK8sTokenAuth, or RAY_AUTH_MODE=k8s on early builds): " +
+	"raypilot sends its own ServiceAccount token, so its ServiceAccount needs verb ray:write (ray-user on early builds) on rayclusters.ray.io, " +
+	"and the head's ServiceAccount needs create on tokenreviews and subjectaccessreviews")
 
 // wrapRPCError adds the GCS address and the RPC name to err, maps
 // UNIMPLEMENTED to ErrUnsupportedRay and UNAUTHENTICATED to

@@ -38,6 +38,42 @@ const (
 // cluster state of a cluster with thousands of nodes.
 const maxRecvMsgSize = 64 << 20
 
+// Auth is the credential a Client sends to a GCS that runs with Ray token
+// authentication.
+type Auth int
+
+const (
+	// AuthNone sends nothing: a GCS with token authentication disabled (Ray's
+	// default before 2.59). A non-empty Options.Token still selects
+	// AuthToken.
+	AuthNone Auth = iota
+	// AuthToken sends Ray's shared token, Options.Token, as
+	// "authorization: Bearer <token>" (RAY_AUTH_MODE=token).
+	AuthToken
+	// AuthKubernetes sends the caller's own Kubernetes ServiceAccount token,
+	// read from Options.KubernetesTokenFile and re-read as the kubelet
+	// rotates it, as "authorization: Bearer <token>". A GCS that delegates
+	// authentication to Kubernetes (RAY_ENABLE_K8S_TOKEN_AUTH=true with
+	// RAY_AUTH_MODE=token, or RAY_AUTH_MODE=k8s in the Ray builds that had
+	// it) checks it with a TokenReview and a SubjectAccessReview
+	// (src/ray/rpc/authentication/k8s_util.cc in Ray).
+	AuthKubernetes
+)
+
+// String names the mode.
+func (a Auth) String() string {
+	switch a {
+	case AuthNone:
+		return "none"
+	case AuthToken:
+		return "token"
+	case AuthKubernetes:
+		return "kubernetes"
+	default:
+		return fmt.Sprintf("Auth(%d)", int(a))
+	}
+}
+
 // Options configures a Client. The zero value is a plaintext connection
 // without authentication and with DefaultTimeout.
 type Options struct {
@@ -49,11 +85,25 @@ type Options struct {
 	// DefaultDrainTimeout.
 	DrainTimeout time.Duration
 
-	// Token is Ray's auth token. When non-empty, every RPC carries the
-	// gRPC metadata "authorization: Bearer <Token>", as a Ray GCS running
-	// with RAY_AUTH_MODE=token requires. It never appears in errors or in
-	// String output.
+	// Auth selects the credential every RPC carries. AuthNone with a
+	// non-empty Token means AuthToken.
+	Auth Auth
+
+	// Token is Ray's shared auth token, sent with AuthToken. It never
+	// appears in errors or in String output.
 	Token string
+
+	// KubernetesTokenFile is the file AuthKubernetes reads the caller's
+	// ServiceAccount token from. Empty means DefaultKubernetesTokenFile
+	// (the pod's own token). Outside a pod, point it at a token of the
+	// scaler's ServiceAccount (`kubectl create token`), refreshed as it
+	// expires. Other modes ignore it.
+	KubernetesTokenFile string
+
+	// KubernetesTokenRefresh is how long AuthKubernetes reuses a token read
+	// from KubernetesTokenFile before reading the file again. Zero or
+	// negative means DefaultKubernetesTokenRefresh.
+	KubernetesTokenRefresh time.Duration
 
 	// TLS, when non-nil, secures the connection (a GCS started with
 	// RAY_USE_TLS=1). When nil the connection is plaintext, which is how a
@@ -64,6 +114,35 @@ type Options struct {
 	// dialled address: the cluster's own GCS address when dialling through
 	// a proxy or a simulator that serves many clusters on one port.
 	Authority string
+}
+
+// auth returns the effective mode: AuthNone with a token is AuthToken.
+func (o Options) auth() Auth {
+	if o.Auth == AuthNone && o.Token != "" {
+		return AuthToken
+	}
+	return o.Auth
+}
+
+// kubernetesTokenFile returns the ServiceAccount token file, applying the
+// default.
+func (o Options) kubernetesTokenFile() string {
+	if o.KubernetesTokenFile == "" {
+		return DefaultKubernetesTokenFile
+	}
+	return o.KubernetesTokenFile
+}
+
+// credentialString describes the credential without revealing a token.
+func (o Options) credentialString() string {
+	switch a := o.auth(); a {
+	case AuthToken:
+		return "token " + redactedToken(o.Token)
+	case AuthKubernetes:
+		return "kubernetes serviceaccount token from " + o.kubernetesTokenFile()
+	default:
+		return a.String()
+	}
 }
 
 // timeout returns the per-call timeout, applying the default.
@@ -84,8 +163,8 @@ func (o Options) drainTimeout() time.Duration {
 
 // String describes the options without revealing the token.
 func (o Options) String() string {
-	return fmt.Sprintf("gcs.Options{Timeout: %s, Token: %s, TLS: %t}",
-		o.timeout(), redactedToken(o.Token), o.TLS != nil)
+	return fmt.Sprintf("gcs.Options{Timeout: %s, Auth: %s, TLS: %t}",
+		o.timeout(), o.credentialString(), o.TLS != nil)
 }
 
 // GoString is String, so that %#v does not reveal the token either.

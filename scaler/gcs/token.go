@@ -15,34 +15,54 @@ const AuthMetadataKey = "authorization"
 
 // AuthTokenSecretKey is the key, in the Secret KubeRay creates for a
 // RayCluster's spec.authOptions, whose value is Ray's auth token. KubeRay
-// passes it to the Ray containers as RAY_AUTH_TOKEN.
+// passes it to the Ray containers as RAY_AUTH_TOKEN
+// (RAY_AUTH_TOKEN_SECRET_KEY in KubeRay's
+// ray-operator/controllers/ray/utils/constant.go, v1.5.1).
 const AuthTokenSecretKey = "auth_token"
 
 // redacted replaces the token wherever it could otherwise be printed.
 const redacted = "[REDACTED]"
 
+// rayWhitespace is what Ray trims around a token
+// (AuthenticationTokenLoader::TrimWhitespace in Ray's
+// src/ray/rpc/authentication/authentication_token_loader.cc).
+const rayWhitespace = " \t\n\r\f\v"
+
+// TrimToken trims a token the way Ray does when it reads one from
+// RAY_AUTH_TOKEN or a file.
+func TrimToken(s string) string { return strings.Trim(s, rayWhitespace) }
+
+// TokenFromFile returns the token a token file holds, the way Ray reads
+// RAY_AUTH_TOKEN_PATH and ~/.ray/auth_token: the first line, trimmed
+// (AuthenticationTokenLoader::ReadTokenFromFile in Ray's
+// src/ray/rpc/authentication/authentication_token_loader.cc). Empty means
+// the file holds no token.
+func TokenFromFile(content []byte) string {
+	first, _, _ := strings.Cut(string(content), "\n")
+	return TrimToken(first)
+}
+
 // TokenFromSecret returns Ray's auth token from the data of the Secret that
-// KubeRay creates for spec.authOptions (key AuthTokenSecretKey). Leading and
-// trailing white space, such as the newline a file-based Secret often
-// carries, is removed. Errors never contain the token.
+// KubeRay creates for spec.authOptions (key AuthTokenSecretKey), trimmed as
+// Ray trims RAY_AUTH_TOKEN. Errors never contain the token.
 func TokenFromSecret(data map[string][]byte) (string, error) {
 	raw, ok := data[AuthTokenSecretKey]
 	if !ok {
 		return "", fmt.Errorf("ray auth token secret: no key %q", AuthTokenSecretKey)
 	}
-	token := strings.TrimSpace(string(raw))
+	token := TrimToken(string(raw))
 	if token == "" {
 		return "", fmt.Errorf("ray auth token secret: key %q is empty", AuthTokenSecretKey)
 	}
-	if err := validateToken(token); err != nil {
+	if err := ValidateToken(token); err != nil {
 		return "", fmt.Errorf("ray auth token secret: key %q: %w", AuthTokenSecretKey, err)
 	}
 	return token, nil
 }
 
-// validateToken checks that the token can travel as a gRPC metadata value
+// ValidateToken checks that the token can travel as a gRPC metadata value
 // (printable ASCII). The error does not contain the token.
-func validateToken(token string) error {
+func ValidateToken(token string) error {
 	for i := 0; i < len(token); i++ {
 		if c := token[i]; c < 0x20 || c > 0x7e {
 			return errors.New("token contains a character that is not printable ASCII, which gRPC metadata cannot carry")
@@ -59,12 +79,23 @@ func redactedToken(token string) string {
 	return redacted
 }
 
-// bearerToken attaches "authorization: Bearer <token>" to every RPC.
+// tokenCredentials are per-RPC credentials that also tell which tokens
+// they sent, so that errors can be cleaned of them (redactTokens).
+type tokenCredentials interface {
+	credentials.PerRPCCredentials
+	fmt.Stringer
+	// sent returns every token the credentials may have attached to an RPC
+	// still in flight.
+	sent() []string
+}
+
+// bearerToken attaches "authorization: Bearer <token>" to every RPC: Ray's
+// shared token (RAY_AUTH_MODE=token).
 type bearerToken struct {
 	token string
 }
 
-var _ credentials.PerRPCCredentials = bearerToken{}
+var _ tokenCredentials = bearerToken{}
 
 // GetRequestMetadata returns the authorization metadata.
 func (b bearerToken) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
@@ -74,6 +105,8 @@ func (b bearerToken) GetRequestMetadata(context.Context, ...string) (map[string]
 // RequireTransportSecurity is false: a Ray GCS is plaintext unless TLS is
 // configured, and Ray's own clients send the token over plaintext too.
 func (bearerToken) RequireTransportSecurity() bool { return false }
+
+func (b bearerToken) sent() []string { return []string{b.token} }
 
 // String hides the token.
 func (bearerToken) String() string { return "bearer " + redacted }
