@@ -147,6 +147,14 @@ var remedy = "upgrade the cluster's Ray to " + minSupported.String() + " or late
 	"raypilot.io/autoscaling: disabled and spec.enableInTreeAutoscaling: true " +
 	"(KubeRay adds its autoscaler when it next creates the head pod)"
 
+// labelOperatorLimit: Ray's GCS converts label selectors from its C++
+// numbering, which was IN 0, NOT_IN 1 until a fix of 2025-07/08 (PR #55106)
+// made it match the proto's UNSPECIFIED 0, IN 1, NOT_IN 2. Which release
+// first carries the fix is not established; Ray master of late 2025 does.
+const labelOperatorLimit = "a label selector it reports may carry operators in Ray's older internal " +
+	"numbering (IN as 0, NOT_IN as 1), read as never-matching and IN: the first release with Ray's fix " +
+	"is not established"
+
 // CheckRayVersion says what the scaler may do with a GCS that reported
 // version (CheckAlive's ray_version).
 func CheckRayVersion(version string) Compatibility {
@@ -188,10 +196,13 @@ func CheckRayVersion(version string) Compatibility {
 			"(DrainNodeRequest field 4) and no rejection message (DrainNodeReply field 2): "+
 			"a rejected idle drain comes without a reason")
 	}
-	if !c.Labels {
+	switch {
+	case !c.Labels:
 		c.Limits = append(c.Limits, "Ray before "+labelsSince.line()+" may report no node labels "+
-			"(NodeState field 13) and no label selectors on demand: label-selector scheduling is not "+
-			"taken into account")
+			"(NodeState field 13) and no label selectors on demand, so label-selector scheduling may go "+
+			"unseen; "+labelOperatorLimit)
+	case !p.dev && !newestVerified.less(rayVersion{p.major, p.minor, 0}):
+		c.Limits = append(c.Limits, "Ray "+labelsSince.line()+" to "+newestVerified.line()+": "+labelOperatorLimit)
 	}
 	return c
 }

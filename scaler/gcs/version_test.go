@@ -46,9 +46,9 @@ func TestCheckRayVersion(t *testing.T) {
 		{version: "2.10.0", supported: true, deadline: true, limits: []string{"no node labels"}},
 		{version: "2.48.0", supported: true, deadline: true, limits: []string{"no node labels"}},
 		// Everything from 2.49 up to the newest verified line.
-		{version: "2.49.0", supported: true, deadline: true, labels: true},
-		{version: "2.52.0", supported: true, deadline: true, labels: true},
-		{version: "2.52.7", supported: true, deadline: true, labels: true},
+		{version: "2.49.0", supported: true, deadline: true, labels: true, limits: []string{"older internal numbering"}},
+		{version: "2.52.0", supported: true, deadline: true, labels: true, limits: []string{"older internal numbering"}},
+		{version: "2.52.7", supported: true, deadline: true, labels: true, limits: []string{"2.49 to 2.52"}},
 		// Newer than verified.
 		{version: "2.53.0", supported: true, deadline: true, labels: true, unverified: true,
 			limits: []string{"newer than 2.52"}},
@@ -63,7 +63,7 @@ func TestCheckRayVersion(t *testing.T) {
 		{version: "2.9.3+corp5", supported: true,
 			limits: []string{"patched build", "no drain deadline", "no node labels"}},
 		{version: "2.52.0+corp.abc", supported: true, deadline: true, labels: true,
-			limits: []string{"patched build"}},
+			limits: []string{"patched build", "older internal numbering"}},
 		{version: "2.6.3+corp1"},
 	}
 	for _, tt := range tests {
@@ -104,6 +104,13 @@ func TestCheckRayVersion(t *testing.T) {
 				if !strings.Contains(c.Limits[i], want) {
 					t.Errorf("Limits[%d] = %q, want it to contain %q", i, c.Limits[i], want)
 				}
+			}
+			// Every release up to the newest verified line is warned about
+			// the label operator numbering (no release is proven fixed).
+			p, _ := parseRayVersion(tt.version)
+			warned := strings.Contains(strings.Join(c.Limits, " "), "older internal numbering")
+			if want := !newestVerified.less(rayVersion{p.major, p.minor, 0}) && !(p.dev && c.Labels); warned != want {
+				t.Errorf("label operator limit present = %v, want %v: %q", warned, want, c.Limits)
 			}
 		})
 	}
