@@ -5,6 +5,7 @@ import (
 	"context"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -145,5 +146,68 @@ func TestTokenNeverLogged(t *testing.T) {
 	}
 	if !strings.Contains(grpcLog.String(), "[core]") {
 		t.Errorf("gRPC logged nothing at verbosity 99: the capture does not work")
+	}
+}
+
+// TestServiceAccountTokenNeverLogged is TestTokenNeverLogged for
+// AuthKubernetes: the scaler's own ServiceAccount token, rotated once
+// during the test, appears in no logged error, client or options, nor in
+// gRPC's own log, while every call carries the current one.
+func TestServiceAccountTokenNeverLogged(t *testing.T) {
+	core, logs := observer.New(zapcore.DebugLevel)
+	log := zap.New(core)
+	oldToken, newToken := "sa-old-"+testToken, "sa-new-"+testToken
+	file := filepath.Join(t.TempDir(), "token")
+	writeTokenFile(t, file, oldToken)
+	opts := Options{Auth: AuthKubernetes, KubernetesTokenFile: file, KubernetesTokenRefresh: time.Nanosecond, Timeout: 300 * time.Millisecond}
+	ctx := context.Background()
+	logErr := func(call string, err error) {
+		if err == nil {
+			t.Errorf("%s: no error", call)
+			return
+		}
+		log.Warn("GCS unreachable; holding", zap.String("call", call), zap.Error(err))
+	}
+
+	srv := &fakeGCS{}
+	c := dial(t, startServer(t, srv), opts)
+	log.Info("connected", zap.Stringer("gcs", c), zap.Any("client", c), zap.Any("options", opts), zap.Stringer("optionsString", opts))
+	if _, err := c.GetClusterResourceState(ctx); err != nil {
+		t.Fatal(err)
+	}
+	writeTokenFile(t, file, newToken)
+	if _, _, err := c.DrainNode(ctx, testNodeID(1), rpcpb.DrainNodeReason_DRAIN_NODE_REASON_IDLE_TERMINATION, "idle", time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if h := srv.authHeaders(); len(h) != 2 || h[0][0] != "Bearer "+oldToken || h[1][0] != "Bearer "+newToken {
+		t.Errorf("calls did not carry the current ServiceAccount token")
+	}
+
+	echo := dial(t, startServer(t, &fakeGCS{}, grpc.UnaryInterceptor(echoToken())), opts)
+	_, err := echo.GetClusterResourceState(ctx)
+	logErr("GetClusterResourceState", err)
+	unauth := dial(t, startServer(t, &fakeGCS{}, grpc.UnaryInterceptor(requireToken("another-token"))), opts)
+	logErr("Probe", unauth.Probe(ctx))
+	hung := dial(t, startServer(t, &fakeGCS{hang: true}), opts)
+	_, err = hung.GetClusterResourceState(ctx)
+	logErr("GetClusterResourceState", err)
+	_, err = Dial(ctx, startServer(t, &fakeGCS{}), Options{Auth: AuthKubernetes, KubernetesTokenFile: file + ".absent"})
+	logErr("Dial", err)
+
+	if logs.Len() < 5 {
+		t.Fatalf("only %d log entries observed", logs.Len())
+	}
+	enc := zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig())
+	for _, e := range logs.All() {
+		buf, err := enc.EncodeEntry(e.Entry, e.Context)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if line := buf.String(); strings.Contains(line, testToken) {
+			t.Errorf("a log line reveals the ServiceAccount token: %s", line)
+		}
+	}
+	if strings.Contains(grpcLog.String(), testToken) {
+		t.Errorf("gRPC's own log reveals the ServiceAccount token")
 	}
 }
