@@ -148,7 +148,8 @@ var remedy = "upgrade the cluster's Ray to " + minSupported.String() + " or late
 	"(KubeRay adds its autoscaler when it next creates the head pod)"
 
 // labelOperatorLimit: Ray's GCS converts label selectors from its C++
-// numbering, which was IN 0, NOT_IN 1 until a fix of 2025-07/08 (PR #55106)
+// numbering, which was IN 0, NOT_IN 1 until a fix of 2025-07/08
+// (github.com/ray-project/ray/pull/55106)
 // made it match the proto's UNSPECIFIED 0, IN 1, NOT_IN 2. Which release
 // first carries the fix is not established; Ray master of late 2025 does.
 const labelOperatorLimit = "a label selector it reports may carry operators in Ray's older internal " +
