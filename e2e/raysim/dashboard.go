@@ -196,13 +196,6 @@ type target struct {
 	pod rayPod
 }
 
-// lookup returns the cluster ns/name if raysim knows it, without creating it.
-func (s *Sim) lookup(namespace, name string) *cluster {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.clusters[namespace+"/"+name]
-}
-
 // resolve maps a request's host to the Running Ray pod it addresses: a pod
 // IP, or a cluster's head Service name (its head pod).
 func (s *Sim) resolve(host string) (target, bool) {
@@ -285,7 +278,7 @@ func badGateway(w http.ResponseWriter, why string) {
 // serveProxy answers on a pod's serve port.
 func (s *Sim) serveProxy(w http.ResponseWriter, r *http.Request, t target) {
 	t.c.mu.Lock()
-	running := t.c.serve != nil && !t.c.deadPods[t.pod.name]
+	running := t.c.serve != nil && !t.c.exited[t.pod.uid]
 	t.c.mu.Unlock()
 	if !running {
 		badGateway(w, fmt.Sprintf("no Serve proxy runs on pod %s (Serve not started, or its raylet exited)", t.pod.name))

@@ -15,7 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/yaml"
 
-	"github.com/raypilot/raypilot/scaler/gcs/rpcpb"
+	"github.com/raypilot/raypilot/scaler/gcs/rpcpb/nodeinfopb"
 )
 
 // servePod is a Running Ray pod of cluster team/demo at ip; a head carries
@@ -205,9 +205,9 @@ func TestDashboardProxyBadGateway(t *testing.T) {
 	}
 
 	// A drained worker's raylet exited: its proxy with it.
-	c := s.cluster("team", "demo")
-	if ok, why := c.drain(nodeID(string(worker.UID)), rpcpb.DrainNodeReason_DRAIN_NODE_REASON_IDLE_TERMINATION); !ok {
-		t.Fatal(why)
+	if _, err := (&nodeInfoService{sim: s}).DrainNode(callCtx("team", "demo"), &nodeinfopb.DrainNodeRequest{
+		DrainNodeData: []*nodeinfopb.DrainNodeData{{NodeId: nodeID(string(worker.UID))}}}); err != nil {
+		t.Fatal(err)
 	}
 	if code, _ := get(t, client, "http://10.0.0.6:8000/-/healthz"); code != http.StatusBadGateway {
 		t.Errorf("proxy health of a drained node: %d, want 502", code)

@@ -3,16 +3,13 @@ package raysim
 import (
 	"context"
 	"encoding/json"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	corev1 "k8s.io/api/core/v1"
 
@@ -23,20 +20,8 @@ import (
 // calls go to cluster ns/name.
 func gcsClient(t *testing.T, s *Sim, ns, name string) rpcpb.AutoscalerStateServiceClient {
 	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := s.GRPCServer()
-	go func() { _ = srv.Serve(lis) }()
-	t.Cleanup(srv.Stop)
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithAuthority(name+"-head-svc."+ns+".svc:6379"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
-	return rpcpb.NewAutoscalerStateServiceClient(conn)
+	as, _ := clients(t, s, ns, name)
+	return as
 }
 
 func control(t *testing.T, h http.Handler, method, path, body string) (int, string) {

@@ -18,17 +18,36 @@ const (
 	memory       = "memory"
 )
 
-var startFlag = regexp.MustCompile(`--(num-cpus|num-gpus|memory|resources)=('[^']*'|"[^"]*"|\S+)`)
+var startFlag = regexp.MustCompile(`--(num-cpus|num-gpus|memory|resources|labels)=('[^']*'|"[^"]*"|\S+)`)
+
+// startFlags returns the flags raysim reads from the `ray start` command
+// KubeRay generated for pod p (env KUBERAY_GEN_RAY_START_CMD), unquoted.
+func startFlags(p *corev1.Pod) map[string]string {
+	out := map[string]string{}
+	c := rayContainer(p)
+	if c == nil {
+		return out
+	}
+	for _, e := range c.Env {
+		if e.Name != "KUBERAY_GEN_RAY_START_CMD" {
+			continue
+		}
+		for _, m := range startFlag.FindAllStringSubmatch(e.Value, -1) {
+			out[m[1]] = strings.Trim(m[2], `'"`)
+		}
+	}
+	return out
+}
 
 // podResources returns what a raylet in pod p would advertise: the values of
 // the `ray start` command KubeRay generated (env KUBERAY_GEN_RAY_START_CMD),
 // else the Ray container's limits (CPU rounded up, like KubeRay does).
 func podResources(p *corev1.Pod) map[string]float64 {
 	out := map[string]float64{}
-	if len(p.Spec.Containers) == 0 {
+	c := rayContainer(p)
+	if c == nil {
 		return out
 	}
-	c := p.Spec.Containers[0]
 	if q, ok := c.Resources.Limits[corev1.ResourceCPU]; ok {
 		out[cpu] = float64(q.Value())
 	} else if q, ok := c.Resources.Requests[corev1.ResourceCPU]; ok {
@@ -42,25 +61,19 @@ func podResources(p *corev1.Pod) map[string]float64 {
 			out[gpu] = float64(q.Value())
 		}
 	}
-	for _, e := range c.Env {
-		if e.Name != "KUBERAY_GEN_RAY_START_CMD" {
-			continue
-		}
-		for _, m := range startFlag.FindAllStringSubmatch(e.Value, -1) {
-			val := strings.Trim(m[2], `'"`)
-			switch m[1] {
-			case "num-cpus":
-				setNumber(out, cpu, val)
-			case "num-gpus":
-				setNumber(out, gpu, val)
-			case "memory":
-				setNumber(out, memory, val)
-			case "resources":
-				custom := map[string]float64{}
-				if json.Unmarshal([]byte(strings.ReplaceAll(val, `\`, "")), &custom) == nil {
-					for k, v := range custom {
-						out[k] = v
-					}
+	for flag, val := range startFlags(p) {
+		switch flag {
+		case "num-cpus":
+			setNumber(out, cpu, val)
+		case "num-gpus":
+			setNumber(out, gpu, val)
+		case "memory":
+			setNumber(out, memory, val)
+		case "resources":
+			custom := map[string]float64{}
+			if json.Unmarshal([]byte(strings.ReplaceAll(val, `\`, "")), &custom) == nil {
+				for k, v := range custom {
+					out[k] = v
 				}
 			}
 		}

@@ -2,12 +2,9 @@ package raysim
 
 import (
 	"context"
-	"net"
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -19,6 +16,8 @@ import (
 type clock struct{ t time.Time }
 
 func (c *clock) now() time.Time { return c.t }
+
+func (c *clock) add(d time.Duration) { c.t = c.t.Add(d) }
 
 func pod(name, group, nodeType, cpus string) *corev1.Pod {
 	return &corev1.Pod{
@@ -41,13 +40,17 @@ func nodeByPod(st *rpcpb.ClusterResourceState, name string) *rpcpb.NodeState {
 	return nil
 }
 
+func actor(name string, cpus float64) *item {
+	return &item{kind: kindActor, name: name, bundles: []map[string]float64{{"CPU": cpus}}}
+}
+
 func TestActorLifecycleIdleAndDrain(t *testing.T) {
 	clk := &clock{t: time.Unix(1000, 0)}
 	s := New(clk.now)
 	head := pod("head-0", "headgroup", "head", "2")
 	s.SyncPods("ns", "c", []*corev1.Pod{head})
 	c := s.cluster("ns", "c")
-	if err := c.addItem(&item{kind: "actor", name: "a1", bundles: []map[string]float64{{"CPU": 1}}}, clk.t); err != nil {
+	if err := c.addItem(actor("a1", 1), clk.t); err != nil {
 		t.Fatal(err)
 	}
 	st := c.snapshot(clk.t)
@@ -59,30 +62,41 @@ func TestActorLifecycleIdleAndDrain(t *testing.T) {
 	}
 	worker := pod("w-1", "small-wg", "worker", "2")
 	s.SyncPods("ns", "c", []*corev1.Pod{head, worker})
+	w := nodeByPod(c.snapshot(clk.t), "w-1")
+	// Before its first load report the GCS knows only what the node
+	// registered with: all of it available, RUNNING.
+	if w.AvailableResources["CPU"] != 2 || w.Status != rpcpb.NodeStatus_RUNNING || w.RayNodeTypeName != "small-wg" {
+		t.Fatalf("worker before its first report: %+v", w)
+	}
+	clk.add(time.Second)
 	st = c.snapshot(clk.t)
-	w := nodeByPod(st, "w-1")
-	if len(st.PendingResourceRequests) != 0 || w.AvailableResources["CPU"] != 1 || w.Status != rpcpb.NodeStatus_RUNNING || w.RayNodeTypeName != "small-wg" {
-		t.Fatalf("after a worker joined: pending %v, worker %+v", st.PendingResourceRequests, w)
+	if w = nodeByPod(st, "w-1"); len(st.PendingResourceRequests) != 0 || w.AvailableResources["CPU"] != 1 || w.Status != rpcpb.NodeStatus_RUNNING {
+		t.Fatalf("after the first report: pending %v, worker %+v", st.PendingResourceRequests, w)
 	}
-	if ok, _ := c.drain(w.NodeId, rpcpb.DrainNodeReason_DRAIN_NODE_REASON_IDLE_TERMINATION); ok {
-		t.Fatal("a node holding an actor accepted an idle drain")
+	if reply, err := drain(t, s, "ns", "c", idleDrain(w.NodeId)); err != nil || reply.IsAccepted ||
+		reply.RejectionReasonMessage != "The node to be idle terminated is no longer idle." {
+		t.Fatalf("idle drain of a node holding an actor: %v %v, want Ray's rejection", reply, err)
 	}
-	c.removeItem("actor", "a1", clk.t)
-	clk.t = clk.t.Add(31 * time.Second)
+	c.removeItem(kindActor, "a1", clk.t)
+	clk.add(31 * time.Second)
 	w = nodeByPod(c.snapshot(clk.t), "w-1")
 	if w.Status != rpcpb.NodeStatus_IDLE || w.IdleDurationMs != 31000 {
 		t.Fatalf("idle worker = %v %d ms", w.Status, w.IdleDurationMs)
 	}
-	if ok, why := c.drain(w.NodeId, rpcpb.DrainNodeReason_DRAIN_NODE_REASON_IDLE_TERMINATION); !ok {
-		t.Fatalf("idle drain refused: %s", why)
+	if reply, err := drain(t, s, "ns", "c", idleDrain(w.NodeId)); err != nil || !reply.IsAccepted {
+		t.Fatalf("idle drain: %v %v", reply, err)
 	}
-	if w = nodeByPod(c.snapshot(clk.t), "w-1"); w.Status != rpcpb.NodeStatus_DEAD {
-		t.Fatalf("drained node status = %v, want DEAD", w.Status)
+	if got := statusOf(s, "ns", "c", "w-1"); got != rpcpb.NodeStatus_DRAINING {
+		t.Fatalf("accepted drain: status %v, want DRAINING for the drain window", got)
 	}
-	// The pod goes away: so does the node.
+	clk.add(defaultDrainWindow)
+	if got := statusOf(s, "ns", "c", "w-1"); got != rpcpb.NodeStatus_DEAD {
+		t.Fatalf("after the drain window: status %v, want DEAD", got)
+	}
+	// The pod goes away: the GCS still remembers the dead node.
 	s.SyncPods("ns", "c", []*corev1.Pod{head})
-	if nodeByPod(c.snapshot(clk.t), "w-1") != nil {
-		t.Error("node of a deleted pod still reported")
+	if got := statusOf(s, "ns", "c", "w-1"); got != rpcpb.NodeStatus_DEAD {
+		t.Errorf("node of a deleted pod: %v, want DEAD (remembered)", got)
 	}
 }
 
@@ -104,7 +118,7 @@ func TestPlacementGroupsAreAllOrNothing(t *testing.T) {
 		for i := 0; i < tc.bundles; i++ {
 			b = append(b, map[string]float64{"CPU": 1})
 		}
-		_ = c.addItem(&item{kind: "pg", name: tc.strategy, strategy: tc.strategy, bundles: b}, clk.t)
+		_ = c.addItem(&item{kind: kindPG, name: tc.strategy, strategy: tc.strategy, bundles: b}, clk.t)
 		it := c.items[len(c.items)-1]
 		if it.placed() != tc.placed {
 			t.Errorf("%s with %d bundles: placed %v, want %v", tc.strategy, tc.bundles, it.placed(), tc.placed)
@@ -126,12 +140,12 @@ func TestTasksFinish(t *testing.T) {
 	s.SyncPods("ns", "c", []*corev1.Pod{pod("w-1", "g", "worker", "2")})
 	c := s.cluster("ns", "c")
 	for i := 0; i < 3; i++ {
-		_ = c.addItem(&item{kind: "task", bundles: []map[string]float64{{"CPU": 1}}, duration: 10 * time.Second}, clk.t)
+		_ = c.addItem(&item{kind: kindTask, bundles: []map[string]float64{{"CPU": 1}}, duration: 10 * time.Second}, clk.t)
 	}
 	if st := c.snapshot(clk.t); len(st.PendingResourceRequests) != 1 || st.PendingResourceRequests[0].Count != 1 {
 		t.Fatalf("pending = %v, want one task waiting", st.PendingResourceRequests)
 	}
-	clk.t = clk.t.Add(10 * time.Second)
+	clk.add(10 * time.Second)
 	s.Tick()
 	if st := c.snapshot(clk.t); len(st.PendingResourceRequests) != 0 {
 		t.Fatalf("the third task was not placed once two finished: %v", st.PendingResourceRequests)
@@ -141,20 +155,8 @@ func TestTasksFinish(t *testing.T) {
 func TestGRPCRoutesByAuthority(t *testing.T) {
 	s := New(nil)
 	s.SyncPods("team", "demo", []*corev1.Pod{pod("w-1", "g", "worker", "2")})
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := s.GRPCServer()
-	go func() { _ = srv.Serve(lis) }()
-	defer srv.Stop()
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithAuthority("demo-head-svc.team.svc.cluster.local:6379"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	reply, err := rpcpb.NewAutoscalerStateServiceClient(conn).GetClusterResourceState(context.Background(), &rpcpb.GetClusterResourceStateRequest{})
+	as, _ := clients(t, s, "team", "demo")
+	reply, err := as.GetClusterResourceState(context.Background(), &rpcpb.GetClusterResourceStateRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
