@@ -81,6 +81,12 @@ func (c *cluster) failDrain(ctx context.Context, f *drainFault, apply func()) er
 			apply()
 		}
 		if ctx.Err() != nil {
+			// The client's deadline may reach the server as a cancellation
+			// (the client resets the stream first): report what the
+			// caller saw.
+			if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+				return status.Error(codes.DeadlineExceeded, context.DeadlineExceeded.Error())
+			}
 			return status.FromContextError(ctx.Err()).Err()
 		}
 		return status.Error(codes.DeadlineExceeded, fmt.Sprintf("raysim drain fault: no answer within %s", maxFaultWait))
