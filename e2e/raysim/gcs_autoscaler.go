@@ -65,9 +65,9 @@ func (g *gcsService) RequestClusterResourceConstraint(ctx context.Context, req *
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.constraint = proto.Clone(req.GetClusterResourceConstraint()).(*rpcpb.ClusterResourceConstraint)
-	if req.GetClusterResourceConstraint() == nil {
-		c.constraint = &rpcpb.ClusterResourceConstraint{}
+	c.constraint = &rpcpb.ClusterResourceConstraint{}
+	if cc := req.GetClusterResourceConstraint(); cc != nil {
+		c.constraint = proto.Clone(cc).(*rpcpb.ClusterResourceConstraint)
 	}
 	return &rpcpb.RequestClusterResourceConstraintReply{}, nil
 }

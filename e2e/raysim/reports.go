@@ -72,6 +72,9 @@ type cancelledRequest struct {
 
 // report handles one ReportAutoscalingState; c.mu held.
 func (c *cluster) report(st *rpcpb.AutoscalingState, now time.Time) {
+	if st == nil {
+		st = &rpcpb.AutoscalingState{} // what the GCS reads from a request without one
+	}
 	c.stats.Reports++
 	grew := false
 	switch {

@@ -86,3 +86,29 @@ func TestInfeasibleEarlyExitCancels(t *testing.T) {
 		t.Errorf("pending after the early exit = %v, want only the 4-CPU task", st.PendingResourceRequests)
 	}
 }
+
+// Requests without their message are read as empty ones, as the GCS reads
+// them; a resource constraint is reported back in the state.
+func TestEmptyRequests(t *testing.T) {
+	s := New(nil)
+	as, _ := clients(t, s, "ns", "c")
+	ctx := context.Background()
+	if _, err := as.ReportAutoscalingState(ctx, &rpcpb.ReportAutoscalingStateRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := as.RequestClusterResourceConstraint(ctx, &rpcpb.RequestClusterResourceConstraintRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	want := &rpcpb.ClusterResourceConstraint{ResourceRequests: []*rpcpb.ResourceRequestByCount{
+		{Request: &rpcpb.ResourceRequest{ResourcesBundle: map[string]float64{"CPU": 1}}, Count: 4}}}
+	if _, err := as.RequestClusterResourceConstraint(ctx, &rpcpb.RequestClusterResourceConstraintRequest{ClusterResourceConstraint: want}); err != nil {
+		t.Fatal(err)
+	}
+	reply, err := as.GetClusterResourceState(ctx, &rpcpb.GetClusterResourceStateRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := reply.ClusterResourceState.ClusterResourceConstraints; len(got) != 1 || got[0].ResourceRequests[0].Count != 4 {
+		t.Errorf("constraints = %v, want the last one requested", got)
+	}
+}
