@@ -50,24 +50,55 @@ const (
 
 // authState is what a cluster's GCS requires of callers.
 type authState struct {
-	// From the head pod, resolved once per head (a GCS reads its token at
-	// start); a failure is retried at the next sync, as the kubelet retries
-	// a container whose Secret is missing.
-	head      types.UID
-	fromPod   bool
-	podMode   string // RAY_AUTH_MODE as set
-	podToken  string
-	podErr    error // why the head's GCS could not start
-	override  bool  // a test set the token through the control API
+	// From the head pod, read once per head (a GCS reads its token at
+	// start); a failure is read again at the next sync, as the kubelet
+	// retries a container whose Secret is missing.
+	head     types.UID
+	fromPod  bool
+	modeSet  bool   // RAY_AUTH_MODE is set
+	podMode  string // its value
+	podToken string // "" when no source gives one
+	tokenErr error  // a token source is set but cannot be read
+	envErr   error  // the kubelet cannot start the Ray container
+	// A test set the token through the control API.
+	override  bool
 	overToken string
 }
 
-// enabled reports whether calls need the token, and the token.
-func (a *authState) enabled() (bool, string) {
-	if a.override {
-		return true, a.overToken
+// Ray releases after which `ray start --head` with RAY_AUTH_MODE unset
+// turns token authentication on when a token is available from any source
+// (maybe_enable_token_auth_if_token_available,
+// python/ray/_private/authentication/authentication_token_setup.py; "the
+// default for local clusters starting in Ray 2.59",
+// doc/source/ray-core/internals/token-authentication.md at commit
+// a5521b2f447b5dd30c0933e46f2f9e32f876a70c). The same document makes token
+// mode the default for every cluster from 2.61; how a head without any
+// token source then starts is not simulated (it is treated as 2.59).
+var tokenIfAvailableSince = [2]int{2, 59}
+
+// tokenMode reports whether the head's GCS runs in token mode, given the
+// cluster's Ray version.
+func (a *authState) tokenMode(rayVersion string) bool {
+	switch {
+	case a.override:
+		return true
+	case !a.fromPod:
+		return false
+	case a.modeSet:
+		return strings.ToLower(a.podMode) == "token"
+	default:
+		return versionAtLeast(rayVersion, tokenIfAvailableSince) && (a.podToken != "" || a.tokenErr != nil)
 	}
-	return a.fromPod && strings.ToLower(a.podMode) == "token", a.podToken
+}
+
+// versionAtLeast compares "MAJOR.MINOR[...]" with want; an unparsable
+// version is older.
+func versionAtLeast(v string, want [2]int) bool {
+	var major, minor int
+	if _, err := fmt.Sscanf(v, "%d.%d", &major, &minor); err != nil {
+		return false
+	}
+	return major > want[0] || major == want[0] && minor >= want[1]
 }
 
 // sync reads the auth settings of a new head pod.
@@ -75,48 +106,47 @@ func (a *authState) sync(head *corev1.Pod, secrets secretSource) {
 	if head == nil {
 		return
 	}
-	if a.fromPod && a.head == head.UID && a.podErr == nil {
+	if a.fromPod && a.head == head.UID && a.envErr == nil && a.tokenErr == nil {
 		return
 	}
-	a.head, a.fromPod, a.podMode, a.podToken, a.podErr = head.UID, true, "", "", nil
+	override, overToken := a.override, a.overToken
+	*a = authState{head: head.UID, fromPod: true, override: override, overToken: overToken}
 	c := rayContainer(head)
-	mode, _, err := envValue(head, c, "RAY_AUTH_MODE", secrets)
+	mode, set, err := envValue(head, c, "RAY_AUTH_MODE", secrets)
 	if err != nil {
-		a.podErr = err
+		a.envErr = err
 		return
 	}
-	a.podMode = mode
-	if strings.ToLower(mode) != "token" {
-		return
-	}
-	a.podToken, a.podErr = podToken(head, c, secrets)
+	a.modeSet, a.podMode = set, mode
+	a.podToken, a.tokenErr, a.envErr = podToken(head, c, secrets)
 }
 
 // podToken loads the token as Ray's AuthenticationTokenLoader would in the
-// head's Ray container.
-func podToken(p *corev1.Pod, c *corev1.Container, secrets secretSource) (string, error) {
+// head's Ray container: "" when no source is set. rayErr is Ray's failure
+// to read a source that is set; kubeletErr means the container cannot
+// start (a Secret its environment names is missing).
+func podToken(p *corev1.Pod, c *corev1.Container, secrets secretSource) (token string, rayErr, kubeletErr error) {
 	if v, ok, err := envValue(p, c, "RAY_AUTH_TOKEN", secrets); err != nil {
-		return "", err
+		return "", nil, err
 	} else if ok && strings.TrimSpace(v) != "" {
-		return strings.TrimSpace(v), nil
+		return strings.TrimSpace(v), nil, nil
 	}
 	file, ok, err := envValue(p, c, "RAY_AUTH_TOKEN_PATH", secrets)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	if !ok || file == "" {
-		return "", fmt.Errorf("token authentication is enabled but the head sets neither RAY_AUTH_TOKEN nor RAY_AUTH_TOKEN_PATH " +
-			"(raysim cannot read ~/.ray/auth_token in the image): the GCS aborts")
+		return "", nil, nil // ~/.ray/auth_token lives in the image: raysim cannot read it
 	}
 	data, err := mountedSecretFile(p, c, file, secrets)
 	if err != nil {
-		return "", fmt.Errorf("RAY_AUTH_TOKEN_PATH is set but file cannot be opened or is empty: %s (%v)", file, err)
+		return "", fmt.Errorf("RAY_AUTH_TOKEN_PATH is set but file cannot be opened or is empty: %s (%v)", file, err), nil
 	}
 	line, _, _ := strings.Cut(string(data), "\n")
 	if token := strings.TrimSpace(line); token != "" {
-		return token, nil
+		return token, nil, nil
 	}
-	return "", fmt.Errorf("RAY_AUTH_TOKEN_PATH is set but file cannot be opened or is empty: %s", file)
+	return "", fmt.Errorf("RAY_AUTH_TOKEN_PATH is set but file cannot be opened or is empty: %s", file), nil
 }
 
 // mountedSecretFile returns the content of file in container c when a
@@ -183,19 +213,29 @@ func secretFile(namespace, name string, items []corev1.KeyToPath, rel string, se
 	return v, nil
 }
 
-// check admits a call carrying md, or returns Ray's error.
-func (a *authState) check(md metadata.MD) error {
+// noTokenMessage is Ray's abort message for token mode without a token
+// (kNoTokenErrorMessage, authentication_token_loader.cc).
+const noTokenMessage = "Token authentication is enabled but Ray couldn't find an authentication token. " +
+	"Create a token file at ~/.ray/auth_token, or store the token in any file and set RAY_AUTH_TOKEN_PATH to point to it, " +
+	"or set the RAY_AUTH_TOKEN environment variable."
+
+// check admits a call carrying md to a GCS of rayVersion, or returns Ray's
+// error; a GCS that could not start answers UNAVAILABLE.
+func (a *authState) check(md metadata.MD, rayVersion string) error {
 	if a.override {
 		return checkToken(md, a.overToken)
 	}
-	if !a.fromPod {
+	if a.envErr != nil {
+		return status.Error(codes.Unavailable, "raysim: the cluster's GCS is not running: its container cannot start: "+a.envErr.Error())
+	}
+	if !a.tokenMode(rayVersion) {
 		return nil
 	}
-	if a.podErr != nil {
-		return status.Error(codes.Unavailable, "raysim: the cluster's GCS is not running: "+a.podErr.Error())
-	}
-	if strings.ToLower(a.podMode) != "token" {
-		return nil
+	switch {
+	case a.tokenErr != nil:
+		return status.Error(codes.Unavailable, "raysim: the cluster's GCS is not running: "+a.tokenErr.Error())
+	case a.podToken == "":
+		return status.Error(codes.Unavailable, "raysim: the cluster's GCS is not running: "+noTokenMessage)
 	}
 	return checkToken(md, a.podToken)
 }
@@ -215,7 +255,7 @@ func (s *Sim) authInterceptor(ctx context.Context, req any, _ *grpc.UnaryServerI
 	md, _ := metadata.FromIncomingContext(ctx)
 	if c := s.lookupByAuthority(md); c != nil {
 		c.mu.Lock()
-		err := c.auth.check(md)
+		err := c.auth.check(md, c.settings.RayVersion)
 		c.mu.Unlock()
 		if err != nil {
 			return nil, err

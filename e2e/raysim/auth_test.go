@@ -151,3 +151,47 @@ func TestTokenOverride(t *testing.T) {
 		}
 	}
 }
+
+// With RAY_AUTH_MODE unset, a head from Ray 2.59 on runs in token mode when
+// a token is available; an older one does not.
+func TestTokenModeUnsetByRayVersion(t *testing.T) {
+	s := New(nil)
+	head := withEnv(pod("head-0", "headgroup", "head", "2"), corev1.EnvVar{Name: "RAY_AUTH_TOKEN", Value: "avail"})
+	s.SyncPods("ns", "c", []*corev1.Pod{head})
+	as, _ := clients(t, s, "ns", "c")
+	if _, err := as.GetClusterResourceState(context.Background(), &rpcpb.GetClusterResourceStateRequest{}); err != nil {
+		t.Fatalf("Ray 2.52 with the mode unset: %v, want no auth", err)
+	}
+	control(t, s.Handler(), "PUT", "/v1/clusters/ns/c/settings", `{"rayVersion":"2.59.0"}`)
+	checkAuth(t, s, "avail")
+	_, body := control(t, s.Handler(), "GET", "/v1/clusters/ns/c/auth", "")
+	var v authView
+	if err := json.Unmarshal([]byte(body), &v); err != nil || !v.Enabled || v.Source != "pod" || v.Mode != "" {
+		t.Errorf("GET auth: %s", body)
+	}
+}
+
+// The Ray container is the one with KubeRay's start command, even behind a
+// sidecar; $(VAR) references and envFrom Secrets resolve as the kubelet
+// resolves them.
+func TestTokenEnvironmentResolution(t *testing.T) {
+	s := New(nil)
+	s.secrets = secretMap(map[string]map[string][]byte{
+		"ns/env":    {"RAY_AUTH_MODE": []byte("token")},
+		"ns/c-auth": {"auth_token": []byte("expanded")},
+	})
+	head := withEnv(pod("head-0", "headgroup", "head", "2"),
+		corev1.EnvVar{Name: "TOKEN_DIR", Value: "/etc/ray"},
+		corev1.EnvVar{Name: "RAY_AUTH_TOKEN_PATH", Value: "$(TOKEN_DIR)/auth_token"})
+	ray := &head.Spec.Containers[0]
+	ray.EnvFrom = []corev1.EnvFromSource{{SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "env"}}}}
+	ray.VolumeMounts = []corev1.VolumeMount{{Name: "tok", MountPath: "/etc/ray"}}
+	head.Spec.Volumes = []corev1.Volume{{Name: "tok", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "c-auth"}}}}
+	sidecar := corev1.Container{Name: "proxy", Env: []corev1.EnvVar{{Name: "RAY_AUTH_MODE", Value: "disabled"}}}
+	head.Spec.Containers = append([]corev1.Container{sidecar}, head.Spec.Containers...)
+	s.SyncPods("ns", "c", []*corev1.Pod{head})
+	checkAuth(t, s, "expanded")
+	if got, _ := expandEnv("$$(KEEP) $(MISSING) $(A)", func(ref string) (string, bool, error) { return "a", ref == "A", nil }); got != "$(KEEP) $(MISSING) a" {
+		t.Errorf("expandEnv = %q", got)
+	}
+}

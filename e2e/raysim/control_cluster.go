@@ -144,7 +144,7 @@ func (s *Sim) clusterHandlers(mux *http.ServeMux) {
 		c := s.known(r)
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		writeJSON(w, c.auth.view())
+		writeJSON(w, c.auth.view(c.settings.RayVersion))
 	})
 	mux.HandleFunc("PUT /v1/clusters/{ns}/{name}/auth", func(w http.ResponseWriter, r *http.Request) {
 		var req authBody
@@ -210,17 +210,21 @@ func printable(s string) bool {
 	return true
 }
 
-func (a *authState) view() authView {
-	enabled, _ := a.enabled()
-	v := authView{Enabled: enabled, Source: "none", Mode: a.podMode}
+func (a *authState) view(rayVersion string) authView {
+	v := authView{Enabled: a.tokenMode(rayVersion), Source: "none", Mode: a.podMode}
 	switch {
 	case a.override:
 		v.Source = "override"
 	case a.fromPod:
 		v.Source = "pod"
 	}
-	if a.podErr != nil {
-		v.Error = a.podErr.Error()
+	switch {
+	case a.envErr != nil:
+		v.Error = a.envErr.Error()
+	case v.Enabled && a.tokenErr != nil:
+		v.Error = a.tokenErr.Error()
+	case v.Enabled && !a.override && a.podToken == "":
+		v.Error = noTokenMessage
 	}
 	return v
 }

@@ -46,10 +46,15 @@
 //     error; with enable_infeasible_task_early_exit the queued work of a
 //     reported infeasible shape is cancelled.
 //   - Token auth (auth.go). A head whose Ray container runs with
-//     RAY_AUTH_MODE=token requires "authorization: Bearer <token>" on every
-//     call of both services, the token read as Ray reads it (RAY_AUTH_TOKEN,
-//     a value or a Secret; else RAY_AUTH_TOKEN_PATH through a Secret
-//     volume).
+//     RAY_AUTH_MODE=token (any case) requires "authorization: Bearer <token>"
+//     on every call of both services, else UNAUTHENTICATED
+//     "InvalidAuthToken: ...". The token is read as Ray reads it:
+//     RAY_AUTH_TOKEN (a value, a secretKeyRef, an envFrom Secret), else the
+//     first line of the file RAY_AUTH_TOKEN_PATH names, through the
+//     container's volume mounts to a Secret volume. With the mode unset, a
+//     cluster whose Ray version is 2.59 or later is in token mode when a
+//     token is available. Token mode without a readable token is a GCS that
+//     never started: UNAVAILABLE.
 //   - NodeInfoGcsService (gcs_nodeinfo.go). CheckAlive reports the cluster's
 //     Ray version (2.52.0 unless set); the legacy DrainNode stops Ray on the
 //     listed nodes whatever runs there and acknowledges every listed node.

@@ -13,9 +13,17 @@ import (
 // (watch.go); unit tests pass a map.
 type secretSource func(namespace, name string) (map[string][]byte, bool)
 
-// rayContainer is the container Ray runs in: KubeRay's Ray container is the
-// first one of a Ray pod.
+// rayContainer is the container Ray runs in: the one KubeRay gave its
+// generated `ray start` command (KUBERAY_GEN_RAY_START_CMD), else the first
+// one, where KubeRay requires the Ray container to be (RayContainerIndex).
 func rayContainer(p *corev1.Pod) *corev1.Container {
+	for i := range p.Spec.Containers {
+		for _, e := range p.Spec.Containers[i].Env {
+			if e.Name == "KUBERAY_GEN_RAY_START_CMD" {
+				return &p.Spec.Containers[i]
+			}
+		}
+	}
 	if len(p.Spec.Containers) == 0 {
 		return nil
 	}
@@ -23,24 +31,84 @@ func rayContainer(p *corev1.Pod) *corev1.Container {
 }
 
 // envValue returns what the kubelet sets the environment variable name to
-// in container c of pod p: the last env entry of that name, else envFrom
-// Secrets. ok is false when the variable is unset. An error means the
-// kubelet could not start the container (a Secret or key it names is
-// missing and not optional).
+// in container c of pod p: the last env entry of that name (a value with
+// $(VAR) references to the variables before it expanded, $$ an escaped $),
+// else envFrom Secrets, the later ones winning. ok is false when the
+// variable is unset. An error means the kubelet could not start the
+// container (a Secret or key it names is missing and not optional).
 func envValue(p *corev1.Pod, c *corev1.Container, name string, secrets secretSource) (value string, ok bool, err error) {
 	if c == nil {
 		return "", false, nil
 	}
-	for i := len(c.Env) - 1; i >= 0; i-- {
+	return envBefore(p, c, name, len(c.Env), secrets, 0)
+}
+
+// maxEnvDepth bounds the chain of $(VAR) references followed.
+const maxEnvDepth = 16
+
+// envBefore resolves name from the env entries before index end, then envFrom.
+func envBefore(p *corev1.Pod, c *corev1.Container, name string, end int, secrets secretSource, depth int) (string, bool, error) {
+	for i := end - 1; i >= 0; i-- {
 		e := c.Env[i]
 		if e.Name != name {
 			continue
 		}
-		if e.ValueFrom == nil {
-			return e.Value, true, nil
+		if e.ValueFrom != nil {
+			return envFrom(p, e.ValueFrom, secrets)
 		}
-		return envFrom(p, e.ValueFrom, secrets)
+		v, err := expandEnv(e.Value, func(ref string) (string, bool, error) {
+			if depth >= maxEnvDepth {
+				return "", false, nil
+			}
+			return envBefore(p, c, ref, i, secrets, depth+1)
+		})
+		return v, true, err
 	}
+	return envFromSecrets(p, c, name, secrets)
+}
+
+// expandEnv expands $(VAR) as the kubelet does: an unresolved reference
+// stays as written, $$ is a literal $.
+func expandEnv(v string, lookup func(string) (string, bool, error)) (string, error) {
+	if !strings.Contains(v, "$") {
+		return v, nil
+	}
+	var b strings.Builder
+	for i := 0; i < len(v); i++ {
+		if v[i] != '$' || i+1 >= len(v) {
+			b.WriteByte(v[i])
+			continue
+		}
+		switch {
+		case v[i+1] == '$':
+			b.WriteByte('$')
+			i++
+		case v[i+1] == '(':
+			end := strings.IndexByte(v[i+2:], ')')
+			if end < 0 {
+				b.WriteString(v[i:])
+				return b.String(), nil
+			}
+			ref := v[i+2 : i+2+end]
+			val, ok, err := lookup(ref)
+			if err != nil {
+				return "", err
+			}
+			if ok {
+				b.WriteString(val)
+			} else {
+				b.WriteString(v[i : i+3+end])
+			}
+			i += 2 + end
+		default:
+			b.WriteByte(v[i])
+		}
+	}
+	return b.String(), nil
+}
+
+// envFromSecrets resolves name from the container's envFrom Secrets.
+func envFromSecrets(p *corev1.Pod, c *corev1.Container, name string, secrets secretSource) (string, bool, error) {
 	for i := len(c.EnvFrom) - 1; i >= 0; i-- {
 		src := c.EnvFrom[i]
 		if src.SecretRef == nil {
