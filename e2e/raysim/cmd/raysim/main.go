@@ -1,8 +1,11 @@
-// Command raysim serves simulated Ray GCS autoscaler APIs for every Ray
-// cluster of a Kubernetes control plane, plus an HTTP API to post demand,
-// and an HTTP proxy answering the Ray dashboard's Serve API and the Serve
-// proxies' health checks (for a KubeRay operator started with HTTP_PROXY
-// pointing at it).
+// Command raysim serves simulated Ray GCS APIs (the autoscaler service and
+// NodeInfoGcsService's CheckAlive and DrainNode) for every Ray cluster of a
+// Kubernetes control plane, plus an HTTP API to post demand and drive the
+// simulation, and an HTTP proxy answering the Ray dashboard's Serve API and
+// the Serve proxies' health checks (for a KubeRay operator started with
+// HTTP_PROXY pointing at it). It watches the Ray pods and reads Secrets
+// (where a head's Ray auth token may be), so its kubeconfig needs list and
+// watch on both.
 package main
 
 import (
