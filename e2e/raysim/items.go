@@ -44,6 +44,8 @@ type item struct {
 	// retries counts how often a task was retried or an actor restarted
 	// because its node died.
 	retries int
+	// demand groups equal tasks and actors: shape and label selector.
+	demand string
 }
 
 // placed reports whether every bundle is placed.
@@ -151,6 +153,8 @@ func (c *cluster) addItems(items []*item, now time.Time) error {
 		}
 		if it.kind == kindPG {
 			it.pgID = placementGroupID(c.namespace, c.name, it.name)
+		} else {
+			it.demand = shapeKey(it.bundles[0]) + "|" + it.selectors[0].key()
 		}
 		c.items = append(c.items, it)
 	}

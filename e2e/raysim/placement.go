@@ -8,12 +8,18 @@ import "time"
 // on a node whose labels its selector matches. c.mu held.
 func (c *cluster) placePending(now time.Time) {
 	nodes := c.schedulable()
+	// A task or actor that does not fit rules out the same demand later in
+	// this pass: nodes only fill up within it.
+	unfit := map[string]bool{}
 	for _, it := range c.items {
-		if it.placed() {
+		if it.placed() || unfit[it.demand] && it.demand != "" {
 			continue
 		}
 		targets := c.fit(it, nodes)
 		if targets == nil {
+			if it.demand != "" {
+				unfit[it.demand] = true
+			}
 			continue
 		}
 		if it.placedOn == nil {

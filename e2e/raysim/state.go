@@ -151,7 +151,7 @@ func (c *cluster) pendingRequests() []*rpcpb.ResourceRequestByCount {
 		if it.kind == kindPG || it.placed() {
 			continue
 		}
-		key := shapeKey(it.bundles[0]) + "|" + it.selectors[0].key()
+		key := it.demand
 		if r, ok := byKey[key]; ok {
 			r.Count++
 			continue
