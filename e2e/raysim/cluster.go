@@ -78,6 +78,7 @@ type cluster struct {
 	constraint   *rpcpb.ClusterResourceConstraint // the last RequestClusterResourceConstraint
 	config       *rpcpb.ClusterConfig             // the last ReportClusterConfig
 	stats        gcsStats
+	headUID      types.UID // the head pod the GCS runs in
 	auth         authState
 	drainFaults  map[string]*drainFault // by pod name
 	drainCalls   []drainCall
@@ -135,6 +136,16 @@ func (c *cluster) syncPods(pods []*corev1.Pod, secrets secretSource, now time.Ti
 		if !uids[uid] {
 			delete(c.exited, uid)
 		}
+	}
+	if head != nil && head.UID != c.headUID {
+		if c.headUID != "" {
+			// A new head pod runs a new GCS (KubeRay clusters run without GCS
+			// fault tolerance unless configured): it knows nothing of the old
+			// one's dead nodes, counter or cached reports.
+			c.restartGCS()
+			c.dead = nil
+		}
+		c.headUID = head.UID
 	}
 	c.auth.sync(head, secrets)
 	c.advance(now)

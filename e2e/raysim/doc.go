@@ -27,7 +27,8 @@
 //   - Node states (state.go). A new node is RUNNING, with all of its
 //     resources available, until its first load report (1 s by default);
 //     then IDLE with idle_duration_ms while idle. DEAD nodes stay listed
-//     (the GCS remembers 1000) with only their identity fields. Nodes carry
+//     (the GCS remembers 1000) with only their identity fields, until a new
+//     head pod starts a new GCS, which also restarts the state version. Nodes carry
 //     their Ray labels (ray.io/node-id, ray.io/node-group and the others Ray
 //     derives from the pod, --labels, RAY_OVERRIDE_LABELS) and "_PG_<id>"
 //     dynamic labels for the placement groups placed on them.

@@ -177,3 +177,21 @@ func TestDeadNodeFields(t *testing.T) {
 		t.Errorf("dead node carries more than Ray's GCS reports: %+v", n)
 	}
 }
+
+// A new head pod is a new GCS: it forgets the dead nodes and its counter.
+func TestNewHeadForgetsDeadNodes(t *testing.T) {
+	s, clk, c := drainCluster(t)
+	s.SyncPods("ns", "c", []*corev1.Pod{pod("head-0", "headgroup", "head", "2"), pod("w-2", "g", "worker", "2")})
+	c.mu.Lock()
+	c.stateVersion = 7
+	c.mu.Unlock()
+	if got := statusOf(s, "ns", "c", "w-1"); got != rpcpb.NodeStatus_DEAD {
+		t.Fatalf("gone worker: %v, want DEAD", got)
+	}
+	newHead := pod("head-1", "headgroup", "head", "2")
+	s.SyncPods("ns", "c", []*corev1.Pod{newHead, pod("w-2", "g", "worker", "2")})
+	st := c.snapshot(clk.t)
+	if len(st.NodeStates) != 2 || nodeByPod(st, "w-1") != nil || nodeByPod(st, "head-0") != nil || st.ClusterResourceStateVersion != 0 {
+		t.Errorf("after a new head: %v", st)
+	}
+}
