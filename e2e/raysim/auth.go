@@ -74,7 +74,7 @@ type authState struct {
 // a5521b2f447b5dd30c0933e46f2f9e32f876a70c). The same document makes token
 // mode the default for every cluster from 2.61; how a head without any
 // token source then starts is not simulated (it is treated as 2.59).
-var tokenIfAvailableSince = [2]int{2, 59}
+const tokenIfAvailableMajor, tokenIfAvailableMinor = 2, 59
 
 // tokenMode reports whether the head's GCS runs in token mode, given the
 // cluster's Ray version.
@@ -87,18 +87,18 @@ func (a *authState) tokenMode(rayVersion string) bool {
 	case a.modeSet:
 		return strings.ToLower(a.podMode) == "token"
 	default:
-		return versionAtLeast(rayVersion, tokenIfAvailableSince) && (a.podToken != "" || a.tokenErr != nil)
+		return versionAtLeast(rayVersion, tokenIfAvailableMajor, tokenIfAvailableMinor) && (a.podToken != "" || a.tokenErr != nil)
 	}
 }
 
-// versionAtLeast compares "MAJOR.MINOR[...]" with want; an unparsable
-// version is older.
-func versionAtLeast(v string, want [2]int) bool {
+// versionAtLeast reports whether "MAJOR.MINOR[...]" is at least
+// wantMajor.wantMinor; an unparsable version is older.
+func versionAtLeast(v string, wantMajor, wantMinor int) bool {
 	var major, minor int
 	if _, err := fmt.Sscanf(v, "%d.%d", &major, &minor); err != nil {
 		return false
 	}
-	return major > want[0] || major == want[0] && minor >= want[1]
+	return major > wantMajor || major == wantMajor && minor >= wantMinor
 }
 
 // sync reads the auth settings of a new head pod.

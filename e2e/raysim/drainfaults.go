@@ -12,7 +12,9 @@ import (
 // Drain fault modes: how AutoscalerStateService.DrainNode fails for a node
 // whose raylet the GCS cannot get an answer from. The GCS forwards the
 // raylet call's status as its own (GcsAutoscalerStateManager::HandleDrainNode),
-// after it already marked the node's actors preempted.
+// after it already marked the node's actors preempted. The legacy
+// NodeInfoGcsService.DrainNode is not affected: the GCS acknowledges it
+// without waiting for the raylet (GcsNodeManager::HandleDrainNode).
 const (
 	// DrainFaultAborted fails with ABORTED "RpcError": Ray's mapping of a
 	// failed raylet call (RayStatusToGrpcStatus, src/ray/common/grpc_util.h).
