@@ -3,6 +3,7 @@ package raysim
 import (
 	"context"
 	"fmt"
+	"math"
 	"net/http"
 	"sync"
 	"time"
@@ -153,8 +154,8 @@ func (s *Sim) faultHandlers(mux *http.ServeMux) {
 			http.Error(w, fmt.Sprintf("mode must be %q or %q", FaultStall, FaultUnavailable), http.StatusBadRequest)
 			return
 		}
-		if req.Seconds < 0 {
-			http.Error(w, "seconds must be >= 0 (0: until DELETE)", http.StatusBadRequest)
+		if req.Seconds < 0 || req.Seconds > maxDurationSeconds || math.IsNaN(req.Seconds) {
+			http.Error(w, fmt.Sprintf("seconds must be 0 (until DELETE) to %d", maxDurationSeconds), http.StatusBadRequest)
 			return
 		}
 		ft := &fault{Mode: req.Mode, cleared: make(chan struct{})}
