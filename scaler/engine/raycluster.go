@@ -2,7 +2,6 @@ package engine
 
 import (
 	"fmt"
-	"maps"
 	"math"
 	"time"
 
@@ -22,7 +21,8 @@ const HeadGroupName = "headgroup"
 //     defaults) and the group's idleTimeoutSeconds;
 //   - resources per group as rayResources describes (an error when the CPU
 //     count cannot be found, for the head group too, as in Ray);
-//   - the group's labels field as Ray node labels;
+//   - the group's Ray node labels: its labels field, else rayStartParams'
+//     labels (groupLabels);
 //   - idle timeout from autoscalerOptions.idleTimeoutSeconds, else
 //     DefaultIdleTimeout; upscaling speed from autoscalerOptions.upscalingMode.
 //
@@ -58,7 +58,7 @@ func NodeTypesFromRayCluster(rc *rayv1.RayCluster) (Cluster, error) {
 		g := Group{
 			Name:        w.GroupName,
 			Resources:   res,
-			Labels:      maps.Clone(w.Labels),
+			Labels:      groupLabels(w.Labels, w.RayStartParams),
 			MinReplicas: int32Or(w.MinReplicas, 0),
 			MaxReplicas: int32Or(w.MaxReplicas, math.MaxInt32),
 			NumOfHosts:  max(int(w.NumOfHosts), 1),
