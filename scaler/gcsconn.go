@@ -39,6 +39,11 @@ type connections struct {
 	proxy   string
 	options gcs.Options
 	secrets client.Reader
+	// rayClient gives the tokens sent to clusters with Ray's Kubernetes
+	// token authentication: a dedicated ServiceAccount's, from the
+	// TokenRequest API (serviceAccountTokens). nil refuses those clusters;
+	// raypilot's own ServiceAccount token is never sent.
+	rayClient gcs.TokenSource
 }
 
 type conn struct {
@@ -69,7 +74,7 @@ func (cs *connections) get(ctx context.Context, rc *rayv1.RayCluster, head *core
 	if err != nil {
 		return nil, err
 	}
-	opts.Auth, opts.Token = auth.Mode, auth.Token
+	opts.Auth, opts.Token, opts.TokenSource = auth.Mode, auth.Token, auth.Source
 	target := addr
 	if cs.proxy != "" {
 		target, opts.Authority = cs.proxy, addr

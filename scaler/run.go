@@ -47,6 +47,17 @@ type Options struct {
 	GCSTimeout time.Duration
 	// GCSDrainTimeout bounds each drain call.
 	GCSDrainTimeout time.Duration
+	// RayClientServiceAccount, when set, turns on Ray's Kubernetes token
+	// authentication: to a cluster whose head sets
+	// RAY_ENABLE_K8S_TOKEN_AUTH=true (or RAY_AUTH_MODE=k8s), the scaler
+	// sends short-lived tokens of this ServiceAccount, obtained with the
+	// TokenRequest API (it needs create on serviceaccounts/token for it).
+	// The ServiceAccount should be allowed nothing but the custom verbs the
+	// GCS checks (ray:write, ray-user on rayclusters.ray.io), as whoever runs
+	// a head pod sees its tokens. Unset, such clusters are refused (a
+	// GCSUnreachable Event names the fix). The scaler's own ServiceAccount
+	// token is never sent.
+	RayClientServiceAccount types.NamespacedName
 	// Policy returns the cluster-wide policy (limits.maxWorkersPerCluster).
 	Policy func() *defaults.Policy
 	// PolicyFile, when set, is where Policy comes from (Policy is then its
@@ -116,12 +127,20 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log *zap.Logger) e
 	if opts.Policy == nil {
 		opts.Policy = defaults.DefaultPolicy
 	}
+	var rayClient gcs.TokenSource
+	if opts.RayClientServiceAccount.Name != "" {
+		if opts.RayClientServiceAccount.Namespace == "" {
+			return fmt.Errorf("the Ray client ServiceAccount %q has no namespace (--ray-client-service-account NAMESPACE/NAME)", opts.RayClientServiceAccount.Name)
+		}
+		rayClient = newServiceAccountTokens(mgr.GetClient(), opts.RayClientServiceAccount, nil)
+	}
 	r := &Reconciler{
 		Client: mgr.GetClient(), Events: mgr.GetEventRecorder("raypilot-scaler"), Log: log.Named("scaler"),
 		Policy: opts.Policy, Interval: opts.Interval, Now: time.Now, metrics: m,
 		memory: map[types.NamespacedName]*clusterMemory{},
 		conns: &connections{clients: map[types.NamespacedName]*conn{}, proxy: opts.GCSProxy,
-			options: gcs.Options{Timeout: opts.GCSTimeout, DrainTimeout: opts.GCSDrainTimeout}, secrets: mgr.GetAPIReader()},
+			options: gcs.Options{Timeout: opts.GCSTimeout, DrainTimeout: opts.GCSDrainTimeout}, secrets: mgr.GetAPIReader(),
+			rayClient: rayClient},
 	}
 	defer r.conns.closeAll()
 	if opts.LeaderElection {
@@ -154,8 +173,18 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log *zap.Logger) e
 		return err
 	}
 	log.Info("scaling RayClusters annotated raypilot.io/autoscaling: central",
-		zap.Duration("interval", opts.Interval), zap.String("gcsProxy", opts.GCSProxy), zap.Bool("leaderElection", opts.LeaderElection))
+		zap.Duration("interval", opts.Interval), zap.String("gcsProxy", opts.GCSProxy), zap.Bool("leaderElection", opts.LeaderElection),
+		zap.String("rayClientServiceAccount", rayClientName(opts.RayClientServiceAccount)))
 	return mgr.Start(ctx)
+}
+
+// rayClientName names the Ray client ServiceAccount for the log, "" when
+// Kubernetes mode is off.
+func rayClientName(sa types.NamespacedName) string {
+	if sa.Name == "" {
+		return ""
+	}
+	return sa.String()
 }
 
 // addLeaderElection makes r act only while this process holds Lease

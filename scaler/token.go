@@ -17,6 +17,9 @@ type rayAuth struct {
 	Mode gcs.Auth
 	// Token is Ray's shared token, for gcs.AuthToken only.
 	Token string
+	// Source gives the tokens of gcs.AuthKubernetes: the Ray client
+	// ServiceAccount's (never raypilot's own), for gcs.AuthKubernetes only.
+	Source gcs.TokenSource
 	// Why explains the choice (the mode's reason, the token's source),
 	// never showing the token.
 	Why string
@@ -35,10 +38,12 @@ func (a rayAuth) GoString() string { return a.String() }
 // RAY_ENABLE_K8S_TOKEN_AUTH, or Ray's default for the head's version (see
 // rayAuthModeFor); in token mode the token from RAY_AUTH_TOKEN, else the
 // file at RAY_AUTH_TOKEN_PATH, else Ray's default token file, each read
-// from the Secret behind it (findRayToken); in Kubernetes mode the
-// scaler's own ServiceAccount token, which gcs reads from its file. head is
-// the running head pod. Errors name the pod, the variable or file and the
-// fix, and never contain a token.
+// from the Secret behind it (findRayToken); in Kubernetes mode short-lived
+// tokens of the dedicated Ray client ServiceAccount (cs.rayClient), and
+// when raypilot has none, an error wrapping errKubernetesAuthOff: raypilot
+// never sends its own ServiceAccount token, which the head's owner could
+// capture. head is the running head pod. Errors name the pod, the variable
+// or file and the fix, and never contain a token.
 func (cs *connections) token(ctx context.Context, rc *rayv1.RayCluster, head *corev1.Pod) (rayAuth, error) {
 	if head == nil {
 		return rayAuth{Mode: gcs.AuthNone, Why: "no head pod"}, nil
@@ -62,7 +67,11 @@ func (cs *connections) token(ctx context.Context, rc *rayv1.RayCluster, head *co
 	case modeDisabled:
 		return rayAuth{Mode: gcs.AuthNone, Why: d.why}, nil
 	case modeKubernetes:
-		return rayAuth{Mode: gcs.AuthKubernetes, Why: d.why + ": raypilot sends its own ServiceAccount token"}, nil
+		if cs.rayClient == nil {
+			return rayAuth{}, fmt.Errorf("Ray token authentication (%s): %s: %w", d.why, env.where(), errKubernetesAuthOff)
+		}
+		return rayAuth{Mode: gcs.AuthKubernetes, Source: cs.rayClient,
+			Why: d.why + ": Kubernetes token authentication; raypilot sends short-lived tokens from " + sourceName(cs.rayClient)}, nil
 	}
 	required := d.mode == modeToken
 	token, from, err := findRayToken(ctx, env, required)
@@ -73,6 +82,16 @@ func (cs *connections) token(ctx context.Context, rc *rayv1.RayCluster, head *co
 		return rayAuth{Mode: gcs.AuthNone, Why: d.why + "; the head has no token, so it runs without token authentication"}, nil
 	}
 	return rayAuth{Mode: gcs.AuthToken, Token: token, Why: d.why + "; token from " + from}, nil
+}
+
+// sourceName names a token source for reasons and errors: its String when
+// it has one (serviceAccountTokens names its ServiceAccount), else its
+// type, never its fields, which may hold a token.
+func sourceName(src gcs.TokenSource) string {
+	if s, ok := src.(fmt.Stringer); ok {
+		return s.String()
+	}
+	return fmt.Sprintf("a %T", src)
 }
 
 // findRayToken returns Ray's shared token from the Ray container's sources

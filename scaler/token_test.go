@@ -2,18 +2,13 @@ package scaler
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"net"
-	"os"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	rayv1 "github.com/ray-project/kuberay/ray-operator/apis/ray/v1"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/metadata"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -25,7 +20,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	"github.com/raypilot/raypilot/scaler/gcs"
-	"github.com/raypilot/raypilot/scaler/gcs/gcsfake"
 )
 
 // Tokens of the fixtures; no error, String or Why may contain one.
@@ -132,6 +126,16 @@ type authCase struct {
 	wantErr    []string // substrings of the error; nil: no error
 }
 
+// testRayClient stands for the Ray client ServiceAccount's token source;
+// deciding the mode never asks it for a token.
+var testRayClient = gcs.TokenSourceFunc(func(context.Context) (string, error) {
+	return "", errors.New("the token source was asked while deciding the mode")
+})
+
+// runAuthCases runs each case twice: with Kubernetes mode on (a Ray client
+// token source), where the case's expectations hold, and with it off, where
+// a cluster in Kubernetes mode must be refused with the fix and every other
+// case must come out the same.
 func runAuthCases(t *testing.T, cases []authCase) {
 	t.Helper()
 	for _, tt := range cases {
@@ -140,36 +144,56 @@ func runAuthCases(t *testing.T, cases []authCase) {
 			if tt.forbidden {
 				reader = forbiddenReader{reader}
 			}
-			cs := &connections{secrets: reader}
 			rc := &rayv1.RayCluster{ObjectMeta: metav1.ObjectMeta{Namespace: testNS, Name: "rc"}}
 			rc.Spec.RayVersion = tt.rayVersion
-			auth, err := cs.token(context.Background(), rc, tt.pod)
-			for _, s := range []string{fmt.Sprint(err), auth.String(), fmt.Sprintf("%v %+v %#v", auth, auth, auth)} {
-				for _, tok := range allTestTokens {
-					if strings.Contains(s, tok) {
-						t.Errorf("%q reveals a token", s)
+			for _, kubernetesMode := range []bool{true, false} {
+				cs := &connections{secrets: reader}
+				if kubernetesMode {
+					cs.rayClient = testRayClient
+				}
+				auth, err := cs.token(context.Background(), rc, tt.pod)
+				for _, s := range []string{fmt.Sprint(err), auth.String(), fmt.Sprintf("%v %+v %#v", auth, auth, auth)} {
+					for _, tok := range allTestTokens {
+						if strings.Contains(s, tok) {
+							t.Errorf("%q reveals a token", s)
+						}
 					}
 				}
-			}
-			if tt.wantErr != nil {
-				if err == nil {
-					t.Fatalf("no error; got %s", auth)
-				}
-				for _, want := range tt.wantErr {
-					if !strings.Contains(err.Error(), want) {
-						t.Errorf("error %q does not contain %q", err, want)
+				if !kubernetesMode && tt.wantErr == nil && tt.wantMode == gcs.AuthKubernetes {
+					if !errors.Is(err, errKubernetesAuthOff) || auth.Source != nil || auth.Token != "" {
+						t.Fatalf("Kubernetes mode off: got %s, error %v; want errKubernetesAuthOff and no credential", auth, err)
 					}
+					for _, want := range []string{"scaler.rayKubernetesAuth.enabled=true", "--ray-client-service-account",
+						"never sends its own ServiceAccount token", tt.pod.Namespace + "/" + tt.pod.Name} {
+						if !strings.Contains(err.Error(), want) {
+							t.Errorf("Kubernetes mode off: error %q does not contain %q", err, want)
+						}
+					}
+					continue
 				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("error: %v", err)
-			}
-			if auth.Mode != tt.wantMode || auth.Token != tt.wantToken {
-				t.Errorf("got %s with token %t, want %s with the right token", auth, auth.Token != "", tt.wantMode)
-			}
-			if auth.Why == "" {
-				t.Error("no reason given")
+				if tt.wantErr != nil {
+					if err == nil {
+						t.Fatalf("no error; got %s", auth)
+					}
+					for _, want := range tt.wantErr {
+						if !strings.Contains(err.Error(), want) {
+							t.Errorf("error %q does not contain %q", err, want)
+						}
+					}
+					continue
+				}
+				if err != nil {
+					t.Fatalf("error (Kubernetes mode %t): %v", kubernetesMode, err)
+				}
+				if auth.Mode != tt.wantMode || auth.Token != tt.wantToken {
+					t.Errorf("got %s with token %t, want %s with the right token", auth, auth.Token != "", tt.wantMode)
+				}
+				if (auth.Source != nil) != (auth.Mode == gcs.AuthKubernetes) {
+					t.Errorf("%s carries a token source: %t", auth, auth.Source != nil)
+				}
+				if auth.Why == "" {
+					t.Error("no reason given")
+				}
 			}
 		})
 	}
@@ -416,41 +440,17 @@ func TestHeadRayVersion(t *testing.T) {
 // TestConnectionsSendWhatTheHeadDemands dials, through connections.get, an
 // in-process GCS and checks the exact authorization metadata it receives
 // for a head pod in each mode: nothing, Ray's shared token from KubeRay's
-// authOptions Secret, the scaler's own ServiceAccount token (re-read after
-// the kubelet rotates it).
+// authOptions Secret, tokens of the Ray client ServiceAccount from the
+// TokenRequest API (a new one once 80% of the first one's lifetime has
+// passed, on the same connection).
 func TestConnectionsSendWhatTheHeadDemands(t *testing.T) {
-	var mu sync.Mutex
-	var seen [][]string
-	srv := grpc.NewServer(grpc.UnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
-		md, _ := metadata.FromIncomingContext(ctx)
-		mu.Lock()
-		seen = append(seen, md.Get(gcs.AuthMetadataKey))
-		mu.Unlock()
-		return next(ctx, req)
-	}))
-	(&gcsfake.Autoscaler{}).Register(srv)
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.Serve(lis) }()
-	t.Cleanup(srv.Stop)
-
-	saFile := filepath.Join(t.TempDir(), "token")
-	writeFile := func(content string) {
-		t.Helper()
-		if err := os.WriteFile(saFile+".new", []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Rename(saFile+".new", saFile); err != nil {
-			t.Fatal(err)
-		}
-	}
-	writeFile("sa-1-" + tokFile + "\n")
+	g := startRecordingGCS(t)
+	clock := newTestClock()
+	api := newFakeTokenAPI(t, clock, rayClientSA)
 	kubeRay := testSecret("rc", map[string]string{gcs.AuthTokenSecretKey: tokSecret})
-	cs := &connections{clients: map[types.NamespacedName]*conn{}, proxy: lis.Addr().String(),
-		options: gcs.Options{Timeout: 5 * time.Second, KubernetesTokenFile: saFile, KubernetesTokenRefresh: time.Nanosecond},
-		secrets: fakeReader(t, kubeRay)}
+	cs := &connections{clients: map[types.NamespacedName]*conn{}, proxy: g.addr,
+		options: gcs.Options{Timeout: 5 * time.Second}, secrets: fakeReader(t, kubeRay),
+		rayClient: newServiceAccountTokens(api.client(), rayClientSA, clock.now)}
 	t.Cleanup(cs.closeAll)
 
 	tests := []struct {
@@ -461,8 +461,8 @@ func TestConnectionsSendWhatTheHeadDemands(t *testing.T) {
 		{"disabled", head(img252), nil},
 		{"token (KubeRay authOptions)", head(img252, plainEnv(envRayAuthMode, "token"), secretEnv(envRayAuthToken, "rc", gcs.AuthTokenSecretKey, false)),
 			[]string{"Bearer " + tokSecret, "Bearer " + tokSecret}},
-		{"kubernetes, rotated between calls", head("rayproject/ray:2.57.0", plainEnv(envRayAuthMode, "token"), plainEnv(envRayK8sTokenAuth, "true")),
-			[]string{"Bearer sa-1-" + tokFile, "Bearer sa-2-" + tokFile}},
+		{"kubernetes, refreshed between calls", head("rayproject/ray:2.57.0", plainEnv(envRayAuthMode, "token"), plainEnv(envRayK8sTokenAuth, "true")),
+			[]string{"Bearer " + api.token(1), "Bearer " + api.token(2)}},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -471,20 +471,15 @@ func TestConnectionsSendWhatTheHeadDemands(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			mu.Lock()
-			seen = nil
-			mu.Unlock()
+			g.reset()
 			if _, err := c.GetClusterResourceState(context.Background()); err != nil {
 				t.Fatal(err)
 			}
-			writeFile("sa-2-" + tokFile)
+			clock.advance(500 * time.Second) // past 80% of the 600 s lifetime
 			if _, err := c.GetClusterResourceState(context.Background()); err != nil {
 				t.Fatal(err)
 			}
-			writeFile("sa-1-" + tokFile)
-			mu.Lock()
-			got := seen
-			mu.Unlock()
+			got := g.authorizations()
 			if len(got) != 2 {
 				t.Fatalf("server saw %d calls, want 2", len(got))
 			}
@@ -496,7 +491,7 @@ func TestConnectionsSendWhatTheHeadDemands(t *testing.T) {
 					t.Errorf("call %d: authorization has %d values, not exactly the expected one", j, len(h))
 				}
 			}
-			if s := fmt.Sprint(c.Client); strings.Contains(s, tokSecret) || strings.Contains(s, tokFile) {
+			if s := fmt.Sprint(c.Client); strings.Contains(s, tokSecret) || strings.Contains(s, fakeTokenSuffix) {
 				t.Errorf("%s reveals a token", s)
 			}
 		})

@@ -2,11 +2,14 @@ package main
 
 import (
 	"flag"
+	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
+	"k8s.io/apimachinery/pkg/util/validation"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/raypilot/raypilot/policyfile"
@@ -25,6 +28,7 @@ func runScaler(args []string, stderr io.Writer) int {
 	fs.StringVar(&o.GCSProxy, "gcs-proxy-address", "", "dial every cluster's GCS at this host:port, sending the cluster's own address (<cluster>-head-svc.<ns>.svc:<port>) as the gRPC authority; for raysim or a port-forward when the scaler runs outside the cluster")
 	fs.DurationVar(&o.GCSTimeout, "gcs-timeout", gcs.DefaultTimeout, "timeout of each GCS call but the drains (reading the cluster state, reporting, asking the Ray version)")
 	fs.DurationVar(&o.GCSDrainTimeout, "gcs-drain-timeout", gcs.DefaultDrainTimeout, "timeout of each drain call (the GCS answers after a round trip to the node's raylet); a node that misses it is retried later")
+	fs.Var(serviceAccountFlag{configMapFlag{&o.RayClientServiceAccount}}, "ray-client-service-account", "NAMESPACE/NAME of the ServiceAccount whose short-lived tokens (TokenRequest API, 10 minutes) the scaler sends to clusters with Ray's Kubernetes token authentication (RAY_ENABLE_K8S_TOKEN_AUTH=true); it should be allowed only the verbs ray:write and ray-user on rayclusters.ray.io, as a cluster's head sees its tokens. Empty: such clusters are refused; the scaler never sends its own ServiceAccount token")
 	fs.BoolVar(&o.LeaderElection, "leader-elect", false, "elect a leader among replicas; only the leader scales")
 	fs.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", os.Getenv("POD_NAMESPACE"), "namespace of the leader-election Lease (default: $POD_NAMESPACE)")
 	fs.DurationVar(&o.LeaseDuration, "leader-elect-lease-duration", 10*time.Second, "how long a standby waits after the leader's last renewal before taking over (a crashed leader's successor waits this long)")
@@ -56,4 +60,24 @@ func runScaler(args []string, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// serviceAccountFlag is a NAMESPACE/NAME flag naming a ServiceAccount
+// (empty: unset); both parts must be valid Kubernetes names.
+type serviceAccountFlag struct{ configMapFlag }
+
+func (f serviceAccountFlag) Set(s string) error {
+	if err := f.configMapFlag.Set(s); err != nil {
+		return err
+	}
+	if f.ref.Name == "" {
+		return nil
+	}
+	if errs := validation.IsDNS1123Label(f.ref.Namespace); len(errs) > 0 {
+		return fmt.Errorf("namespace %q: %s", f.ref.Namespace, strings.Join(errs, "; "))
+	}
+	if errs := validation.IsDNS1123Subdomain(f.ref.Name); len(errs) > 0 {
+		return fmt.Errorf("ServiceAccount name %q: %s", f.ref.Name, strings.Join(errs, "; "))
+	}
+	return nil
 }

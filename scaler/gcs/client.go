@@ -36,23 +36,26 @@ type Client struct {
 // Dial connects to the GCS at addr ("host:port", e.g.
 // "raycluster-head-svc.ns.svc:6379") and waits until the connection is
 // ready, for at most the per-call timeout or until ctx ends. Errors name
-// the address and never contain the token. With AuthKubernetes, Dial
-// reads the ServiceAccount token file once, so that a missing file fails
-// here rather than on every RPC.
+// the address and never contain a token. With AuthKubernetes, Dial asks
+// Options.TokenSource for a token once, before connecting, so that a
+// source that cannot deliver fails here rather than on every RPC.
 func Dial(ctx context.Context, addr string, opts Options) (*Client, error) {
 	if addr == "" {
 		return nil, errors.New("gcs: dial: empty address")
 	}
-	creds, err := rpcCredentials(opts)
+	cred, err := newCredential(opts)
 	if err != nil {
 		return nil, fmt.Errorf("gcs %s: dial: %w", addr, err)
 	}
-	if f, ok := creds.(*tokenFile); ok {
-		if _, err := f.current(); err != nil {
+	if src, ok := cred.(sourcedToken); ok {
+		tokenCtx, cancel := context.WithTimeout(ctx, opts.timeout())
+		_, err := src.token(tokenCtx)
+		cancel()
+		if err != nil {
 			return nil, fmt.Errorf("gcs %s: dial: %w", addr, err)
 		}
 	}
-	dialOpts := dialOptions(opts, creds)
+	dialOpts := dialOptions(opts, cred)
 	conn, err := grpc.NewClient(addr, dialOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("gcs %s: dial: %w", addr, redactError(err, opts.Token))
@@ -79,9 +82,9 @@ func Dial(ctx context.Context, addr string, opts Options) (*Client, error) {
 // connBufferSize is the read and write buffer of each GCS connection.
 const connBufferSize = 8 << 10
 
-// dialOptions turns Options into gRPC dial options; creds, when non-nil,
-// go with every RPC.
-func dialOptions(opts Options, creds tokenCredentials) []grpc.DialOption {
+// dialOptions turns Options into gRPC dial options; cred, when non-nil,
+// goes with every RPC.
+func dialOptions(opts Options, cred credential) []grpc.DialOption {
 	transport := insecure.NewCredentials()
 	if opts.TLS != nil {
 		transport = credentials.NewTLS(opts.TLS.Clone())
@@ -105,10 +108,8 @@ func dialOptions(opts Options, creds tokenCredentials) []grpc.DialOption {
 	if opts.Authority != "" {
 		dialOpts = append(dialOpts, grpc.WithAuthority(opts.Authority))
 	}
-	if creds != nil {
-		dialOpts = append(dialOpts,
-			grpc.WithPerRPCCredentials(creds),
-			grpc.WithChainUnaryInterceptor(redactTokens(creds)))
+	if cred != nil {
+		dialOpts = append(dialOpts, grpc.WithChainUnaryInterceptor(authorize(cred)))
 	}
 	return dialOpts
 }

@@ -282,7 +282,7 @@ func TestStringHidesToken(t *testing.T) {
 	c := dial(t, startServer(t, &fakeGCS{}), opts)
 	for _, s := range []string{
 		opts.String(), c.String(),
-		sprintAll(opts), sprintAll(&opts), sprintAll(c), sprintAll(bearerToken{token: testToken}),
+		sprintAll(opts), sprintAll(&opts), sprintAll(c), sprintAll(bearerToken{value: testToken}),
 	} {
 		if strings.Contains(s, testToken) {
 			t.Errorf("%q reveals the token", s)

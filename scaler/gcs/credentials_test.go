@@ -3,7 +3,7 @@ package gcs
 import (
 	"context"
 	"errors"
-	"path/filepath"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -58,8 +58,6 @@ func callAll(t *testing.T, c *Client) {
 // metadata carries a token.
 func TestMetadataPerMode(t *testing.T) {
 	saToken := "eyJhbGciOiJSUzI1NiJ9.sa-" + testToken + ".sig"
-	file := filepath.Join(t.TempDir(), "token")
-	writeTokenFile(t, file, saToken+"\n")
 	tests := []struct {
 		name string
 		opts Options
@@ -68,7 +66,7 @@ func TestMetadataPerMode(t *testing.T) {
 		{name: "none", opts: Options{}, want: nil},
 		{name: "token", opts: Options{Auth: AuthToken, Token: testToken}, want: []string{"Bearer " + testToken}},
 		{name: "token without Auth", opts: Options{Token: testToken}, want: []string{"Bearer " + testToken}},
-		{name: "kubernetes", opts: Options{Auth: AuthKubernetes, KubernetesTokenFile: file}, want: []string{"Bearer " + saToken}},
+		{name: "kubernetes", opts: Options{Auth: AuthKubernetes, TokenSource: &rotatingSource{current: saToken}}, want: []string{"Bearer " + saToken}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -99,19 +97,53 @@ func TestMetadataPerMode(t *testing.T) {
 	}
 }
 
-// TestKubernetesTokenRotation: the kubelet replaces the projected token; the
-// next RPC after the refresh period carries the new one, on the same
-// connection.
-func TestKubernetesTokenRotation(t *testing.T) {
-	file := filepath.Join(t.TempDir(), "token")
-	writeTokenFile(t, file, "old-"+testToken)
+// rotatingSource is a TokenSource whose token the test changes; it counts
+// the calls and fails with err when set.
+type rotatingSource struct {
+	name    string
+	mu      sync.Mutex
+	current string
+	err     error
+	calls   int
+}
+
+func (s *rotatingSource) Token(context.Context) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls++
+	return s.current, s.err
+}
+
+func (s *rotatingSource) set(token string, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.current, s.err = token, err
+}
+
+func (s *rotatingSource) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls
+}
+
+func (s *rotatingSource) String() string { return s.name }
+
+// plainSource is a TokenSource without a String method.
+type plainSource struct{}
+
+func (plainSource) Token(context.Context) (string, error) { return "plain-" + testToken, nil }
+
+// TestKubernetesTokenPerRPC: the source is asked before every RPC, and each
+// RPC carries the token it gave then, on the same connection.
+func TestKubernetesTokenPerRPC(t *testing.T) {
+	src := &rotatingSource{name: "test source", current: "old-" + testToken}
 	srv := &fakeGCS{}
-	c := dial(t, startServer(t, srv), Options{Auth: AuthKubernetes, KubernetesTokenFile: file, KubernetesTokenRefresh: time.Nanosecond})
+	c := dial(t, startServer(t, srv), Options{Auth: AuthKubernetes, TokenSource: src})
 	ctx := context.Background()
 	if _, err := c.GetClusterResourceState(ctx); err != nil {
 		t.Fatal(err)
 	}
-	writeTokenFile(t, file, "new-"+testToken+"\n")
+	src.set("new-"+testToken, nil)
 	if _, err := c.GetClusterResourceState(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -120,40 +152,68 @@ func TestKubernetesTokenRotation(t *testing.T) {
 		t.Fatalf("authorization metadata %d calls, want 2 with one value each", len(h))
 	}
 	if h[0][0] != "Bearer old-"+testToken || h[1][0] != "Bearer new-"+testToken {
-		t.Errorf("the rotated token was not sent after the refresh period")
+		t.Errorf("an RPC did not carry the token the source gave for it")
 	}
-	if !strings.Contains(c.String(), file) || strings.Contains(c.String(), testToken) {
-		t.Errorf("Client.String() = %q: must name the token file, never a token", c.String())
+	if n := src.count(); n != 3 {
+		t.Errorf("source asked %d times, want 3 (Dial, then once per RPC)", n)
+	}
+	if !strings.Contains(c.String(), "test source") || strings.Contains(c.String(), testToken) {
+		t.Errorf("Client.String() = %q: must name the source, never a token", c.String())
 	}
 }
 
-// TestKubernetesTokenMissingFailsDial: a missing token file is reported at
-// Dial, naming the file.
-func TestKubernetesTokenMissingFailsDial(t *testing.T) {
-	file := filepath.Join(t.TempDir(), "absent")
-	_, err := Dial(context.Background(), startServer(t, &fakeGCS{}), Options{Auth: AuthKubernetes, KubernetesTokenFile: file})
-	if err == nil || !strings.Contains(err.Error(), file) || !strings.Contains(err.Error(), "ServiceAccount token") {
-		t.Fatalf("Dial error = %v, want one naming %s", err, file)
+// TestKubernetesSourceFailure: a source that cannot deliver fails Dial,
+// naming the source and wrapping its error; once connected, an RPC whose
+// token cannot be had is not sent at all, so the GCS never sees a call
+// without its credential. Neither error shows a token.
+func TestKubernetesSourceFailure(t *testing.T) {
+	refused := errors.New("serviceaccounts \"ray-client\" is forbidden")
+	src := &rotatingSource{name: "TokenRequest for ServiceAccount ns/ray-client", err: refused}
+	srv := &fakeGCS{}
+	addr := startServer(t, srv)
+	_, err := Dial(context.Background(), addr, Options{Auth: AuthKubernetes, TokenSource: src})
+	if !errors.Is(err, refused) || !strings.Contains(err.Error(), "ns/ray-client") || !strings.Contains(err.Error(), addr) {
+		t.Fatalf("Dial error = %v, want one wrapping the source's, naming the source and the address", err)
+	}
+
+	src.set("first-"+testToken, nil)
+	c := dial(t, addr, Options{Auth: AuthKubernetes, TokenSource: src})
+	src.set("", refused)
+	_, err = c.GetClusterResourceState(context.Background())
+	if !errors.Is(err, refused) {
+		t.Fatalf("RPC error = %v, want the source's", err)
+	}
+	src.set("", nil)
+	if _, err := c.GetClusterResourceState(context.Background()); err == nil || !strings.Contains(err.Error(), "empty") {
+		t.Errorf("RPC with an empty token: error %v", err)
+	}
+	src.set("bad\n"+testToken, nil)
+	_, err = c.GetClusterResourceState(context.Background())
+	if err == nil {
+		t.Error("a token gRPC metadata cannot carry was sent")
+	}
+	assertNoToken(t, err, testToken)
+	if n := len(srv.authHeaders()); n != 0 {
+		t.Errorf("the GCS saw %d calls; an RPC without its token must not be sent", n)
 	}
 }
 
 // TestKubernetesUnauthenticated: a GCS refusing the ServiceAccount token
 // (TokenReview or SubjectAccessReview said no) maps to ErrUnauthenticated,
-// with every token the connection sent removed from the message, although
-// the server echoed them.
+// and every token the connection ever sent is removed from the message of
+// the RPC that carried it, although the server echoed it.
 func TestKubernetesUnauthenticated(t *testing.T) {
-	file := filepath.Join(t.TempDir(), "token")
-	writeTokenFile(t, file, "old-"+testToken)
+	src := &rotatingSource{current: "tok-0-" + testToken}
 	addr := startServer(t, &fakeGCS{}, grpc.UnaryInterceptor(requireToken("another-token")))
-	c := dial(t, addr, Options{Auth: AuthKubernetes, KubernetesTokenFile: file, KubernetesTokenRefresh: time.Nanosecond})
-	err := c.Probe(context.Background())
-	writeTokenFile(t, file, "new-"+testToken)
-	err2 := c.Probe(context.Background())
-	for _, err := range []error{err, err2} {
+	c := dial(t, addr, Options{Auth: AuthKubernetes, TokenSource: src})
+	for i := range 5 {
+		token := fmt.Sprintf("tok-%d-%s", i, testToken)
+		src.set(token, nil)
+		err := c.Probe(context.Background())
 		if !errors.Is(err, ErrUnauthenticated) || status.Code(err) != codes.Unauthenticated {
 			t.Fatalf("Probe error = %v, want ErrUnauthenticated", err)
 		}
-		assertNoToken(t, err, testToken)
+		assertNoToken(t, err, testToken, token)
 		if !strings.Contains(err.Error(), redacted) {
 			t.Errorf("the echoed token should read %s: %v", redacted, err)
 		}

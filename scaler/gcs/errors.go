@@ -24,8 +24,10 @@ var ErrUnauthenticated = errors.New("the GCS refused raypilot's credential (Ray 
 	"each taken from the Secret behind it (KubeRay's authOptions Secret, key " + AuthTokenSecretKey + "); " +
 	"the GCS keeps the token it started with, so after changing that Secret restart the head pod. " +
 	"Kubernetes token authentication (RAY_ENABLE_K8S_TOKEN_AUTH=true, spec.authOptions.enableK8sTokenAuth, or RAY_AUTH_MODE=k8s on early builds): " +
-	"raypilot sends its own ServiceAccount token, so its ServiceAccount needs verb ray:write (ray-user on early builds) on rayclusters.ray.io, " +
-	"and the head's ServiceAccount needs create on tokenreviews and subjectaccessreviews")
+	"raypilot sends a short-lived token of its Ray client ServiceAccount (never its own; Helm chart value scaler.rayKubernetesAuth.enabled=true, " +
+	"flag --ray-client-service-account), which needs verb ray:write (ray-user on early builds) on rayclusters.ray.io (the chart's <release>-ray-client ClusterRole grants both), " +
+	"the head's ServiceAccount needs create on tokenreviews and subjectaccessreviews, " +
+	"and the head's Ray container needs RAY_CLUSTER_NAME and RAY_CLUSTER_NAMESPACE (KubeRay v1.6 and later set them)")
 
 // wrapRPCError adds the GCS address and the RPC name to err, maps
 // UNIMPLEMENTED to ErrUnsupportedRay and UNAUTHENTICATED to

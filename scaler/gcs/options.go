@@ -1,6 +1,7 @@
 package gcs
 
 import (
+	"context"
 	"crypto/tls"
 	"fmt"
 	"time"
@@ -50,13 +51,16 @@ const (
 	// AuthToken sends Ray's shared token, Options.Token, as
 	// "authorization: Bearer <token>" (RAY_AUTH_MODE=token).
 	AuthToken
-	// AuthKubernetes sends the caller's own Kubernetes ServiceAccount token,
-	// read from Options.KubernetesTokenFile and re-read as the kubelet
-	// rotates it, as "authorization: Bearer <token>". A GCS that delegates
-	// authentication to Kubernetes (RAY_ENABLE_K8S_TOKEN_AUTH=true with
-	// RAY_AUTH_MODE=token, or RAY_AUTH_MODE=k8s in the Ray builds that had
-	// it) checks it with a TokenReview and a SubjectAccessReview
-	// (src/ray/rpc/authentication/k8s_util.cc in Ray).
+	// AuthKubernetes sends a Kubernetes ServiceAccount token obtained from
+	// Options.TokenSource before every RPC, as "authorization: Bearer
+	// <token>". A GCS that delegates authentication to Kubernetes
+	// (RAY_ENABLE_K8S_TOKEN_AUTH=true with RAY_AUTH_MODE=token, or
+	// RAY_AUTH_MODE=k8s in the Ray builds that had it) checks it with a
+	// TokenReview that names no audience and a SubjectAccessReview
+	// (src/ray/rpc/authentication/k8s_util.cc in Ray), so the token is one
+	// the Kubernetes API accepts too, and whoever runs the head sees it: the
+	// source must hand out tokens of an identity that may do nothing else
+	// (the scaler's is a dedicated ServiceAccount, never its own).
 	AuthKubernetes
 )
 
@@ -71,6 +75,38 @@ func (a Auth) String() string {
 		return "kubernetes"
 	default:
 		return fmt.Sprintf("Auth(%d)", int(a))
+	}
+}
+
+// TokenSource supplies the bearer token that AuthKubernetes sends, keeping
+// the gcs package free of Kubernetes types: the scaler's implementation
+// asks the Kubernetes TokenRequest API for short-lived tokens of a
+// dedicated ServiceAccount.
+type TokenSource interface {
+	// Token returns the token to send with one RPC. ctx is the RPC's
+	// context, bounded by its timeout. Errors must not contain a token.
+	Token(ctx context.Context) (string, error)
+}
+
+// TokenSourceFunc adapts a function to TokenSource.
+type TokenSourceFunc func(ctx context.Context) (string, error)
+
+// Token calls f.
+func (f TokenSourceFunc) Token(ctx context.Context) (string, error) { return f(ctx) }
+
+// String names the adapter, never a token.
+func (TokenSourceFunc) String() string { return "a token function" }
+
+// sourceName describes a TokenSource for String output: its own String
+// when it has one, never a token.
+func sourceName(src TokenSource) string {
+	switch s := src.(type) {
+	case nil:
+		return "<no token source>"
+	case fmt.Stringer:
+		return s.String()
+	default:
+		return fmt.Sprintf("a %T", src)
 	}
 }
 
@@ -93,17 +129,13 @@ type Options struct {
 	// appears in errors or in String output.
 	Token string
 
-	// KubernetesTokenFile is the file AuthKubernetes reads the caller's
-	// ServiceAccount token from. Empty means DefaultKubernetesTokenFile
-	// (the pod's own token). Outside a pod, point it at a token of the
-	// scaler's ServiceAccount (`kubectl create token`), refreshed as it
-	// expires. Other modes ignore it.
-	KubernetesTokenFile string
-
-	// KubernetesTokenRefresh is how long AuthKubernetes reuses a token read
-	// from KubernetesTokenFile before reading the file again. Zero or
-	// negative means DefaultKubernetesTokenRefresh.
-	KubernetesTokenRefresh time.Duration
+	// TokenSource supplies the token of AuthKubernetes. It is asked before
+	// every RPC (and once by Dial, so that a source that cannot deliver
+	// fails there), so it should cache. Required with AuthKubernetes;
+	// ignored by the other modes. Its tokens never appear in errors or in
+	// String output; String output names the source when it is a
+	// fmt.Stringer.
+	TokenSource TokenSource
 
 	// TLS, when non-nil, secures the connection (a GCS started with
 	// RAY_USE_TLS=1). When nil the connection is plaintext, which is how a
@@ -124,22 +156,13 @@ func (o Options) auth() Auth {
 	return o.Auth
 }
 
-// kubernetesTokenFile returns the ServiceAccount token file, applying the
-// default.
-func (o Options) kubernetesTokenFile() string {
-	if o.KubernetesTokenFile == "" {
-		return DefaultKubernetesTokenFile
-	}
-	return o.KubernetesTokenFile
-}
-
 // credentialString describes the credential without revealing a token.
 func (o Options) credentialString() string {
 	switch a := o.auth(); a {
 	case AuthToken:
 		return "token " + redactedToken(o.Token)
 	case AuthKubernetes:
-		return "kubernetes serviceaccount token from " + o.kubernetesTokenFile()
+		return "kubernetes serviceaccount token from " + sourceName(o.TokenSource)
 	default:
 		return a.String()
 	}

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-
-	"google.golang.org/grpc/credentials"
 )
 
 // AuthMetadataKey is the gRPC metadata key that carries Ray's auth token
@@ -79,34 +77,16 @@ func redactedToken(token string) string {
 	return redacted
 }
 
-// tokenCredentials are per-RPC credentials that also tell which tokens
-// they sent, so that errors can be cleaned of them (redactTokens).
-type tokenCredentials interface {
-	credentials.PerRPCCredentials
-	fmt.Stringer
-	// sent returns every token the credentials may have attached to an RPC
-	// still in flight.
-	sent() []string
-}
-
-// bearerToken attaches "authorization: Bearer <token>" to every RPC: Ray's
-// shared token (RAY_AUTH_MODE=token).
+// bearerToken is AuthToken's credential: Ray's shared token
+// (RAY_AUTH_MODE=token), the same for every RPC.
 type bearerToken struct {
-	token string
+	value string
 }
 
-var _ tokenCredentials = bearerToken{}
+var _ credential = bearerToken{}
 
-// GetRequestMetadata returns the authorization metadata.
-func (b bearerToken) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
-	return map[string]string{AuthMetadataKey: "Bearer " + b.token}, nil
-}
-
-// RequireTransportSecurity is false: a Ray GCS is plaintext unless TLS is
-// configured, and Ray's own clients send the token over plaintext too.
-func (bearerToken) RequireTransportSecurity() bool { return false }
-
-func (b bearerToken) sent() []string { return []string{b.token} }
+// token returns the shared token.
+func (b bearerToken) token(context.Context) (string, error) { return b.value, nil }
 
 // String hides the token.
 func (bearerToken) String() string { return "bearer " + redacted }

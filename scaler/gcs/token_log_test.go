@@ -3,9 +3,9 @@ package gcs
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -150,16 +150,15 @@ func TestTokenNeverLogged(t *testing.T) {
 }
 
 // TestServiceAccountTokenNeverLogged is TestTokenNeverLogged for
-// AuthKubernetes: the scaler's own ServiceAccount token, rotated once
-// during the test, appears in no logged error, client or options, nor in
+// AuthKubernetes: the ServiceAccount tokens a TokenSource gives, rotated
+// during the test, appear in no logged error, client or options, nor in
 // gRPC's own log, while every call carries the current one.
 func TestServiceAccountTokenNeverLogged(t *testing.T) {
 	core, logs := observer.New(zapcore.DebugLevel)
 	log := zap.New(core)
 	oldToken, newToken := "sa-old-"+testToken, "sa-new-"+testToken
-	file := filepath.Join(t.TempDir(), "token")
-	writeTokenFile(t, file, oldToken)
-	opts := Options{Auth: AuthKubernetes, KubernetesTokenFile: file, KubernetesTokenRefresh: time.Nanosecond, Timeout: 300 * time.Millisecond}
+	src := &rotatingSource{name: "TokenRequest for ServiceAccount ns/ray-client", current: oldToken}
+	opts := Options{Auth: AuthKubernetes, TokenSource: src, Timeout: 300 * time.Millisecond}
 	ctx := context.Background()
 	logErr := func(call string, err error) {
 		if err == nil {
@@ -175,7 +174,7 @@ func TestServiceAccountTokenNeverLogged(t *testing.T) {
 	if _, err := c.GetClusterResourceState(ctx); err != nil {
 		t.Fatal(err)
 	}
-	writeTokenFile(t, file, newToken)
+	src.set(newToken, nil)
 	if _, _, err := c.DrainNode(ctx, testNodeID(1), rpcpb.DrainNodeReason_DRAIN_NODE_REASON_IDLE_TERMINATION, "idle", time.Time{}); err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +190,7 @@ func TestServiceAccountTokenNeverLogged(t *testing.T) {
 	hung := dial(t, startServer(t, &fakeGCS{hang: true}), opts)
 	_, err = hung.GetClusterResourceState(ctx)
 	logErr("GetClusterResourceState", err)
-	_, err = Dial(ctx, startServer(t, &fakeGCS{}), Options{Auth: AuthKubernetes, KubernetesTokenFile: file + ".absent"})
+	_, err = Dial(ctx, startServer(t, &fakeGCS{}), Options{Auth: AuthKubernetes, TokenSource: &rotatingSource{err: errors.New("forbidden")}})
 	logErr("Dial", err)
 
 	if logs.Len() < 5 {
