@@ -23,12 +23,14 @@ import (
 )
 
 // allOptional turns on every optional object: cert-manager, ServiceMonitor,
-// Grafana dashboard, Secret reads for Ray tokens.
+// Grafana dashboard, Secret reads for Ray tokens, the Ray client
+// ServiceAccount of Ray's Kubernetes token authentication.
 var allOptional = []string{
 	"--set", "certManager.enabled=true",
 	"--set", "metrics.serviceMonitor.enabled=true",
 	"--set", "metrics.grafanaDashboard.enabled=true",
 	"--set", "scaler.rayAuthTokenSecrets=true",
+	"--set", "scaler.rayKubernetesAuth.enabled=true",
 }
 
 // urlMode is the local control plane's configuration: no pods, the webhook
@@ -80,6 +82,8 @@ func TestServerDryRun(t *testing.T) {
 			"certificate.cert-manager.io/raypilot-ca", "certificate.cert-manager.io/raypilot-webhook",
 			"servicemonitor.monitoring.coreos.com/raypilot", "configmap/raypilot-dashboard",
 			"deployment.apps/raypilot-webhook",
+			"serviceaccount/raypilot-ray-client", "clusterrole.rbac.authorization.k8s.io/raypilot-ray-client",
+			"clusterrolebinding.rbac.authorization.k8s.io/raypilot-ray-client",
 		}},
 		{"url mode", urlMode, []string{
 			"mutatingwebhookconfiguration.admissionregistration.k8s.io/raypilot",
@@ -137,6 +141,8 @@ func TestSchemaRejectsBadValues(t *testing.T) {
 		{"url not https", []string{"--set", "webhook.clientConfig.url=http://127.0.0.1:9443"}, "at '/webhook/clientConfig/url': 'http://127.0.0.1:9443' does not match pattern"},
 		{"cert duration", []string{"--set", "certManager.certDuration=90 days"}, "at '/certManager/certDuration': '90 days' does not match pattern"},
 		{"scaler interval", []string{"--set", "scaler.interval=fast"}, "at '/scaler/interval': 'fast' does not match pattern"},
+		{"Kubernetes auth not a boolean", []string{"--set-string", "scaler.rayKubernetesAuth.enabled=yes"}, "at '/scaler/rayKubernetesAuth/enabled': got string, want boolean"},
+		{"Kubernetes auth typo", []string{"--set", "scaler.rayKubernetesAuth.enable=true"}, "at '/scaler/rayKubernetesAuth': additional properties 'enable' not allowed"},
 		{"policy max replicas a string", valuesFile(t, "policy:\n  limits:\n    maxReplicasPerGroup: ten\n"), "at '/policy/limits/maxReplicasPerGroup': got string, want integer"},
 		{"policy max replicas negative", []string{"--set", "policy.limits.maxWorkersPerCluster=-1"}, "at '/policy/limits/maxWorkersPerCluster': minimum: got -1, want 0"},
 		{"policy CPU not a quantity", []string{"--set", "policy.limits.maxCPUPerPod=lots"}, "at '/policy/limits/maxCPUPerPod': 'lots' does not match pattern"},
@@ -322,6 +328,23 @@ func TestDeployments(t *testing.T) {
 	// Leader election: the scaler's flag as cmd/raypilot/scaler.go names it.
 	if v, _ := flagValue(container(t, sd, "scaler").Args, "leader-elect"); v != "true" {
 		t.Errorf("scaler runs without --leader-elect")
+	}
+	// Ray's Kubernetes token authentication is opt-in: by default neither
+	// the flag nor the Ray client ServiceAccount; with it, the flag names
+	// the ServiceAccount the chart renders, in the release namespace.
+	if v, ok := flagValue(container(t, sd, "scaler").Args, "ray-client-service-account"); ok {
+		t.Errorf("defaults: the scaler gets --ray-client-service-account=%s", v)
+	}
+	if o := r.lookup("ServiceAccount", "raypilot-ray-client"); o != nil {
+		t.Errorf("defaults: the Ray client ServiceAccount is rendered")
+	}
+	rk := render(t, "raypilot", "--set", "scaler.rayKubernetesAuth.enabled=true")
+	rayClient := as[corev1.ServiceAccount](t, rk.find(t, "ServiceAccount", "raypilot-ray-client"))
+	if v, _ := flagValue(container(t, deployment(t, rk, "raypilot-scaler"), "scaler").Args, "ray-client-service-account"); v != rayClient.Namespace+"/"+rayClient.Name {
+		t.Errorf("--ray-client-service-account=%q, want %s/%s", v, rayClient.Namespace, rayClient.Name)
+	}
+	if rayClient.AutomountServiceAccountToken == nil || *rayClient.AutomountServiceAccountToken {
+		t.Errorf("the Ray client ServiceAccount must not have its token mounted anywhere")
 	}
 
 	// The webhook's self-managed flags name what the chart renders and the

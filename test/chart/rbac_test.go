@@ -16,7 +16,8 @@ import (
 // can asks the API server's RBAC authorizer (a SubjectAccessReview, what
 // `kubectl auth can-i --as` sends) whether ServiceAccount sa of the release
 // namespace may do verb on resource ("plural.group" or "plural",
-// optionally "/name") in namespace ns ("" = cluster scope).
+// optionally "/name", or "/subresource/name") in namespace ns ("" =
+// cluster scope).
 func can(t *testing.T, sa, verb, resource, ns string) bool {
 	t.Helper()
 	attrs := &authzv1.ResourceAttributes{Namespace: ns, Verb: verb}
@@ -24,6 +25,9 @@ func can(t *testing.T, sa, verb, resource, ns string) bool {
 	attrs.Resource, attrs.Group, _ = strings.Cut(resource, ".")
 	if attrs.Resource == "pods" && attrs.Name == "eviction" {
 		attrs.Subresource, attrs.Name = "eviction", ""
+	}
+	if sub, name, ok := strings.Cut(attrs.Name, "/"); ok {
+		attrs.Subresource, attrs.Name = sub, name
 	}
 	review := &authzv1.SubjectAccessReview{Spec: authzv1.SubjectAccessReviewSpec{
 		User:               fmt.Sprintf("system:serviceaccount:%s:%s", releaseNamespace, sa),
@@ -72,7 +76,7 @@ func checkAccess(t *testing.T, sa string, cases []access) {
 // server's authorizer what each ServiceAccount may do.
 func TestRBACLeastPrivilege(t *testing.T) {
 	const release = "rbac" // objects rbac-raypilot-*, apart from the install test's
-	scaler, webhook := "rbac-raypilot-scaler", "rbac-raypilot-webhook"
+	scaler, webhook, rayClient := "rbac-raypilot-scaler", "rbac-raypilot-webhook", "rbac-raypilot-ray-client"
 	ns := releaseNamespace
 	t.Cleanup(func() { deleteRendered(t, render(t, release, allOptional...)) })
 
@@ -106,6 +110,14 @@ func TestRBACLeastPrivilege(t *testing.T) {
 		{"get", "configmaps", "team-a", false},
 		{"list", "configmaps", ns, false},
 		{"update", "configmaps/rbac-raypilot-policy", ns, false},
+		// Never a Ray user itself (its own token never goes to a GCS), and
+		// Ray's Kubernetes token authentication is off by default.
+		{"ray:write", "rayclusters.ray.io", "team-a", false},
+		{"ray-user", "rayclusters.ray.io", "team-a", false},
+		{"create", "serviceaccounts/token/rbac-raypilot-ray-client", ns, false},
+	})
+	checkAccess(t, rayClient, []access{
+		{"ray:write", "rayclusters.ray.io", "team-a", false},
 	})
 	checkAccess(t, webhook, []access{
 		{"list", "computetemplates.raypilot.io", "", true},
@@ -157,6 +169,59 @@ func TestRBACLeastPrivilege(t *testing.T) {
 		{"delete", "pods", "team-a", false},
 	})
 
+	// Ray's Kubernetes token authentication: the scaler may create tokens of
+	// the Ray client ServiceAccount, and of no other (its own included);
+	// the Ray client may be a Ray user of any RayCluster and do nothing
+	// else.
+	applyRBAC(t, release, "--set", "scaler.rayKubernetesAuth.enabled=true")
+	checkAccess(t, scaler, []access{
+		{"create", "serviceaccounts/token/rbac-raypilot-ray-client", ns, true},
+		{"create", "serviceaccounts/token/rbac-raypilot-scaler", ns, false},
+		{"create", "serviceaccounts/token/rbac-raypilot-webhook", ns, false},
+		{"create", "serviceaccounts/token/default", ns, false},
+		{"create", "serviceaccounts/token/rbac-raypilot-ray-client", "team-a", false},
+		{"create", "serviceaccounts/token", "team-a", false},
+		{"get", "serviceaccounts/rbac-raypilot-ray-client", ns, false},
+		{"update", "serviceaccounts/rbac-raypilot-ray-client", ns, false},
+		{"ray:write", "rayclusters.ray.io", "team-a", false},
+		{"ray-user", "rayclusters.ray.io", "team-a", false},
+		{"get", "secrets", "team-a", false},
+	})
+	checkAccess(t, rayClient, []access{
+		{"ray:write", "rayclusters.ray.io/some-cluster", "team-a", true},
+		{"ray-user", "rayclusters.ray.io/some-cluster", "team-a", true},
+		{"ray:write", "rayclusters.ray.io", "", true},
+		{"ray:write", "rayjobs.ray.io", "team-a", false},
+		{"get", "rayclusters.ray.io", "team-a", false},
+		{"list", "rayclusters.ray.io", "", false},
+		{"patch", "rayclusters.ray.io", "team-a", false},
+		{"update", "rayclusters.ray.io", "team-a", false},
+		{"get", "secrets", "team-a", false},
+		{"list", "pods", "", false},
+		{"create", "pods/exec", "team-a", false},
+		{"create", "serviceaccounts/token/rbac-raypilot-scaler", ns, false},
+		{"create", "serviceaccounts/token/rbac-raypilot-ray-client", ns, false},
+		{"update", "leases.coordination.k8s.io/raypilot-scaler", ns, false},
+		{"create", "events.events.k8s.io", "team-a", false},
+	})
+	r := render(t, release, "--set", "scaler.rayKubernetesAuth.enabled=true")
+	for _, rule := range clusterRole(t, r, rayClient).Rules {
+		for _, v := range rule.Verbs {
+			if v != "ray:write" && v != "ray-user" {
+				t.Errorf("the Ray client ClusterRole grants %q: it must grant only Ray's custom verbs: %s", v, ruleString(rule))
+			}
+		}
+	}
+	for _, kind := range []string{"RoleBinding", "ClusterRoleBinding"} {
+		for _, o := range r.ofKind(kind) {
+			for _, subject := range as[rbacv1.ClusterRoleBinding](t, o).Subjects {
+				if subject.Name == rayClient && o.GetName() != rayClient {
+					t.Errorf("%s %s binds the Ray client ServiceAccount", kind, o.GetName())
+				}
+			}
+		}
+	}
+
 	// Static checks over every rendering: nobody gets delete or wildcards.
 	for name, flags := range map[string][]string{"defaults": nil, "all optional": allOptional} {
 		r := render(t, release, flags...)
@@ -177,7 +242,7 @@ func TestRBACLeastPrivilege(t *testing.T) {
 	}
 
 	// cert-manager: the webhook writes nothing but policy reload Events.
-	r := render(t, release, allOptional...)
+	r = render(t, release, allOptional...)
 	if role := r.lookup("Role", webhook); role == nil {
 		t.Errorf("cert-manager mode renders no Role for the webhook's policy reload Events")
 	} else {

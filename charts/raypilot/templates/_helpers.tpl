@@ -44,6 +44,8 @@ app.kubernetes.io/component: {{ .component }}
 
 {{- define "raypilot.webhookName" -}}{{ include "raypilot.fullname" . }}-webhook{{- end -}}
 {{- define "raypilot.scalerName" -}}{{ include "raypilot.fullname" . }}-scaler{{- end -}}
+{{/* The Ray client ServiceAccount: its tokens go to Ray GCSes with Kubernetes token authentication (scaler.rayKubernetesAuth.enabled). */}}
+{{- define "raypilot.rayClientName" -}}{{ include "raypilot.fullname" . }}-ray-client{{- end -}}
 {{- define "raypilot.policyName" -}}{{ include "raypilot.fullname" . }}-policy{{- end -}}
 {{/* Both webhook configurations share this name (one is mutating, one validating). */}}
 {{- define "raypilot.webhookConfigName" -}}{{ include "raypilot.fullname" . }}{{- end -}}
