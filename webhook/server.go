@@ -25,6 +25,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/raypilot/raypilot/api/v1alpha1"
+	"github.com/raypilot/raypilot/internal/eventnote"
 	"github.com/raypilot/raypilot/policyfile"
 	"github.com/raypilot/raypilot/webhook/certrotate"
 	"github.com/raypilot/raypilot/webhook/tlsserver"
@@ -135,7 +136,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log *zap.Logger) e
 		return err
 	}
 	if opts.PolicyConfigMap.Name != "" {
-		policy.OnReport(policyfile.EventReporter(mgr.GetEventRecorder("raypilot-webhook"), opts.PolicyConfigMap, mgr.GetAPIReader(), log.Named("policy")))
+		policy.OnReport(policyfile.EventReporter(eventnote.Bounded(mgr.GetEventRecorder("raypilot-webhook")), opts.PolicyConfigMap, mgr.GetAPIReader(), log.Named("policy")))
 	}
 	if selfManaged {
 		rot, err := certrotate.New(opts.SelfManaged, mgr, log.Named("certificates"))
