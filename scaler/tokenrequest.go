@@ -145,33 +145,34 @@ func (s *serviceAccountTokens) request(ctx context.Context) (string, time.Durati
 	}
 	token := tr.Status.Token
 	if token == "" {
-		return "", 0, fmt.Errorf("%s: the API server answered without a token", s)
+		return "", 0, errors.New("the API server answered the TokenRequest without a token")
 	}
 	if err := gcs.ValidateToken(token); err != nil {
-		return "", 0, fmt.Errorf("%s: %w", s, err)
+		return "", 0, fmt.Errorf("the token the TokenRequest API issued: %w", err)
 	}
 	lifetime := tr.Status.ExpirationTimestamp.Sub(start)
 	if granted := tr.Spec.ExpirationSeconds; granted != nil && *granted > 0 {
 		lifetime = min(lifetime, time.Duration(*granted)*time.Second)
 	}
 	if lifetime <= rayClientTokenMargin {
-		return "", 0, fmt.Errorf("%s: the token expires at %s, too soon to use (is the clock of raypilot's node right?)",
-			s, tr.Status.ExpirationTimestamp.UTC().Format(time.RFC3339))
+		return "", 0, fmt.Errorf("the TokenRequest API issued a token that expires at %s, too soon to use (is the clock of raypilot's node right?)",
+			tr.Status.ExpirationTimestamp.UTC().Format(time.RFC3339))
 	}
 	return token, lifetime, nil
 }
 
-// explain wraps a TokenRequest error with the fix.
+// explain wraps a TokenRequest error with the fix. The caller (gcs, or
+// the test) names the ServiceAccount in front.
 func (s *serviceAccountTokens) explain(err error) error {
 	switch {
 	case apierrors.IsForbidden(err):
-		return fmt.Errorf("%s: %w; raypilot's ServiceAccount needs create on serviceaccounts/token for %s in namespace %s "+
-			"(the Helm chart's Role with scaler.rayKubernetesAuth.enabled=true)", s, err, s.sa.Name, s.sa.Namespace)
+		return fmt.Errorf("TokenRequest: %w; raypilot's ServiceAccount needs create on serviceaccounts/token for %s in namespace %s "+
+			"(the Helm chart's Role with scaler.rayKubernetesAuth.enabled=true)", err, s.sa.Name, s.sa.Namespace)
 	case apierrors.IsNotFound(err):
-		return fmt.Errorf("%s: %w; create the ServiceAccount (the Helm chart does with scaler.rayKubernetesAuth.enabled=true) "+
-			"or point --ray-client-service-account at an existing one", s, err)
+		return fmt.Errorf("TokenRequest: %w; create ServiceAccount %s (the Helm chart does with scaler.rayKubernetesAuth.enabled=true) "+
+			"or point --ray-client-service-account at an existing one", err, s.sa)
 	default:
-		return fmt.Errorf("%s: %w", s, err)
+		return fmt.Errorf("TokenRequest for ServiceAccount %s: %w", s.sa, err)
 	}
 }
 
