@@ -19,12 +19,14 @@ import (
 const versionRecheck = time.Minute
 
 // checkRayVersion asks the GCS its Ray version (once per connection and
-// versionRecheck) and reports whether the scaler may act on the cluster.
+// versionRecheck, every round while refused) and reports whether the scaler may act on the cluster.
 // A refused version gets one UnsupportedRay Event until it changes; the
 // cluster is left alone: no patch, no drain, no report. An error means the
 // GCS could not be asked.
 func (r *Reconciler) checkRayVersion(ctx context.Context, rc *rayv1.RayCluster, mem *clusterMemory, c *conn, now time.Time, log *zap.Logger) (bool, error) {
-	if c.compat == nil || now.Sub(c.checked) >= versionRecheck {
+	// A refused cluster is asked every round: that call is all the scaler
+	// does for it, and an upgraded head is served at once.
+	if c.compat == nil || !c.compat.Supported || now.Sub(c.checked) >= versionRecheck {
 		version, err := c.RayVersion(ctx)
 		switch {
 		case errors.Is(err, gcs.ErrUnsupportedRay):
