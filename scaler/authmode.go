@@ -56,7 +56,8 @@ const (
 	// nothing otherwise.
 	modeTokenIfAvailable
 	// modeKubernetes: the GCS checks the caller's Kubernetes
-	// ServiceAccount token; the scaler sends its own.
+	// ServiceAccount token; the scaler sends the Ray client
+	// ServiceAccount's, never its own, and refuses the cluster without one.
 	modeKubernetes
 )
 
@@ -81,8 +82,10 @@ type modeDecision struct {
 //     478a30b1a3aa31294ea450490143d57a356ecc18), while later ones, which
 //     know only "token" (same file at commit
 //     0718d5b02581bfef3960d8e37c4d6484f7c368f9), treat it as disabled, as
-//     they treat every other value; sending the scaler's token to such a
-//     GCS is harmless.
+//     they treat every other value. The scaler cannot tell the builds
+//     apart and takes "k8s" as Kubernetes mode: it sends the Ray client
+//     ServiceAccount's token, which such a GCS ignores, or, with
+//     Kubernetes mode off, refuses the cluster (remove the variable).
 //   - Unset: Ray's default for the version (see rayTokenIfAvailable).
 func rayAuthModeFor(env *rayEnv, rayVersion *version.Version) (modeDecision, error) {
 	k8s, k8sSet, err := env.literal(envRayK8sTokenAuth)

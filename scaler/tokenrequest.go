@@ -131,8 +131,11 @@ func (s *serviceAccountTokens) Token(ctx context.Context) (string, error) {
 
 // request asks the TokenRequest API for a token and returns it with the
 // lifetime granted: the shorter of what the API server says it granted
-// (spec.expirationSeconds of the answer) and the time left until its
-// expirationTimestamp by the local clock.
+// (spec.expirationSeconds of the answer, which it lowers to its
+// --service-account-max-token-expiration: TokenREST.Create in Kubernetes'
+// pkg/registry/core/serviceaccount/storage/token.go, which also fills in
+// its own audiences when none are asked for) and the time left until the
+// token's expirationTimestamp by the local clock.
 func (s *serviceAccountTokens) request(ctx context.Context) (string, time.Duration, error) {
 	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: s.sa.Namespace, Name: s.sa.Name}}
 	tr := &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{
