@@ -164,7 +164,7 @@ func runAuthCases(t *testing.T, cases []authCase) {
 						t.Fatalf("Kubernetes mode off: got %s, error %v; want errKubernetesAuthOff and no credential", auth, err)
 					}
 					for _, want := range []string{"scaler.rayKubernetesAuth.enabled=true", "--ray-client-service-account",
-						"never sends its own ServiceAccount token", tt.pod.Namespace + "/" + tt.pod.Name} {
+						"never its own ServiceAccount token", tt.pod.Namespace + "/" + tt.pod.Name} {
 						if !strings.Contains(err.Error(), want) {
 							t.Errorf("Kubernetes mode off: error %q does not contain %q", err, want)
 						}

@@ -45,14 +45,11 @@ const (
 // errKubernetesAuthOff marks the refusal to connect to a cluster that
 // delegates Ray's token authentication to Kubernetes while raypilot has no
 // Ray client ServiceAccount.
-var errKubernetesAuthOff = errors.New("the cluster delegates Ray's token authentication to Kubernetes " +
-	"(the GCS accepts any Kubernetes token of a user allowed on the RayCluster), and Kubernetes mode is off in raypilot, " +
-	"so raypilot sends no token and does not connect; raypilot never sends its own ServiceAccount token, " +
-	"which whoever runs the head pod could capture and use against the Kubernetes API. " +
-	"Turn Kubernetes mode on with the Helm chart value scaler.rayKubernetesAuth.enabled=true " +
-	"(flag --ray-client-service-account NAMESPACE/NAME): raypilot then sends short-lived tokens of a dedicated ServiceAccount " +
-	"that may do nothing but be a Ray user (verbs ray:write and ray-user on rayclusters.ray.io). " +
-	"Or run the cluster with Ray's shared token (RAY_AUTH_MODE=token without RAY_ENABLE_K8S_TOKEN_AUTH)")
+var errKubernetesAuthOff = errors.New("the cluster delegates Ray's token authentication to Kubernetes and raypilot's Kubernetes mode is off, " +
+	"so raypilot does not connect and sends no token (never its own ServiceAccount token, which the head pod could capture); " +
+	"turn Kubernetes mode on with the Helm chart value scaler.rayKubernetesAuth.enabled=true (flag --ray-client-service-account NAMESPACE/NAME) " +
+	"to send short-lived tokens of a ServiceAccount allowed only ray:write and ray-user on rayclusters.ray.io, " +
+	"or run the cluster with Ray's shared token (RAY_AUTH_MODE=token without RAY_ENABLE_K8S_TOKEN_AUTH)")
 
 // tokenRequester is the part of a controller-runtime client that creates
 // subresources: SubResource("token").Create is the TokenRequest API.

@@ -531,6 +531,11 @@ func TestKubernetesModeOffSendsNothing(t *testing.T) {
 			t.Errorf("event %q does not contain %q", events[0], want)
 		}
 	}
+	// Whole within the API server's 1024 characters for a note, with room
+	// for long namespace and pod names.
+	if n := len(events[0]); n > 850 {
+		t.Errorf("the Event has %d characters; the API server keeps 1024 of a note", n)
+	}
 }
 
 // TestNoCodeReadsTheScalersOwnToken guards the design: no code of the

@@ -228,10 +228,16 @@ func TestErrUnauthenticatedExplainsEveryMode(t *testing.T) {
 		"RAY_AUTH_MODE=token", "spec.authOptions", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH", "~/.ray/auth_token",
 		"2.61", "RAY_AUTH_MODE=disabled", AuthTokenSecretKey, "restart the head pod",
 		"RAY_ENABLE_K8S_TOKEN_AUTH=true", "enableK8sTokenAuth", "RAY_AUTH_MODE=k8s", "ray:write", "ray-user",
-		"rayclusters.ray.io", "tokenreviews", "subjectaccessreviews",
+		"rayclusters.ray.io", "tokenreviews", "subjectaccessreviews", "Ray client ServiceAccount", "RAY_CLUSTER_NAME",
 	} {
 		if !strings.Contains(ErrUnauthenticated.Error(), want) {
 			t.Errorf("ErrUnauthenticated does not mention %q", want)
 		}
+	}
+	// The scaler's Event quotes it after the address and the RPC, and
+	// before the GCS's own message, within the API server's 1024
+	// characters for an Event note.
+	if n := len(ErrUnauthenticated.Error()); n > 800 {
+		t.Errorf("ErrUnauthenticated has %d characters; keep it under 800 so that the Event keeps it whole", n)
 	}
 }

@@ -18,16 +18,13 @@ var ErrUnsupportedRay = errors.New("Ray older than 2.7 is not supported: " +
 // runs with Ray token authentication and the credential raypilot sent was
 // missing or refused. Its text covers every mode, as the GCS does not say
 // which it runs (docs/ray-auth.md has the details).
-var ErrUnauthenticated = errors.New("the GCS refused raypilot's credential (Ray token authentication, Ray 2.52 and later). " +
-	"Shared token (RAY_AUTH_MODE=token, spec.authOptions.mode: token, and on Ray 2.61 and later, per Ray's docs, every cluster that does not set RAY_AUTH_MODE=disabled): " +
-	"raypilot sends the token the head's Ray container reads, from RAY_AUTH_TOKEN, else the file at RAY_AUTH_TOKEN_PATH, else ~/.ray/auth_token, " +
-	"each taken from the Secret behind it (KubeRay's authOptions Secret, key " + AuthTokenSecretKey + "); " +
-	"the GCS keeps the token it started with, so after changing that Secret restart the head pod. " +
-	"Kubernetes token authentication (RAY_ENABLE_K8S_TOKEN_AUTH=true, spec.authOptions.enableK8sTokenAuth, or RAY_AUTH_MODE=k8s on early builds): " +
-	"raypilot sends a short-lived token of its Ray client ServiceAccount (never its own; Helm chart value scaler.rayKubernetesAuth.enabled=true, " +
-	"flag --ray-client-service-account), which needs verb ray:write (ray-user on early builds) on rayclusters.ray.io (the chart's <release>-ray-client ClusterRole grants both), " +
-	"the head's ServiceAccount needs create on tokenreviews and subjectaccessreviews, " +
-	"and the head's Ray container needs RAY_CLUSTER_NAME and RAY_CLUSTER_NAMESPACE (KubeRay v1.6 and later set them)")
+var ErrUnauthenticated = errors.New("the GCS refused raypilot's credential (Ray token authentication, Ray 2.52+; docs/ray-auth.md). " +
+	"Shared token (RAY_AUTH_MODE=token, spec.authOptions, or unset from Ray 2.61 on unless RAY_AUTH_MODE=disabled): " +
+	"raypilot sends the head's token (RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token, from its Secret; " +
+	"key " + AuthTokenSecretKey + " with authOptions); the GCS keeps its first token, so restart the head pod after changing the Secret. " +
+	"Kubernetes mode (RAY_ENABLE_K8S_TOKEN_AUTH=true, enableK8sTokenAuth, RAY_AUTH_MODE=k8s): raypilot sends a token of its Ray client ServiceAccount, " +
+	"which needs ray:write (ray-user on early builds) on rayclusters.ray.io; the head's ServiceAccount needs create on tokenreviews and subjectaccessreviews, " +
+	"and its Ray container RAY_CLUSTER_NAME and RAY_CLUSTER_NAMESPACE")
 
 // wrapRPCError adds the GCS address and the RPC name to err, maps
 // UNIMPLEMENTED to ErrUnsupportedRay and UNAUTHENTICATED to
