@@ -73,10 +73,11 @@ type serviceAccountTokens struct {
 
 	mu        sync.Mutex
 	token     string
-	refreshAt time.Time // a new token is requested from then on
-	expiresAt time.Time // the token is not sent from then on (margin included)
-	failedAt  time.Time // the last TokenRequest that failed, for rayClientTokenRetry
-	failure   error
+	refreshAt time.Time     // a new token is requested from then on
+	expiresAt time.Time     // the token is not sent from then on (margin included)
+	failedAt  time.Time     // the last TokenRequest that failed, for rayClientTokenRetry
+	failure   error         // its error
+	inflight  chan struct{} // closed when the TokenRequest in flight ends; nil when none is
 }
 
 var _ gcs.TokenSource = (*serviceAccountTokens)(nil)
@@ -91,31 +92,64 @@ func newServiceAccountTokens(c tokenRequester, sa types.NamespacedName, now func
 }
 
 // Token returns a token of the ServiceAccount, requesting a new one when
-// the cached one is past 80% of its lifetime. When that request fails, the
-// cached token is still returned while it is valid; otherwise the error,
+// the cached one is past 80% of its lifetime. One request is in flight at
+// a time: meanwhile the others get the current token while it is valid, or
+// wait for the request (until their ctx ends). When a request fails, the
+// current token is still returned while it is valid; otherwise the error,
 // which is also returned without a new request for rayClientTokenRetry
-// unless the failure was ctx's own.
+// unless the failure was the requester's ctx's own.
 func (s *serviceAccountTokens) Token(ctx context.Context) (string, error) {
+	for {
+		s.mu.Lock()
+		now := s.now()
+		current := s.token
+		valid := current != "" && now.Before(s.expiresAt)
+		switch {
+		case valid && now.Before(s.refreshAt):
+			s.mu.Unlock()
+			return current, nil
+		case s.failure != nil && now.Sub(s.failedAt) < rayClientTokenRetry:
+			failure := s.failure
+			s.mu.Unlock()
+			if valid {
+				return current, nil
+			}
+			return "", failure
+		case s.inflight != nil && valid:
+			s.mu.Unlock()
+			return current, nil
+		case s.inflight != nil:
+			wait := s.inflight
+			s.mu.Unlock()
+			select {
+			case <-wait:
+				continue
+			case <-ctx.Done():
+				return "", fmt.Errorf("wait for the TokenRequest in flight: %w", ctx.Err())
+			}
+		}
+		done := make(chan struct{})
+		s.inflight = done
+		s.mu.Unlock()
+		return s.refresh(ctx, done, now, current, valid)
+	}
+}
+
+// refresh makes the TokenRequest that Token started (done is its inflight
+// channel) and records its outcome. now is when it started, current the
+// token until then and valid whether that one may still be sent.
+func (s *serviceAccountTokens) refresh(ctx context.Context, done chan struct{}, now time.Time, current string, valid bool) (string, error) {
+	token, lifetime, err := s.request(ctx)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now := s.now()
-	valid := s.token != "" && now.Before(s.expiresAt)
-	if valid && now.Before(s.refreshAt) {
-		return s.token, nil
-	}
-	if s.failure != nil && now.Sub(s.failedAt) < rayClientTokenRetry {
-		if valid {
-			return s.token, nil
-		}
-		return "", s.failure
-	}
-	token, lifetime, err := s.request(ctx)
+	s.inflight = nil
+	close(done)
 	if err != nil {
 		if ctx.Err() == nil {
 			s.failure, s.failedAt = err, now
 		}
 		if valid {
-			return s.token, nil
+			return current, nil
 		}
 		return "", err
 	}

@@ -339,7 +339,8 @@ func TestServiceAccountTokensFailure(t *testing.T) {
 }
 
 // TestServiceAccountTokensShared: concurrent callers (every cluster's
-// connection) share one TokenRequest.
+// connection) share one TokenRequest, and a slow refresh holds up no caller
+// while the current token is valid.
 func TestServiceAccountTokensShared(t *testing.T) {
 	clock := newTestClock()
 	api := newFakeTokenAPI(t, clock, rayClientSA)
@@ -358,6 +359,60 @@ func TestServiceAccountTokensShared(t *testing.T) {
 	if n := api.requests(); n != 1 {
 		t.Errorf("%d TokenRequests for 32 concurrent callers, want 1", n)
 	}
+
+	// A refresh in flight on a slow API server: the others get the current
+	// token at once, while it is valid.
+	api.mu.Lock()
+	api.block = make(chan struct{})
+	api.mu.Unlock()
+	clock.advance(500 * time.Second)
+	refreshed := make(chan error, 1)
+	go func() {
+		got, err := src.Token(context.Background())
+		if err == nil && got != api.token(2) {
+			err = errors.New("the refresh did not return the new token")
+		}
+		refreshed <- err
+	}()
+	for !inflight(src) {
+		time.Sleep(time.Millisecond)
+	}
+	if got, err := src.Token(context.Background()); err != nil || got != api.token(1) {
+		t.Errorf("during a refresh: got the current token %t, error %v", got == api.token(1), err)
+	}
+	// Once the current token has expired, callers wait for the refresh,
+	// as long as their context lets them.
+	clock.advance(100 * time.Second)
+	short, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if _, err := src.Token(short); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("waiting for a refresh past the caller's deadline: error %v", err)
+	}
+	waited := make(chan string, 1)
+	go func() {
+		got, _ := src.Token(context.Background())
+		waited <- got
+	}()
+	api.mu.Lock()
+	close(api.block)
+	api.block = nil
+	api.mu.Unlock()
+	if err := <-refreshed; err != nil {
+		t.Error(err)
+	}
+	if got := <-waited; got != api.token(2) {
+		t.Errorf("a caller waiting for the refresh did not get its token")
+	}
+	if n := api.requests(); n != 2 {
+		t.Errorf("%d TokenRequests, want 2", n)
+	}
+}
+
+// inflight says whether a TokenRequest of src is in flight.
+func inflight(src *serviceAccountTokens) bool {
+	src.mu.Lock()
+	defer src.mu.Unlock()
+	return src.inflight != nil
 }
 
 // TestScalerOwnTokenNeverSent drives connections.get and two RPCs for a
