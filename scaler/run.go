@@ -30,6 +30,7 @@ import (
 
 	"github.com/raypilot/raypilot/defaults"
 	"github.com/raypilot/raypilot/internal/lease"
+	"github.com/raypilot/raypilot/internal/eventnote"
 	"github.com/raypilot/raypilot/policyfile"
 	"github.com/raypilot/raypilot/scaler/gcs"
 )
@@ -120,7 +121,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log *zap.Logger) e
 			return err
 		}
 		if opts.PolicyConfigMap.Name != "" {
-			opts.PolicyFile.OnReport(policyfile.EventReporter(mgr.GetEventRecorder("raypilot-scaler"), opts.PolicyConfigMap, mgr.GetAPIReader(), log.Named("policy")))
+			opts.PolicyFile.OnReport(policyfile.EventReporter(eventnote.Bounded(mgr.GetEventRecorder("raypilot-scaler")), opts.PolicyConfigMap, mgr.GetAPIReader(), log.Named("policy")))
 		}
 		go opts.PolicyFile.Watch(ctx, opts.PolicyPollInterval)
 	}
@@ -135,7 +136,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log *zap.Logger) e
 		rayClient = newServiceAccountTokens(mgr.GetClient(), opts.RayClientServiceAccount, nil)
 	}
 	r := &Reconciler{
-		Client: mgr.GetClient(), Events: mgr.GetEventRecorder("raypilot-scaler"), Log: log.Named("scaler"),
+		Client: mgr.GetClient(), Events: eventnote.Bounded(mgr.GetEventRecorder("raypilot-scaler")), Log: log.Named("scaler"),
 		Policy: opts.Policy, Interval: opts.Interval, Now: time.Now, metrics: m,
 		memory: map[types.NamespacedName]*clusterMemory{},
 		conns: &connections{clients: map[types.NamespacedName]*conn{}, proxy: opts.GCSProxy,
