@@ -29,8 +29,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/raypilot/raypilot/defaults"
-	"github.com/raypilot/raypilot/internal/lease"
 	"github.com/raypilot/raypilot/internal/eventnote"
+	"github.com/raypilot/raypilot/internal/lease"
 	"github.com/raypilot/raypilot/policyfile"
 	"github.com/raypilot/raypilot/scaler/gcs"
 )
