@@ -45,8 +45,10 @@ func (n *node) reported(now time.Time) bool { return !now.Before(n.firstReport) 
 
 // settings are what a test may change per cluster through the control API.
 type settings struct {
-	// RayVersion is what NodeInfoGcsService.CheckAlive reports.
+	// RayVersion is what NodeInfoGcsService.CheckAlive reports: set by a
+	// test (versionSet), else the head image's Ray version.
 	RayVersion string
+	versionSet bool
 	// FirstReport is how long a new node goes without a load report.
 	FirstReport time.Duration
 	// DrainWindow is the least time an accepted drain shows DRAINING.
@@ -146,6 +148,13 @@ func (c *cluster) syncPods(pods []*corev1.Pod, secrets secretSource, now time.Ti
 			c.dead = nil
 		}
 		c.headUID = head.UID
+		if !c.settings.versionSet {
+			// A GCS reports the version it was built as: the head image's.
+			c.settings.RayVersion = defaultRayVersion
+			if v := imageRayVersion(head); v != "" {
+				c.settings.RayVersion = v
+			}
+		}
 	}
 	c.auth.sync(head, secrets)
 	c.advance(now)

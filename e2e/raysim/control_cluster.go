@@ -188,7 +188,7 @@ func (b settingsBody) validate() error {
 
 func (b settingsBody) apply(st *settings) {
 	if b.RayVersion != nil {
-		st.RayVersion = *b.RayVersion
+		st.RayVersion, st.versionSet = *b.RayVersion, true
 	}
 	if b.FirstReportDelaySeconds != nil {
 		st.FirstReport = time.Duration(*b.FirstReportDelaySeconds * float64(time.Second))

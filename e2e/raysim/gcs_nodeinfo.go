@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/raypilot/raypilot/scaler/gcs/rpcpb/nodeinfopb"
 )
@@ -18,7 +19,8 @@ type nodeInfoService struct {
 }
 
 // CheckAlive reports the Ray version the GCS was built as (kRayVersion):
-// the cluster's setting, "2.52.0" unless a test set another.
+// the head image's release, unless a test set another ("2.52.0" when the
+// image names none).
 func (s *nodeInfoService) CheckAlive(ctx context.Context, _ *nodeinfopb.CheckAliveRequest) (*nodeinfopb.CheckAliveReply, error) {
 	c, err := s.sim.clusterOf(ctx)
 	if err != nil {
@@ -26,6 +28,11 @@ func (s *nodeInfoService) CheckAlive(ctx context.Context, _ *nodeinfopb.CheckAli
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if !c.settings.versionSet && c.headUID == "" {
+		// The version comes from the head pod's image; raysim has not seen
+		// the head yet (its watch lags), so there is no GCS to answer.
+		return nil, status.Errorf(codes.Unavailable, "no GCS for %s/%s yet: its head pod is not running", c.namespace, c.name)
+	}
 	return &nodeinfopb.CheckAliveReply{Status: &nodeinfopb.GcsStatus{}, RayVersion: c.settings.RayVersion}, nil
 }
 

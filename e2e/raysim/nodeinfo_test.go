@@ -6,24 +6,40 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/raypilot/raypilot/scaler/gcs/rpcpb"
 	"github.com/raypilot/raypilot/scaler/gcs/rpcpb/nodeinfopb"
 )
 
-// CheckAlive reports 2.52.0 unless a test presents another Ray version.
+// CheckAlive reports the head image's Ray version (2.52.0 when the image
+// names none) unless a test presents another; without a head there is no
+// GCS to ask.
 func TestCheckAliveRayVersion(t *testing.T) {
 	s := New(nil)
 	_, ni := clients(t, s, "ns", "c")
+	if _, err := ni.CheckAlive(context.Background(), &nodeinfopb.CheckAliveRequest{}); status.Code(err) != codes.Unavailable {
+		t.Fatalf("CheckAlive before the head pod: %v, want UNAVAILABLE", err)
+	}
+	head := pod("h-1", "headgroup", "head", "1")
+	s.SyncPods("ns", "c", []*corev1.Pod{head})
 	reply, err := ni.CheckAlive(context.Background(), &nodeinfopb.CheckAliveRequest{})
 	if err != nil || reply.RayVersion != "2.52.0" || reply.Status.GetCode() != 0 {
 		t.Fatalf("CheckAlive = %v %v", reply, err)
 	}
-	if code, body := control(t, s.Handler(), "PUT", "/v1/clusters/ns/c/settings", `{"rayVersion":"2.9.3"}`); code != http.StatusNoContent {
+	// A new head pod is a new GCS, built as its image says.
+	head2 := pod("h-2", "headgroup", "head", "1")
+	head2.Spec.Containers[0].Image = "rayproject/ray:2.9.3-py311"
+	s.SyncPods("ns", "c", []*corev1.Pod{head2})
+	if reply, _ = ni.CheckAlive(context.Background(), &nodeinfopb.CheckAliveRequest{}); reply.RayVersion != "2.9.3" {
+		t.Errorf("head image ray:2.9.3-py311: CheckAlive says %q", reply.RayVersion)
+	}
+	if code, body := control(t, s.Handler(), "PUT", "/v1/clusters/ns/c/settings", `{"rayVersion":"2.6.3"}`); code != http.StatusNoContent {
 		t.Fatalf("PUT settings: %d %s", code, body)
 	}
-	if reply, _ = ni.CheckAlive(context.Background(), &nodeinfopb.CheckAliveRequest{}); reply.RayVersion != "2.9.3" {
+	if reply, _ = ni.CheckAlive(context.Background(), &nodeinfopb.CheckAliveRequest{}); reply.RayVersion != "2.6.3" {
 		t.Errorf("after the setting: %q", reply.RayVersion)
 	}
 	for _, bad := range []string{`{"rayVersion":""}`, `{"drainWindowSeconds":-1}`, `{"firstReportDelaySeconds":7200}`, `{"bogus":1}`} {
