@@ -12,6 +12,22 @@
 # reaches them through its HTTP_PROXY setting (raysim's dashboard proxy).
 #
 #   hack/local-cluster.sh up     start (idempotent); last line: the env file
+#   hack/local-cluster.sh up --pods
+#                                the same control plane plus ONE real node
+#                                (hack/node: containerd, runc, CNI bridge,
+#                                kubelet, kube-proxy; root needed, missing
+#                                Debian packages installed with apt-get), and
+#                                raypilot's chart installed with its defaults:
+#                                webhook and scaler run as pods of the image
+#                                hack/image builds, on that node (tainted
+#                                raypilot.io/real-node; hack/node/values.yaml
+#                                adds the toleration, nodeSelector, pull
+#                                policy Never and the scaler's
+#                                --gcs-proxy-address, raysim on the bridge's
+#                                gateway). Ray pods stay on kwok nodes. The
+#                                API server listens on all addresses and is
+#                                advertised on the bridge's gateway, so the
+#                                kubernetes Service reaches it from pods.
 #   hack/local-cluster.sh env    print the env file's path
 #   hack/local-cluster.sh down   stop what `up` started, by PID; remove state
 #
@@ -51,6 +67,18 @@ NODES=${RAYPILOT_NODES:-3}
 RELEASE_NAMESPACE=raypilot-system
 # Start order; `down` stops in reverse.
 components=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok kuberay-operator raypilot-webhook raysim raypilot-scaler)
+# --pods: the webhook and scaler are pods on a real node instead.
+pods_components=(etcd kube-apiserver kube-controller-manager kube-scheduler containerd kubelet kube-proxy kwok kuberay-operator raysim)
+PODS=
+# shellcheck source=node/node.sh
+source "$here/node/node.sh"
+# pods_mode: switch to the --pods component list (from `up --pods`, or a
+# state folder that `up --pods` made).
+pods_mode() {
+  PODS=1
+  components=("${pods_components[@]}")
+}
+[[ -f $state/pods-mode ]] && pods_mode
 
 log() { echo "local-cluster: $*" >&2; }
 
@@ -102,7 +130,7 @@ pki() {
   for svc in apiserver webhook; do
     openssl req -newkey rsa:2048 -nodes -subj "/CN=$svc" -keyout "$d/$svc.key" -out "$d/$svc.csr" 2>/dev/null
     openssl x509 -req -in "$d/$svc.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial -days 30 \
-      -extfile <(printf "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc\nextendedKeyUsage=serverAuth") \
+      -extfile <(printf "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc%s\nextendedKeyUsage=serverAuth" "${PODS:+,IP:10.96.0.1,IP:$POD_GATEWAY}") \
       -out "$d/$svc.crt" 2>/dev/null
   done
   mkdir -p "$d/webhook-serving"
@@ -157,13 +185,17 @@ start_component() {
       ;;
     kube-apiserver)
       log "starting kube-apiserver on https://127.0.0.1:$APISERVER_PORT"
+      # --pods: pods reach it through the kubernetes Service, whose endpoint
+      # is the bridge's gateway (the lease reconciler writes it).
+      local bind=127.0.0.1 advertise=127.0.0.1 reconciler=none
+      [[ -n $PODS ]] && { bind=0.0.0.0; advertise=$POD_GATEWAY; reconciler=lease; }
       start kube-apiserver "$bin/kube-apiserver" --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
-        --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$APISERVER_PORT" \
+        --bind-address "$bind" --advertise-address "$advertise" --secure-port "$APISERVER_PORT" \
         --tls-cert-file "$d/apiserver.crt" --tls-private-key-file "$d/apiserver.key" --client-ca-file "$d/ca.crt" \
         --token-auth-file "$d/tokens.csv" --authorization-mode RBAC \
         --service-account-issuer https://kubernetes.default.svc.cluster.local \
         --service-account-key-file "$d/sa.pub" --service-account-signing-key-file "$d/sa.key" \
-        --service-cluster-ip-range 10.96.0.0/16 --allow-privileged=true --endpoint-reconciler-type none
+        --service-cluster-ip-range 10.96.0.0/16 --allow-privileged=true --endpoint-reconciler-type "$reconciler"
       wait_for kube-apiserver 240 kubectl_ get --raw /readyz
       ;;
     kube-controller-manager)
@@ -216,8 +248,11 @@ start_component() {
       ;;
     raysim)
       log "starting raysim (Ray GCS simulator)"
+      # --pods: the scaler pod reaches its gRPC port on the bridge's gateway.
+      local grpc_host=127.0.0.1
+      [[ -n $PODS ]] && grpc_host=$POD_GATEWAY
       start raysim "$state/raysim" --kubeconfig "$state/kubeconfig" \
-        --grpc-address "127.0.0.1:$RAYSIM_GRPC_PORT" --http-address "127.0.0.1:$RAYSIM_HTTP_PORT" \
+        --grpc-address "$grpc_host:$RAYSIM_GRPC_PORT" --http-address "127.0.0.1:$RAYSIM_HTTP_PORT" \
         --dashboard-address "127.0.0.1:$RAYSIM_DASHBOARD_PORT"
       wait_for raysim 60 curl -fsS "http://127.0.0.1:$RAYSIM_HTTP_PORT/v1/clusters/default/none/state"
       # Listening: a request naming no Ray pod gets its 502.
@@ -231,6 +266,7 @@ start_component() {
         --health-probe-bind-address "127.0.0.1:$((WEBHOOK_PORT + 2))"
       wait_for "raypilot scaler" 60 curl -fsS "http://127.0.0.1:$((WEBHOOK_PORT + 2))/readyz"
       ;;
+    containerd | kubelet | kube-proxy) node_start "$1" ;;
     *)
       log "unknown component $1 (one of: ${components[*]})"
       return 2
@@ -249,7 +285,16 @@ up() {
     return 0
   fi
   [[ -d $state ]] && { log "stale state in $state: cleaning up"; down >/dev/null; }
+  [[ -n $want_pods ]] && pods_mode
   mkdir -p "$state"/{pids,logs,etcd}
+  if [[ -n $PODS ]]; then
+    node_check
+    touch "$state/pods-mode"
+    node_packages
+    bin=$("$here/tools.sh" bin-dir etcd kube-apiserver kubectl kube-controller-manager kube-scheduler kwok kuberay-operator helm kubelet kube-proxy)
+    node_network
+    node_config
+  fi
   log "building raypilot"
   (cd "$root" && go build -o "$state/raypilot" ./cmd/raypilot && go build -o "$state/raysim" ./e2e/raysim/cmd/raysim)
   # The local control plane hands autoscaled clusters to the central scaler.
@@ -258,6 +303,8 @@ up() {
   # What `start COMPONENT` needs to start a component the same way later.
   printf 'policy=%q\nETCD_PORT=%q\nAPISERVER_PORT=%q\nWEBHOOK_PORT=%q\nRAYSIM_GRPC_PORT=%q\nRAYSIM_HTTP_PORT=%q\nRAYSIM_DASHBOARD_PORT=%q\n' \
     "$policy" "$ETCD_PORT" "$APISERVER_PORT" "$WEBHOOK_PORT" "$RAYSIM_GRPC_PORT" "$RAYSIM_HTTP_PORT" "$RAYSIM_DASHBOARD_PORT" >"$state/settings.env"
+  [[ -n $PODS ]] && printf 'POD_SUBNET=%q\nPOD_GATEWAY=%q\nPOD_BRIDGE=%q\nKUBELET_PORT=%q\nKUBE_PROXY_PORT=%q\n' \
+    "$POD_SUBNET" "$POD_GATEWAY" "$POD_BRIDGE" "$KUBELET_PORT" "$KUBE_PROXY_PORT" >>"$state/settings.env"
   pki
   kwok_config
   local d=$state/pki
@@ -265,6 +312,8 @@ up() {
   for c in "${components[@]}"; do
     start_component "$c"
     case $c in
+      containerd) node_images ;;
+      raysim) [[ -n $PODS ]] && chart_install_pods ;;
       kwok)
         for ((n = 0; n < NODES; n++)); do
           NODE_NAME=kwok-node-$n render "$here/local-cluster/node.yaml" | kubectl_ apply -f - >/dev/null
@@ -277,7 +326,7 @@ up() {
         kubectl_ apply --server-side -f "$kuberay/config/crd/bases" -f "$root/charts/raypilot/crds" >/dev/null
         wait_for "the CRDs" 120 kubectl_ wait --for condition=Established --timeout 5s crd --all
         wait_for "the default service account" 120 kubectl_ get serviceaccount default
-        chart_install
+        [[ -n $PODS ]] || chart_install
         ;;
     esac
   done
@@ -327,6 +376,24 @@ chart_install() {
   fi
 }
 
+# chart_install_pods (--pods): charts/raypilot with its defaults, the
+# webhook and scaler as pods on the real node; hack/node/values.yaml only
+# places them there and keeps the kubelet from pulling. Records how long
+# `helm install --wait` took (helm-install-seconds) for the e2e tier.
+chart_install_pods() {
+  log "installing charts/raypilot with Helm into $RELEASE_NAMESPACE (webhook and scaler pods on $NODE_NAME)"
+  local t0=$SECONDS
+  if ! "$bin/helm" --kubeconfig "$state/kubeconfig" upgrade --install raypilot "$root/charts/raypilot" \
+    --namespace "$RELEASE_NAMESPACE" --create-namespace --wait --timeout 3m \
+    -f "$here/node/values.yaml" --set "scaler.extraArgs={--gcs-proxy-address=$POD_GATEWAY:$RAYSIM_GRPC_PORT}" >"$state/logs/helm.log" 2>&1; then
+    cat "$state/logs/helm.log" >&2
+    kubectl_ -n "$RELEASE_NAMESPACE" get pods -o wide >&2 || true
+    return 1
+  fi
+  echo $((SECONDS - t0)) >"$state/helm-install-seconds"
+  log "chart ready in $((SECONDS - t0)) s"
+}
+
 # identity_kubeconfig SA: a kubeconfig with a token of ServiceAccount
 # raypilot-SA in the release namespace.
 identity_kubeconfig() {
@@ -349,6 +416,12 @@ KC
 }
 
 write_env() {
+  local pods_env=
+  [[ -n $PODS ]] && pods_env="# up --pods: webhook and scaler are pods on node $NODE_NAME.
+export RAYPILOT_PODS=1
+export RAYPILOT_POD_GATEWAY=$POD_GATEWAY
+export RAYPILOT_RAYSIM_GRPC_PORT=$RAYSIM_GRPC_PORT
+export RAYPILOT_CONTAINERD_ADDRESS=$state/node/containerd/containerd.sock"
   cat >"$envfile" <<ENV
 # raypilot local control plane: source this file.
 export KUBECONFIG="$state/kubeconfig"
@@ -357,6 +430,7 @@ export RAYSIM_URL="http://127.0.0.1:$RAYSIM_HTTP_PORT"
 # raysim's Ray dashboard, as the KubeRay operator reaches it, e.g.
 #   curl -x \$RAYSIM_DASHBOARD_PROXY http://<cluster>-head-svc.<ns>.svc.cluster.local:8265/api/serve/applications/
 export RAYSIM_DASHBOARD_PROXY="http://127.0.0.1:$RAYSIM_DASHBOARD_PORT"
+$pods_env
 ENV
 }
 
@@ -364,6 +438,11 @@ down() {
   if [[ ! -d $state ]]; then
     log "not running"
     return 0
+  fi
+  if [[ -n $PODS ]]; then
+    bin=$("$here/tools.sh" bin-dir kubelet kube-proxy 2>/dev/null || true)
+    [[ -f $state/settings.env ]] && source "$state/settings.env"
+    node_drain
   fi
   for ((i = ${#components[@]} - 1; i >= 0; i--)); do
     local c=${components[i]} pid
@@ -375,6 +454,7 @@ down() {
       kill -KILL "$pid" 2>/dev/null || true
     fi
   done
+  [[ -n $PODS ]] && node_cleanup
   rm -rf "$state"
   log "stopped; removed $state"
 }
@@ -428,14 +508,18 @@ start_one() {
 }
 
 usage() {
-  echo "usage: $0 up|down|env" >&2
+  echo "usage: $0 up [--pods]|down|env" >&2
   echo "       $0 stop COMPONENT [SIGNAL] | start COMPONENT | restart COMPONENT" >&2
   echo "       COMPONENT: ${components[*]}" >&2
   exit 2
 }
 
 case ${1:-} in
-  up) up ;;
+  up)
+    want_pods=
+    [[ ${2:-} == --pods ]] && want_pods=1
+    up
+    ;;
   down) down ;;
   env) echo "$envfile" ;;
   stop) [[ $# -ge 2 ]] || usage; stop_component "$2" "${3:-TERM}" ;;

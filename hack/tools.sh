@@ -2,7 +2,8 @@
 # Builds the pinned tools from the Go module proxy and caches them outside the
 # checkout, keyed by version: etcd, kube-apiserver, kubectl,
 # kube-controller-manager, kube-scheduler, kwok, the KubeRay operator
-# (kuberay-operator) and helm.
+# (kuberay-operator) and helm; on request (not built by default) kubelet
+# and kube-proxy, which only `hack/local-cluster.sh up --pods` uses.
 #
 #   hack/tools.sh build   [TOOL...]   build whatever is missing (default: all)
 #   hack/tools.sh bin-dir [TOOL...]   build if needed, then print the folder
@@ -49,6 +50,8 @@ import (
 	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
 	_ "k8s.io/kubernetes/cmd/kube-scheduler"
 	_ "k8s.io/kubernetes/cmd/kubectl"
+	_ "k8s.io/kubernetes/cmd/kubelet"
+	_ "k8s.io/kubernetes/cmd/kube-proxy"
 )
 GO
 }
@@ -134,7 +137,7 @@ go_install() {
 build_tool() {
   case $1 in
     etcd) build_etcd ;;
-    kube-apiserver | kubectl | kube-controller-manager | kube-scheduler) build_kubernetes "$1" ;;
+    kube-apiserver | kubectl | kube-controller-manager | kube-scheduler | kubelet | kube-proxy) build_kubernetes "$1" ;;
     kwok) go_install kwok sigs.k8s.io/kwok/cmd/kwok "$KWOK_VERSION" ;;
     kuberay-operator) go_install kuberay-operator github.com/ray-project/kuberay/ray-operator "$KUBERAY_VERSION" ;;
     helm) go_install helm helm.sh/helm/v3/cmd/helm "$HELM_VERSION" ;;
@@ -150,6 +153,11 @@ link_bin() {
   for b in kube-apiserver kubectl kube-controller-manager kube-scheduler; do
     ln -sfn "$k8s_dir/bin/$b" "$bin_dir/$b"
   done
+  # kubelet and kube-proxy only once built (hack/tools.sh build kubelet kube-proxy).
+  for b in kubelet kube-proxy; do
+    [[ -x $k8s_dir/bin/$b ]] && ln -sfn "$k8s_dir/bin/$b" "$bin_dir/$b"
+  done
+  return 0
   ln -sfn "$cache_root/kwok-$KWOK_VERSION/bin/kwok" "$bin_dir/kwok"
   ln -sfn "$cache_root/kuberay-operator-$KUBERAY_VERSION/bin/kuberay-operator" "$bin_dir/kuberay-operator"
   ln -sfn "$cache_root/helm-$HELM_VERSION/bin/helm" "$bin_dir/helm"
@@ -166,7 +174,7 @@ case $cmd in
     k8s=()
     for t in "${tools[@]}"; do
       case $t in
-        kube-apiserver | kubectl | kube-controller-manager | kube-scheduler) k8s+=("$t") ;;
+        kube-apiserver | kubectl | kube-controller-manager | kube-scheduler | kubelet | kube-proxy) k8s+=("$t") ;;
         *) build_tool "$t" ;;
       esac
     done
