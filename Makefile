@@ -14,7 +14,7 @@ FUZZTIME ?= 5m
 KUBERAY_TIER := cd test/kuberay && $(GO)
 KUBERAY_TIER_FLAGS := -mod=mod
 
-.PHONY: all build test unit tools generate lint fuzz clean demo cluster-up cluster-down bench chaos image image-push image-docker image-runtime
+.PHONY: all build test test-pods unit tools generate lint fuzz clean demo cluster-up cluster-down bench chaos image image-push image-docker image-runtime
 
 all: build
 
@@ -65,6 +65,12 @@ test: lint tools image-runtime image
 	RAYPILOT_TOOLS_BIN="$$(hack/tools.sh bin-dir)" $(GO) test -count=1 ./...
 	$(KUBERAY_TIER) test $(KUBERAY_TIER_FLAGS) -count=1 ./...
 	cd hack/image && $(GO) test -count=1 ./...
+
+## test-pods: the real-node tier (e2e/pods): hack/local-cluster.sh up --pods
+## (its own state folder and ports), the chart's pods on a real kubelet;
+## needs root (installs containerd, CNI plugins, conntrack with apt-get)
+test-pods: tools
+	RAYPILOT_PODS_E2E=1 RAYPILOT_TOOLS_BIN="$$(hack/tools.sh bin-dir)" $(GO) test -count=1 -timeout 30m ./e2e/pods
 
 ## chaos: fault-injection e2e on the local control plane (about 12 min; CI runs it)
 chaos: tools

@@ -188,14 +188,15 @@ start_component() {
       # --pods: pods reach it through the kubernetes Service, whose endpoint
       # is the bridge's gateway (the lease reconciler writes it).
       local bind=127.0.0.1 advertise=127.0.0.1 reconciler=none
-      [[ -n $PODS ]] && { bind=0.0.0.0; advertise=$POD_GATEWAY; reconciler=lease; }
+      local extra=()
+      [[ -n $PODS ]] && { bind=0.0.0.0; advertise=$POD_GATEWAY; reconciler=lease; extra=(--kubelet-preferred-address-types InternalIP); }
       start kube-apiserver "$bin/kube-apiserver" --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
         --bind-address "$bind" --advertise-address "$advertise" --secure-port "$APISERVER_PORT" \
         --tls-cert-file "$d/apiserver.crt" --tls-private-key-file "$d/apiserver.key" --client-ca-file "$d/ca.crt" \
         --token-auth-file "$d/tokens.csv" --authorization-mode RBAC \
         --service-account-issuer https://kubernetes.default.svc.cluster.local \
         --service-account-key-file "$d/sa.pub" --service-account-signing-key-file "$d/sa.key" \
-        --service-cluster-ip-range 10.96.0.0/16 --allow-privileged=true --endpoint-reconciler-type "$reconciler"
+        --service-cluster-ip-range 10.96.0.0/16 --allow-privileged=true --endpoint-reconciler-type "$reconciler" "${extra[@]}"
       wait_for kube-apiserver 240 kubectl_ get --raw /readyz
       ;;
     kube-controller-manager)
