@@ -221,12 +221,27 @@ func TestDrainingNodeIsNotCapacity(t *testing.T) {
 }
 
 // tokenSecret is the Secret with Ray's auth token (KubeRay's authOptions
-// layout: key auth_token).
+// layout: key auth_token), and a Role letting the chart's scaler read it,
+// as a platform team grants per namespace when the chart's cluster-wide
+// scaler.rayAuthTokenSecrets stays off.
 func tokenSecret(token string) string {
 	return fmt.Sprintf(`apiVersion: v1
 kind: Secret
 metadata: {name: ray-token}
 stringData: {auth_token: %q}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: raypilot-scaler-ray-token}
+rules:
+- {apiGroups: [""], resources: [secrets], resourceNames: [ray-token], verbs: [get]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: raypilot-scaler-ray-token}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: raypilot-scaler-ray-token}
+subjects:
+- {kind: ServiceAccount, name: raypilot-scaler, namespace: raypilot-system}
 `, token)
 }
 

@@ -43,11 +43,10 @@
 # State (PID files, logs, certificates, etcd data) lives in one folder:
 # $RAYPILOT_CLUSTER_DIR, default ~/.cache/raypilot/cluster.
 #
-# Differences from the chart's defaults, for tests: the scaler may read
-# Secrets (scaler.rayAuthTokenSecrets, for token-authenticated clusters) and
-# gives up on a drain call after $RAYPILOT_GCS_DRAIN_TIMEOUT (default 5s,
-# the chart's 30s), so that a raylet simulated as too slow is retried within
-# a test's patience.
+# One difference from the chart's defaults, for tests: the scaler gives up
+# on a drain call after $RAYPILOT_GCS_DRAIN_TIMEOUT (default 5s, the chart's
+# 30s), so that a raylet simulated as too slow is retried within a test's
+# patience.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -365,7 +364,7 @@ chart_install() {
   log "installing charts/raypilot with Helm into $RELEASE_NAMESPACE"
   "$bin/helm" --kubeconfig "$state/kubeconfig" upgrade --install raypilot "$root/charts/raypilot" \
     --namespace "$RELEASE_NAMESPACE" --create-namespace --wait --timeout 2m \
-    --set webhook.deploy=false --set scaler.deploy=false --set scaler.rayAuthTokenSecrets=true \
+    --set webhook.deploy=false --set scaler.deploy=false \
     --set webhook.clientConfig.url="https://127.0.0.1:$WEBHOOK_PORT" >"$state/logs/helm.log"
   local sa
   for sa in webhook scaler; do
