@@ -38,6 +38,9 @@ const (
 	// EventUnsupportedRay: the cluster's Ray is one whose autoscaler API the
 	// scaler does not speak (gcs.CheckRayVersion); it is left alone.
 	EventUnsupportedRay = "UnsupportedRay"
+	// EventRayVersionLimits: the cluster's Ray is supported with limits
+	// (gcs.Compatibility.Limits), said once per change.
+	EventRayVersionLimits = "RayVersionLimits"
 	// EventInTreeAutoscalerRunning: KubeRay's in-tree autoscaler may still
 	// write the cluster's replicas, so the scaler leaves it alone (intree.go).
 	EventInTreeAutoscalerRunning = "InTreeAutoscalerRunning"
@@ -80,6 +83,8 @@ type clusterMemory struct {
 	inTree string
 	// unsupported is the Ray version the cluster was last refused for.
 	unsupported string
+	// rayLimits are the limits of the cluster's Ray last reported.
+	rayLimits string
 	// drains holds back the pods whose drain call failed recently.
 	drains drainRetries
 }
@@ -209,22 +214,26 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 
 	held := func(pod string) bool { return mem.drains.held(pod, now) }
 	res, err := actuator.Apply(ctx, r.Client, conn, rc, pods.Items, plan, held)
-	if errors.Is(err, actuator.ErrConflict) {
-		log.Debug("conflict; deciding again", zap.Error(err))
-		return ctrl.Result{Requeue: true}, nil
-	}
-	if errors.Is(err, actuator.ErrPatch) {
-		log.Warn("patch refused", zap.Error(err))
-		return again, nil
-	}
-	if err != nil {
+	if res == nil {
 		return ctrl.Result{}, err
 	}
+	// The drains came before the patch: what they did is recorded (and a
+	// failed node backs off) whether or not the patch then went through.
 	r.record(rc, mem, plan, res, now, log)
-	if unreachable := r.drainFailures(rc, mem, pods.Items, res, now, log); unreachable != nil {
+	unreachable := r.drainFailures(ctx, rc, mem, pods.Items, res, now, log)
+	switch {
+	case unreachable != nil:
 		// The rest of the round was carried out; the report would fail too.
 		r.conns.drop(req.NamespacedName)
 		return r.gcsFailure(rc, mem, "DrainNode", unreachable, log), nil
+	case errors.Is(err, actuator.ErrConflict):
+		log.Debug("conflict; deciding again", zap.Error(err))
+		return ctrl.Result{Requeue: true}, nil
+	case errors.Is(err, actuator.ErrPatch):
+		log.Warn("patch refused", zap.Error(err))
+		return again, nil
+	case err != nil:
+		return ctrl.Result{}, err
 	}
 
 	mem.reportVersion = max(mem.reportVersion+1, now.UnixMilli())

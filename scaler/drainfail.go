@@ -1,6 +1,7 @@
 package scaler
 
 import (
+	"context"
 	"time"
 
 	rayv1 "github.com/ray-project/kuberay/ray-operator/apis/ray/v1"
@@ -15,7 +16,7 @@ import (
 // and DrainFailed Events, and forgets the streaks of pods that are gone or
 // were drained. It returns the first error that means the GCS itself could
 // not be reached: those are not the node's fault and start no node backoff.
-func (r *Reconciler) drainFailures(rc *rayv1.RayCluster, mem *clusterMemory, pods []corev1.Pod, res *actuator.Result, now time.Time, log *zap.Logger) error {
+func (r *Reconciler) drainFailures(ctx context.Context, rc *rayv1.RayCluster, mem *clusterMemory, pods []corev1.Pod, res *actuator.Result, now time.Time, log *zap.Logger) error {
 	exists := make(map[string]bool, len(pods))
 	for i := range pods {
 		exists[pods[i].Name] = true
@@ -25,6 +26,11 @@ func (r *Reconciler) drainFailures(rc *rayv1.RayCluster, mem *clusterMemory, pod
 	}
 	mem.drains.forget(func(pod string) bool { return exists[pod] })
 	var unreachable error
+	if ctx.Err() != nil && len(res.Failed) > 0 {
+		// Shutting down or no longer leading: the calls were cut short by
+		// the scaler, not failed by Ray. Nothing to blame on the nodes.
+		return nil
+	}
 	for _, f := range res.Failed {
 		if gcs.IsConnectionError(f.Err) {
 			if unreachable == nil {

@@ -49,13 +49,18 @@ type connections struct {
 type conn struct {
 	*gcs.Client
 	addr string
+	// head is the UID of the head pod the connection was made for. A new
+	// head pod behind the same Service runs a new GCS, possibly of another
+	// Ray version and another token: the connection is made again.
+	head types.UID
 	// compat is what the GCS's Ray version allows, asked at checked; nil
 	// until asked (version.go). Only the cluster's own round touches it.
 	compat  *gcs.Compatibility
 	checked time.Time
 }
 
-// get returns the cluster's client, dialling when needed. head is the head
+// get returns the cluster's client, dialling when needed: first, when the
+// GCS address changed, and when the head pod is another. head is the head
 // pod: Ray's auth token, if the cluster requires one, is found from it.
 func (cs *connections) get(ctx context.Context, rc *rayv1.RayCluster, head *corev1.Pod) (*conn, error) {
 	key := types.NamespacedName{Namespace: rc.Namespace, Name: rc.Name}
@@ -63,7 +68,7 @@ func (cs *connections) get(ctx context.Context, rc *rayv1.RayCluster, head *core
 	cs.mu.Lock()
 	c := cs.clients[key]
 	cs.mu.Unlock()
-	if c != nil && c.addr == addr {
+	if c != nil && c.addr == addr && c.head == head.UID {
 		return c, nil
 	}
 	if c != nil {
@@ -83,7 +88,7 @@ func (cs *connections) get(ctx context.Context, rc *rayv1.RayCluster, head *core
 	if err != nil {
 		return nil, err
 	}
-	c = &conn{Client: client, addr: addr}
+	c = &conn{Client: client, addr: addr, head: head.UID}
 	cs.mu.Lock()
 	cs.clients[key] = c
 	cs.mu.Unlock()

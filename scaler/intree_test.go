@@ -47,6 +47,14 @@ func pendingState() *rpcpb.ClusterResourceState {
 // ("" is gcsfake.DefaultRayVersion), and returns it with its address.
 func startFakeGCS(t *testing.T, state *rpcpb.ClusterResourceState, rayVersion string) (*gcsfake.Autoscaler, string) {
 	t.Helper()
+	g, _, addr := startFakeGCSWithNodeInfo(t, state, rayVersion)
+	return g, addr
+}
+
+// startFakeGCSWithNodeInfo is startFakeGCS, also returning the node-info
+// service so a test can change the Ray version it reports.
+func startFakeGCSWithNodeInfo(t *testing.T, state *rpcpb.ClusterResourceState, rayVersion string) (*gcsfake.Autoscaler, *gcsfake.NodeInfo, string) {
+	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -55,10 +63,11 @@ func startFakeGCS(t *testing.T, state *rpcpb.ClusterResourceState, rayVersion st
 	g := &gcsfake.Autoscaler{}
 	g.SetState(state)
 	g.Register(srv)
-	(&gcsfake.NodeInfo{Version: rayVersion}).Register(srv)
+	ni := &gcsfake.NodeInfo{Version: rayVersion}
+	ni.Register(srv)
 	go func() { _ = srv.Serve(lis) }()
 	t.Cleanup(srv.Stop)
-	return g, lis.Addr().String()
+	return g, ni, lis.Addr().String()
 }
 
 func inTreeTestCluster(inTree bool) *rayv1.RayCluster {

@@ -3,6 +3,7 @@ package scaler
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	rayv1 "github.com/ray-project/kuberay/ray-operator/apis/ray/v1"
@@ -52,6 +53,13 @@ func (r *Reconciler) checkRayVersion(ctx context.Context, rc *rayv1.RayCluster, 
 	if mem.unsupported != "" {
 		mem.unsupported = ""
 		r.Events.Eventf(rc, nil, corev1.EventTypeNormal, EventUnsupportedRay, "Scale", "Ray %s is supported; scaling resumed", c.compat.Version)
+	}
+	if limits := strings.Join(c.compat.Limits, " "); limits != mem.rayLimits {
+		mem.rayLimits = limits
+		if limits != "" {
+			r.Events.Eventf(rc, nil, corev1.EventTypeNormal, EventRayVersionLimits, "Scale", "Ray %s works with limits: %s", c.compat.Version, limits)
+			log.Info("Ray version works with limits", zap.String("rayVersion", c.compat.Version), zap.Strings("limits", c.compat.Limits))
+		}
 	}
 	return true, nil
 }

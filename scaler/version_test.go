@@ -1,6 +1,7 @@
 package scaler
 
 import (
+	"context"
 	"strings"
 	"testing"
 )
@@ -41,5 +42,38 @@ func TestSupportedRayScales(t *testing.T) {
 		if strings.Contains(e, EventUnsupportedRay) {
 			t.Errorf("event %q for a supported Ray", e)
 		}
+	}
+}
+
+// TestNewHeadIsAskedItsVersion: a new head pod behind the same Service is a
+// new GCS, possibly of another Ray: the scaler connects again and asks,
+// instead of trusting the old answer for up to a minute.
+func TestNewHeadIsAskedItsVersion(t *testing.T) {
+	g, ni, addr := startFakeGCSWithNodeInfo(t, pendingState(), "2.52.0")
+	r, k, rec := newTestReconciler(t, addr, inTreeTestCluster(false), headPod("rc-head-1", false))
+	h := &inTreeHarness{t: t, r: r, k: k, gcs: g, events: rec}
+	h.rounds(1)
+	if n := h.replicas(); n != 1 {
+		t.Fatalf("replicas %d with a supported Ray, want 1", n)
+	}
+	ni.SetVersion("2.6.3")
+	ctx := context.Background()
+	if err := k.Delete(ctx, headPod("rc-head-1", false)); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.Create(ctx, headPod("rc-head-2", false)); err != nil {
+		t.Fatal(err)
+	}
+	reads := g.Reads()
+	h.rounds(2)
+	if n := g.Reads(); n != reads {
+		t.Errorf("the new head's GCS (Ray 2.6.3) was read %d times", n-reads)
+	}
+	var unsupported bool
+	for _, e := range h.drainEvents() {
+		unsupported = unsupported || strings.HasPrefix(e, "Warning "+EventUnsupportedRay+" ")
+	}
+	if !unsupported {
+		t.Error("no UnsupportedRay Event for the new head's Ray 2.6.3")
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	rayv1 "github.com/ray-project/kuberay/ray-operator/apis/ray/v1"
@@ -71,6 +72,17 @@ func Apply(ctx context.Context, k Patcher, d Drainer, rc *rayv1.RayCluster, pods
 	res := &Result{Replicas: map[string]int32{}}
 	removed := map[string][]string{}
 	keptPerGroup := map[string]int{}
+	hosts := hostsPerReplica(rc)
+	// A replica of a multi-host group is numOfHosts pods that KubeRay
+	// creates and deletes together: while any of the group's terminations is
+	// held, none of them goes ahead, so that no replica loses only some
+	// hosts.
+	heldGroup := map[string]bool{}
+	for _, t := range plan.Terminate {
+		if held != nil && hosts[t.Group] > 1 && held(t.Pod) {
+			heldGroup[t.Group] = true
+		}
+	}
 	var jobs []drainJob
 	for _, t := range plan.Terminate {
 		if !belongs(byName[t.Pod], rc, t.Group) || groupIndex(rc, t.Group) < 0 {
@@ -78,7 +90,7 @@ func Apply(ctx context.Context, k Patcher, d Drainer, rc *rayv1.RayCluster, pods
 			keptPerGroup[t.Group]++
 			continue
 		}
-		if held != nil && held(t.Pod) {
+		if heldGroup[t.Group] || (held != nil && held(t.Pod)) {
 			res.Held = append(res.Held, t)
 			keptPerGroup[t.Group]++
 			continue
@@ -110,6 +122,7 @@ func Apply(ctx context.Context, k Patcher, d Drainer, rc *rayv1.RayCluster, pods
 			removed[t.Group] = append(removed[t.Group], t.Pod)
 		}
 	}
+	res.keepWholeReplicas(hosts, removed, keptPerGroup)
 
 	var changes []GroupChange
 	for i := range rc.Spec.WorkerGroupSpecs {
@@ -130,8 +143,7 @@ func Apply(ctx context.Context, k Patcher, d Drainer, rc *rayv1.RayCluster, pods
 		if want, ok := plan.Replicas[g.GroupName]; ok {
 			// A pod whose drain was refused, failed or held stays, so it
 			// keeps its replica (a replica is numOfHosts pods).
-			hosts := max(int(g.NumOfHosts), 1)
-			n := int32(want + (keptPerGroup[g.GroupName]+hosts-1)/hosts)
+			n := int32(want + (keptPerGroup[g.GroupName]+hosts[g.GroupName]-1)/hosts[g.GroupName])
 			// maxReplicas wins over minReplicas, as in KubeRay and the engine.
 			if g.MinReplicas != nil && n < *g.MinReplicas {
 				n = *g.MinReplicas
@@ -160,6 +172,39 @@ func Apply(ctx context.Context, k Patcher, d Drainer, rc *rayv1.RayCluster, pods
 	}
 	res.Patched = true
 	return res, nil
+}
+
+// hostsPerReplica is each worker group's numOfHosts (at least 1).
+func hostsPerReplica(rc *rayv1.RayCluster) map[string]int {
+	out := make(map[string]int, len(rc.Spec.WorkerGroupSpecs))
+	for i := range rc.Spec.WorkerGroupSpecs {
+		g := &rc.Spec.WorkerGroupSpecs[i]
+		out[g.GroupName] = max(int(g.NumOfHosts), 1)
+	}
+	return out
+}
+
+// keepWholeReplicas rounds, in every multi-host group, the pods that stay up
+// to whole replicas: when some hosts of a replica were drained and others
+// were not, as many drained pods as needed are not listed, and wait (held)
+// for a later round. KubeRay replaces a partly listed replica's missing
+// pods, so listing part of one would only churn pods.
+func (res *Result) keepWholeReplicas(hosts map[string]int, removed map[string][]string, kept map[string]int) {
+	for group, n := range hosts {
+		partial := kept[group] % n
+		if n <= 1 || partial == 0 {
+			continue
+		}
+		back := min(n-partial, len(removed[group]))
+		unlist := removed[group][len(removed[group])-back:]
+		removed[group] = removed[group][:len(removed[group])-back]
+		kept[group] += back
+		for _, pod := range unlist {
+			i := slices.IndexFunc(res.Removed, func(r Removal) bool { return r.Pod == pod })
+			res.Held = append(res.Held, res.Removed[i].Termination)
+			res.Removed = slices.Delete(res.Removed, i, i+1)
+		}
+	}
 }
 
 // belongs reports whether p is a pod of rc's namespace carrying rc's

@@ -3,6 +3,7 @@ package actuator_test
 import (
 	"context"
 	"fmt"
+	rayv1 "github.com/ray-project/kuberay/ray-operator/apis/ray/v1"
 	"slices"
 	"testing"
 
@@ -195,5 +196,49 @@ func TestApplyStopNotAcknowledged(t *testing.T) {
 	}
 	if len(res.Rejected) != 1 || res.Rejected[0].Rejected == "" || len(res.Removed) != 0 {
 		t.Errorf("Rejected %+v, Removed %+v: an unacknowledged stop must keep its pod with a reason", res.Rejected, res.Removed)
+	}
+}
+
+// multiHost is a group of two-host replicas (a0+a1, b0+b1), as KubeRay
+// creates and deletes them.
+func multiHost() *rayv1.RayCluster {
+	rc := rayCluster(group("tpu", 2, 0, 4))
+	rc.Spec.WorkerGroupSpecs[0].NumOfHosts = 2
+	return rc
+}
+
+// TestApplyMultiHostPartialDrain: one host of a replica drained, the other
+// failed: neither is listed (KubeRay would replace the missing host), the
+// replica stays whole, and the drained one waits for a later round.
+func TestApplyMultiHostPartialDrain(t *testing.T) {
+	ev := &events{}
+	k := &fakePatcher{ev: ev}
+	d := &fakeDrainer{ev: ev, fail: map[string]error{"a1": status.Error(codes.Aborted, "raylet")}}
+	plan := engine.Plan{Terminate: []engine.Termination{idle("tpu-a0", "a0"), idle("tpu-a1", "a1")}, Replicas: map[string]int{"tpu": 1}}
+	res, err := actuator.Apply(context.Background(), k, d, multiHost(), pods("tpu-a0", "tpu-a1", "tpu-b0", "tpu-b1"), plan, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Removed) != 0 || len(res.Failed) != 1 || len(res.Held) != 1 || res.Held[0].Pod != "tpu-a0" {
+		t.Errorf("Removed %v, Failed %v, Held %v: want nothing listed, a1 failed, a0 held", podNames(res.Removed), res.Failed, res.Held)
+	}
+	if sent := k.sent(); len(sent) != 0 {
+		t.Errorf("patch %s: the replica must stay whole (replicas 2, nothing listed)", sent[0].data)
+	}
+}
+
+// TestApplyMultiHostHeld: one host held back holds its whole group's
+// terminations: no host is drained.
+func TestApplyMultiHostHeld(t *testing.T) {
+	ev := &events{}
+	d := &fakeDrainer{ev: ev}
+	plan := engine.Plan{Terminate: []engine.Termination{idle("tpu-a0", "a0"), idle("tpu-a1", "a1")}, Replicas: map[string]int{"tpu": 1}}
+	res, err := actuator.Apply(context.Background(), &fakePatcher{ev: ev}, d, multiHost(), pods("tpu-a0", "tpu-a1", "tpu-b0", "tpu-b1"), plan,
+		func(pod string) bool { return pod == "tpu-a1" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if calls := d.drained(); len(calls) != 0 || len(res.Held) != 2 {
+		t.Errorf("drains %v, held %v: a held host holds its replica's other host", calls, res.Held)
 	}
 }

@@ -70,7 +70,7 @@ func (c *Client) ReportAutoscalingState(ctx context.Context, state *rpcpb.Autosc
 // DrainNode asks the GCS to drain the node with the binary Ray NodeID
 // nodeID (NodeIDSize bytes). reason must be
 // DRAIN_NODE_REASON_IDLE_TERMINATION, which the node rejects once it is no
-// longer idle, or DRAIN_NODE_REASON_PREEMPTION, which is never rejected.
+// longer idle; any other reason is refused without a call.
 // message is a human-readable reason. deadline is when the node will be
 // gone; the zero time means no deadline (GCS older than Ray 2.10 ignores
 // it). The call is idempotent; an unknown or dead node is accepted.
@@ -90,7 +90,7 @@ func (c *Client) DrainNode(ctx context.Context, nodeID []byte, reason rpcpb.Drai
 	if reply.GetIsAccepted() {
 		return true, "", nil
 	}
-	return false, reply.GetRejectionReasonMessage(), nil
+	return false, bounded(reply.GetRejectionReasonMessage()), nil
 }
 
 // drainRequest validates DrainNode's arguments and builds the request.
@@ -99,11 +99,11 @@ func drainRequest(nodeID []byte, reason rpcpb.DrainNodeReason, message string,
 	if len(nodeID) != NodeIDSize {
 		return nil, fmt.Errorf("node id has %d bytes, want %d", len(nodeID), NodeIDSize)
 	}
-	switch reason {
-	case rpcpb.DrainNodeReason_DRAIN_NODE_REASON_IDLE_TERMINATION,
-		rpcpb.DrainNodeReason_DRAIN_NODE_REASON_PREEMPTION:
-	default:
-		return nil, fmt.Errorf("drain reason %s is not supported", reason)
+	// Only idle termination: Ray's autoscaler never sends PREEMPTION, which
+	// the raylet never rejects and which marks the node's actors preempted
+	// (StopNode stops Ray for the other causes).
+	if reason != rpcpb.DrainNodeReason_DRAIN_NODE_REASON_IDLE_TERMINATION {
+		return nil, fmt.Errorf("drain reason %s is not supported: the scaler drains only idle nodes (DRAIN_NODE_REASON_IDLE_TERMINATION)", reason)
 	}
 	var deadlineMS int64
 	if !deadline.IsZero() {

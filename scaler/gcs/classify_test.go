@@ -22,6 +22,7 @@ func TestIsConnectionError(t *testing.T) {
 		{status.Error(codes.DeadlineExceeded, "slow raylet"), false},
 		{status.Error(codes.InvalidArgument, "negative deadline"), false},
 		{errors.New("not a status"), false},
+		{fmt.Errorf("drain node 0a of pod p: %w", fmt.Errorf("%w: TokenRequest forbidden", ErrCredential)), true},
 	}
 	for _, tc := range tests {
 		if got := IsConnectionError(tc.err); got != tc.want {

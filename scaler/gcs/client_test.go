@@ -115,9 +115,9 @@ func TestDrainNode(t *testing.T) {
 		reason:     rpcpb.DrainNodeReason_DRAIN_NODE_REASON_IDLE_TERMINATION,
 		wantReject: "The node to be idle terminated is no longer idle.",
 	}, {
-		name:         "preemption with deadline",
+		name:         "idle termination with deadline",
 		reply:        &rpcpb.DrainNodeReply{IsAccepted: true},
-		reason:       rpcpb.DrainNodeReason_DRAIN_NODE_REASON_PREEMPTION,
+		reason:       rpcpb.DrainNodeReason_DRAIN_NODE_REASON_IDLE_TERMINATION,
 		deadline:     deadline,
 		wantAccepted: true,
 		wantDeadline: 1764000123456,
@@ -154,6 +154,10 @@ func TestDrainNodeRejectsBadArguments(t *testing.T) {
 			_, _, err := c.DrainNode(context.Background(), []byte{1, 2}, idle, "", time.Time{})
 			return err
 		},
+		"preemption, which Ray's autoscaler never sends": func() error {
+			_, _, err := c.DrainNode(context.Background(), testNodeID(1), rpcpb.DrainNodeReason_DRAIN_NODE_REASON_PREEMPTION, "", time.Time{})
+			return err
+		},
 		"unspecified reason": func() error {
 			_, _, err := c.DrainNode(context.Background(), testNodeID(1), rpcpb.DrainNodeReason_DRAIN_NODE_REASON_UNSPECIFIED, "", time.Time{})
 			return err
@@ -186,7 +190,7 @@ func TestBearerMetadata(t *testing.T) {
 		if err := c.ReportAutoscalingState(ctx, &rpcpb.AutoscalingState{}); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := c.DrainNode(ctx, testNodeID(1), rpcpb.DrainNodeReason_DRAIN_NODE_REASON_PREEMPTION, "", time.Time{}); err != nil {
+		if _, _, err := c.DrainNode(ctx, testNodeID(1), rpcpb.DrainNodeReason_DRAIN_NODE_REASON_IDLE_TERMINATION, "", time.Time{}); err != nil {
 			t.Fatal(err)
 		}
 		headers := srv.authHeaders()

@@ -57,7 +57,7 @@ func authorize(cred credential) grpc.UnaryClientInterceptor {
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 		token, err := cred.token(ctx)
 		if err != nil {
-			return err
+			return fmt.Errorf("%w: %w", ErrCredential, err)
 		}
 		ctx = metadata.AppendToOutgoingContext(ctx, AuthMetadataKey, "Bearer "+token)
 		return redactError(invoker(ctx, method, req, reply, cc, opts...), token)

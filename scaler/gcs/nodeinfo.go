@@ -25,9 +25,23 @@ func (c *Client) RayVersion(ctx context.Context) (string, error) {
 		return "", wrapRPCError(c.addr, rpcCheckAlive, c.token, err)
 	}
 	if st := reply.GetStatus(); st.GetCode() != 0 {
-		return "", fmt.Errorf("gcs %s: %s: status %d: %s", c.addr, rpcCheckAlive, st.GetCode(), st.GetMessage())
+		return "", fmt.Errorf("gcs %s: %s: status %d: %s", c.addr, rpcCheckAlive, st.GetCode(), bounded(st.GetMessage()))
 	}
-	return reply.GetRayVersion(), nil
+	return bounded(reply.GetRayVersion()), nil
+}
+
+// maxReplyText bounds a text a GCS answers with before it reaches logs,
+// errors and the scaler's memory: whoever runs the head pod can run a GCS
+// answering anything.
+const maxReplyText = 256
+
+// bounded cuts s to maxReplyText bytes. A Ray version that long is not a
+// version, and CheckRayVersion refuses it.
+func bounded(s string) string {
+	if len(s) > maxReplyText {
+		return s[:maxReplyText] + "..."
+	}
+	return s
 }
 
 // StopNode asks the GCS to stop Ray on the node with the binary NodeID
@@ -51,7 +65,7 @@ func (c *Client) StopNode(ctx context.Context, nodeID []byte) (acknowledged bool
 		return false, wrapRPCError(c.addr, rpcStopNode, c.token, err)
 	}
 	if st := reply.GetStatus(); st.GetCode() != 0 {
-		return false, fmt.Errorf("gcs %s: %s: status %d: %s", c.addr, rpcStopNode, st.GetCode(), st.GetMessage())
+		return false, fmt.Errorf("gcs %s: %s: status %d: %s", c.addr, rpcStopNode, st.GetCode(), bounded(st.GetMessage()))
 	}
 	for _, s := range reply.GetDrainNodeStatus() {
 		if bytes.Equal(s.GetNodeId(), nodeID) {

@@ -22,11 +22,19 @@ const DefaultRayVersion = "2.52.0"
 type NodeInfo struct {
 	nodeinfopb.UnimplementedNodeInfoGcsServiceServer
 	// Version is the Ray version CheckAlive reports; empty means
-	// DefaultRayVersion.
+	// DefaultRayVersion. Set it before serving; SetVersion afterwards.
 	Version string
 
 	mu      sync.Mutex
 	stopped [][]byte
+}
+
+// SetVersion changes the Ray version CheckAlive reports (a new GCS build
+// behind the same address).
+func (n *NodeInfo) SetVersion(v string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.Version = v
 }
 
 // Register serves n on srv.
@@ -34,7 +42,9 @@ func (n *NodeInfo) Register(srv *grpc.Server) { nodeinfopb.RegisterNodeInfoGcsSe
 
 // CheckAlive implements NodeInfoGcsServiceServer.
 func (n *NodeInfo) CheckAlive(context.Context, *nodeinfopb.CheckAliveRequest) (*nodeinfopb.CheckAliveReply, error) {
+	n.mu.Lock()
 	v := n.Version
+	n.mu.Unlock()
 	if v == "" {
 		v = DefaultRayVersion
 	}
