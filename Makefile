@@ -60,12 +60,10 @@ tools:
 ## test: everything, including the real kube-apiserver integration tier and
 ## the KubeRay tier (KubeRay v1.5.0's own builders on every expansion); it
 ## builds the image first (make image), which also warms the Go build cache
-## test/image's builds of it use. The real-node tier (e2e/pods, about 3 min
-## once the kubelet is built) runs after the others, alone: as root it runs,
-## otherwise it skips with a message (under CI it fails).
+## test/image's builds of it use. The real-node tier (e2e/pods) is not part
+## of it: make test-pods.
 test: lint tools image-runtime image
 	RAYPILOT_TOOLS_BIN="$$(hack/tools.sh bin-dir)" $(GO) test -count=1 ./...
-	RAYPILOT_PODS_E2E=1 RAYPILOT_TOOLS_BIN="$$(hack/tools.sh bin-dir)" $(GO) test -count=1 -timeout 30m ./e2e/pods
 	$(KUBERAY_TIER) test $(KUBERAY_TIER_FLAGS) -count=1 ./...
 	cd hack/image && $(GO) test -count=1 ./...
 
