@@ -10,9 +10,11 @@ import (
 )
 
 // ErrUnsupportedRay means the GCS answered UNIMPLEMENTED: it does not serve
-// the autoscaler API, which Ray added in a compatible form in 2.7.
-var ErrUnsupportedRay = errors.New("Ray older than 2.7 is not supported: " +
-	"the GCS does not serve ray.rpc.autoscaler.AutoscalerStateService")
+// the call, so its Ray is older than every release the scaler supports
+// (CheckRayVersion; Ray added the autoscaler API in 2.6 and DrainNode after
+// 2.6.0).
+var ErrUnsupportedRay = errors.New("the GCS does not serve this call: its Ray is older than " +
+	minSupported.String() + ", the oldest release the scaler supports")
 
 // ErrUnauthenticated means the GCS answered UNAUTHENTICATED: the cluster
 // runs with Ray token authentication and the credential raypilot sent was
