@@ -141,14 +141,14 @@ func TestSeedScaleUpAndDownInCluster(t *testing.T) {
 	}
 }
 
-// `helm upgrade` to a new image tag under steady creates (10/s, each through
+// `helm upgrade` to a new image tag under steady creates (20/s, each through
 // both webhooks) loses none: 2 replicas, maxUnavailable 0, the PDB and the
 // preStop sleep keep one serving while the Service's endpoints move.
 func TestUpgradeToNewImageTagLosesNoCreates(t *testing.T) {
 	ns := namespace(t, "pods-upgrade")
 	tag := "e2e-" + strconv.FormatInt(time.Now().Unix(), 36)
 	tagImage(t, tag)
-	load := startCreates(t, ns, 10)
+	load := startCreates(t, ns, createsPerSecond)
 	time.Sleep(3 * time.Second)
 	start := time.Now()
 	helm(t, "upgrade", "raypilot", filepath.Join(repoRoot, "charts", "raypilot"), "-n", release,
@@ -179,7 +179,7 @@ func TestDeleteCertLeaseHolderKeepsServing(t *testing.T) {
 	holder := leaseHolder(t)
 	pod := holder[:strings.LastIndex(holder, "_")]
 	t.Logf("certificate Lease held by %s", holder)
-	load := startCreates(t, ns, 10)
+	load := startCreates(t, ns, createsPerSecond)
 	time.Sleep(2 * time.Second)
 	kubectl(t, "", "-n", release, "delete", "pod", pod, "--wait=true", "--timeout", "90s")
 	eventually(t, 60*time.Second, "another pod holds the Lease", func() (bool, string) {
@@ -229,6 +229,10 @@ func tagImage(t *testing.T, tag string) {
 		t.Fatal(err)
 	}
 }
+
+// createsPerSecond is the admission load kept up while webhook pods are
+// replaced: 20 creates a second, each through both webhooks.
+const createsPerSecond = 20
 
 // startCreates creates the seed's compact RayCluster (server-side dry run:
 // admitted by both webhooks, nothing stored) perSecond times a second until
