@@ -6,7 +6,6 @@ package e2e
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -15,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/raypilot/raypilot/internal/testcp"
 )
 
 var (
@@ -115,26 +116,12 @@ func namespace(t *testing.T, name string) string {
 // eventually polls cond every 250 ms until it holds or timeout passes.
 func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	last := ""
-	for time.Now().Before(deadline) {
-		ok, state := cond()
-		if ok {
-			return
-		}
-		last = state
-		time.Sleep(250 * time.Millisecond)
-	}
-	t.Fatalf("%s: not within %s; last state: %s", what, timeout, last)
+	testcp.Eventually(t, timeout, what, cond)
 }
 
 func decode[T any](t *testing.T, data string) T {
 	t.Helper()
-	var v T
-	if err := json.Unmarshal([]byte(data), &v); err != nil {
-		t.Fatalf("decode: %v\n%s", err, data)
-	}
-	return v
+	return testcp.DecodeJSON[T](t, data)
 }
 
 func mustRead(t *testing.T, path string) string {

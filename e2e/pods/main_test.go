@@ -13,7 +13,6 @@ package pods
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -21,6 +20,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/raypilot/raypilot/internal/testcp"
 )
 
 var (
@@ -156,26 +157,12 @@ func helm(t *testing.T, args ...string) string {
 
 func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	last := ""
-	for time.Now().Before(deadline) {
-		ok, state := cond()
-		if ok {
-			return
-		}
-		last = state
-		time.Sleep(250 * time.Millisecond)
-	}
-	t.Fatalf("%s: not within %s; last state: %s", what, timeout, last)
+	testcp.Eventually(t, timeout, what, cond)
 }
 
 func decode[T any](t *testing.T, data string) T {
 	t.Helper()
-	var v T
-	if err := json.Unmarshal([]byte(data), &v); err != nil {
-		t.Fatalf("decode: %v\n%s", err, data)
-	}
-	return v
+	return testcp.DecodeJSON[T](t, data)
 }
 
 // namespace creates a namespace with the seed's compute template and
