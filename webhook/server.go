@@ -54,9 +54,11 @@ type Options struct {
 	// Secret, injected into the webhook configurations and renewed).
 	CertMode    string
 	SelfManaged certrotate.Options
-	// ShutdownDelay keeps serving for this long after the context ends
-	// (endpoint removal lags SIGTERM); ShutdownTimeout then bounds the drain
-	// of in-flight reviews (0: tlsserver.DefaultShutdownTimeout).
+	// ShutdownDelay keeps serving for this long after the context ends,
+	// closing each connection after its next response so that clients
+	// reconnect to another replica (tlsserver.Options.ShutdownDelay);
+	// ShutdownTimeout then bounds the drain of in-flight reviews (0:
+	// tlsserver.DefaultShutdownTimeout).
 	ShutdownDelay, ShutdownTimeout time.Duration
 }
 

@@ -1,7 +1,7 @@
 // Package tlsserver is the HTTPS server behind raypilot's admission webhooks:
 // a controller-runtime webhook.Server whose HTTP server has read, write and
-// idle timeouts, a request body bound, and a drain on shutdown that lets
-// in-flight reviews finish.
+// idle timeouts, a request body bound, and a shutdown that first moves
+// clients to other replicas, then lets in-flight reviews finish.
 //
 // Why not controller-runtime's DefaultServer as is: its http.Server
 // (pkg/internal/httpserver.New in v0.25.2) sets only ReadHeaderTimeout (32 s)
@@ -22,6 +22,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -61,9 +62,14 @@ type Options struct {
 	TLSOpts []func(*tls.Config)
 
 	ReadHeaderTimeout, ReadTimeout, WriteTimeout, IdleTimeout time.Duration
-	// ShutdownDelay keeps accepting connections for this long after the
-	// context ends, so clients that have not yet seen the endpoint go away
-	// (a Service's endpoints update lags SIGTERM) are still answered.
+	// ShutdownDelay keeps serving for this long after the context ends,
+	// answering every request with "Connection: close" (HTTP/2: a graceful
+	// GOAWAY), so clients holding a keep-alive connection reconnect, through
+	// the Service, to another replica. Removing a pod from a Service's
+	// endpoints does not touch established connections: the API server keeps
+	// sending reviews over its pooled one until the server ends it, and a
+	// review written as the server closes that connection fails
+	// ("write: broken pipe"; a POST is not retried).
 	ShutdownDelay time.Duration
 	// ShutdownTimeout bounds the drain of in-flight requests.
 	ShutdownTimeout time.Duration
@@ -101,6 +107,10 @@ type Server struct {
 	opts  Options
 	mux   *http.ServeMux
 
+	// draining is set once the context ends: responses then ask the
+	// client to close the connection.
+	draining atomic.Bool
+
 	mu      sync.Mutex
 	addr    string // listening address, once started
 	started bool
@@ -130,8 +140,9 @@ func (s *Server) WebhookMux() *http.ServeMux { return s.mux }
 // NeedLeaderElection is false: every replica serves.
 func (s *Server) NeedLeaderElection() bool { return false }
 
-// Start serves until ctx ends, then waits ShutdownDelay, stops accepting
-// connections and waits up to ShutdownTimeout for in-flight requests.
+// Start serves until ctx ends, then keeps serving for ShutdownDelay while
+// asking every client to reconnect elsewhere, stops accepting connections
+// and waits up to ShutdownTimeout for in-flight requests.
 func (s *Server) Start(ctx context.Context) error {
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12, NextProtos: []string{"h2"}}
 	for _, op := range s.opts.TLSOpts {
@@ -154,7 +165,7 @@ func (s *Server) Start(ctx context.Context) error {
 		return fmt.Errorf("listen: %w", err)
 	}
 	srv := &http.Server{
-		Handler:           limitBody(s.mux, s.opts.MaxBodyBytes),
+		Handler:           closeWhen(&s.draining, limitBody(s.mux, s.opts.MaxBodyBytes)),
 		ReadHeaderTimeout: s.opts.ReadHeaderTimeout,
 		ReadTimeout:       s.opts.ReadTimeout,
 		WriteTimeout:      s.opts.WriteTimeout,
@@ -172,8 +183,9 @@ func (s *Server) Start(ctx context.Context) error {
 	go func() {
 		defer close(drained)
 		<-ctx.Done()
+		s.draining.Store(true)
 		if s.opts.ShutdownDelay > 0 {
-			s.opts.Log.Info("webhook server: still serving before shutdown", zap.Duration("delay", s.opts.ShutdownDelay))
+			s.opts.Log.Info("webhook server: still serving, closing each connection after its next response", zap.Duration("delay", s.opts.ShutdownDelay))
 			time.Sleep(s.opts.ShutdownDelay)
 		}
 		s.opts.Log.Info("webhook server: draining in-flight reviews", zap.Duration("timeout", s.opts.ShutdownTimeout))
@@ -210,6 +222,21 @@ func (s *Server) StartedChecker() healthz.Checker {
 		}
 		return conn.Close()
 	}
+}
+
+// closeWhen marks every response "Connection: close" once draining is set:
+// net/http then closes an HTTP/1.1 connection after the response, and its
+// HTTP/2 server turns the header into a graceful GOAWAY (h2_bundle.go,
+// writeChunk), after which the client opens a new connection for its next
+// request. Closing an idle connection instead races with a client that is
+// just writing a request on it.
+func closeWhen(draining *atomic.Bool, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if draining.Load() {
+			w.Header().Set("Connection", "close")
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // limitBody refuses a declared body over max before reading it (a client
