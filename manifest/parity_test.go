@@ -44,15 +44,15 @@ func online(t *testing.T, d manifest.Document, set defaults.TemplateSource, poli
 	if err != nil {
 		t.Fatal(err)
 	}
-	handle := func(mutating bool, obj []byte) admission.Response {
-		h := &webhook.Handler{Mutating: mutating, Templates: set, Policy: func() *defaults.Policy { return policy }, Log: zap.NewNop()}
+	hc := webhook.Config{Templates: set, Policy: func() *defaults.Policy { return policy }, Log: zap.NewNop()}
+	handle := func(h admission.Handler, obj []byte) admission.Response {
 		return h.Handle(context.Background(), admission.Request{AdmissionRequest: admissionv1.AdmissionRequest{
 			UID: "1", Operation: admissionv1.Create, Namespace: ns, Name: d.Name,
 			Kind:   metav1.GroupVersionKind{Group: "ray.io", Version: "v1", Kind: d.Kind},
 			Object: runtime.RawExtension{Raw: obj},
 		}})
 	}
-	resp := handle(true, admitted)
+	resp := handle(&webhook.MutatingHandler{Config: hc}, admitted)
 	if !resp.Allowed {
 		return false, "mutating webhook: " + resp.Result.Message
 	}
@@ -87,7 +87,7 @@ func online(t *testing.T, d manifest.Document, set defaults.TemplateSource, poli
 	if len(problems.Errors) > 0 {
 		return false, "API server: " + problems.Errors.ToAggregate().Error()
 	}
-	if resp := handle(false, patched); !resp.Allowed {
+	if resp := handle(&webhook.ValidatingHandler{Config: hc}, patched); !resp.Allowed {
 		return false, "validating webhook: " + resp.Result.Message
 	}
 	return true, ""

@@ -47,7 +47,7 @@ func BenchmarkAdmission(b *testing.B) {
 	})}
 	cases := []struct {
 		name    string
-		handler *Handler
+		handler admission.Handler
 		object  []byte
 		op      string
 	}{
@@ -59,7 +59,7 @@ func BenchmarkAdmission(b *testing.B) {
 		review := admissionReview(b, c.object)
 		wh := &admission.Webhook{Handler: c.handler}
 		b.Run(c.name+"/"+c.op, func(b *testing.B) {
-			checkResponse(b, wh, review, c.handler.Mutating)
+			checkResponse(b, wh, review, c.handler == mutate)
 			benchServe(b, wh, review)
 		})
 		b.Run(c.name+"/baseline", func(b *testing.B) {
@@ -108,17 +108,15 @@ func checkResponse(b *testing.B, wh http.Handler, review []byte, wantPatch bool)
 	}
 }
 
-func benchHandlers() (mutate, validate *Handler) {
+func benchHandlers() (mutate *MutatingHandler, validate *ValidatingHandler) {
 	set := &defaults.TemplateSet{}
 	set.AddComputeTemplate(&v1alpha1.ComputeTemplate{
 		ObjectMeta: metav1.ObjectMeta{Name: "default-template", Namespace: "default"},
 		Spec:       v1alpha1.ComputeTemplateSpec{CPU: resource.MustParse("2"), Memory: resource.MustParse("4Gi")},
 	})
 	policy := defaults.DefaultPolicy()
-	mk := func(m bool) *Handler {
-		return &Handler{Mutating: m, Templates: set, Policy: func() *defaults.Policy { return policy }, Log: zap.NewNop()}
-	}
-	return mk(true), mk(false)
+	hc := Config{Templates: set, Policy: func() *defaults.Policy { return policy }, Log: zap.NewNop()}
+	return &MutatingHandler{hc}, &ValidatingHandler{hc}
 }
 
 // seedCluster is examples/raycluster.yaml as JSON.
@@ -182,7 +180,7 @@ func largeCluster(groups, vols int) []byte {
 	return js
 }
 
-func expandOrFail(b *testing.B, h *Handler, obj []byte) []byte {
+func expandOrFail(b *testing.B, h *MutatingHandler, obj []byte) []byte {
 	b.Helper()
 	res := defaults.Expand(defaults.Input{Object: obj, Namespace: "default", Templates: h.Templates, Policy: h.Policy()})
 	if len(res.Errors) > 0 {

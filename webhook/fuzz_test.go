@@ -44,7 +44,7 @@ type fuzzWorld struct {
 	// enforced fields and limits.
 	servers [2]*http.ServeMux
 	// handlers are the same handlers, for re-admission without HTTP.
-	handlers [2][2]*Handler // [policy][0 mutate, 1 validate]
+	handlers [2][2]admission.Handler // [policy][0 mutate, 1 validate]
 }
 
 var (
@@ -111,16 +111,12 @@ func buildFuzzWorld() (*fuzzWorld, error) {
 	}
 	for i, p := range []*defaults.Policy{defaults.DefaultPolicy(), strict} {
 		mux := http.NewServeMux()
-		for j, mutating := range []bool{true, false} {
-			h := &Handler{Mutating: mutating, Templates: set, Policy: func() *defaults.Policy { return p }, Log: zap.NewNop()}
-			w.handlers[i][j] = h
-			path := ValidatePath
-			if mutating {
-				path = MutatePath
-			}
+		hc := Config{Templates: set, Policy: func() *defaults.Policy { return p }, Log: zap.NewNop()}
+		w.handlers[i] = [2]admission.Handler{&MutatingHandler{hc}, &ValidatingHandler{hc}}
+		for j, path := range []string{MutatePath, ValidatePath} {
 			// No RecoverPanic: a panic must fail the fuzz iteration, not
 			// turn into a 500 response.
-			mux.Handle(path, &admission.Webhook{Handler: h})
+			mux.Handle(path, &admission.Webhook{Handler: w.handlers[i][j]})
 		}
 		w.servers[i] = mux
 	}

@@ -23,60 +23,34 @@ const (
 	ValidatePath = "/validate-ray-io-v1"
 )
 
-// Handler admits RayCluster, RayJob and RayService requests. The mutating
-// handler returns the expansion as a JSON patch; the validating handler
-// checks the final object and returns the warnings (only it does, so that
-// kubectl prints each warning once).
-type Handler struct {
-	Mutating  bool
+// Config is what both handlers run the engine with.
+type Config struct {
 	Templates defaults.TemplateSource
 	// Policy returns the current policy (it is reloaded on change).
 	Policy func() *defaults.Policy
 	Log    *zap.Logger
 }
 
+// MutatingHandler admits RayCluster, RayJob and RayService requests by
+// returning their expansion as a JSON patch. It returns no warnings: only
+// the validating handler does, so that kubectl prints each warning once.
+type MutatingHandler struct{ Config }
+
+// ValidatingHandler checks the final (mutated) RayCluster, RayJob or
+// RayService and returns the engine's warnings.
+type ValidatingHandler struct{ Config }
+
+var (
+	_ admission.Handler = (*MutatingHandler)(nil)
+	_ admission.Handler = (*ValidatingHandler)(nil)
+)
+
 // Handle implements admission.Handler. It has no side effects, so dryRun
 // requests are answered exactly like others.
-func (h *Handler) Handle(ctx context.Context, req admission.Request) admission.Response {
-	kind := req.Kind.Kind
-	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
-		return admission.Allowed("")
-	}
-	if !defaults.IsExpandable(kind) {
-		return admission.Allowed("not a Ray object")
-	}
-	in := defaults.Input{
-		Object:    req.Object.Raw,
-		Operation: defaults.Create,
-		Namespace: req.Namespace,
-		Templates: h.Templates,
-		Context:   ctx,
-		Policy:    h.Policy(),
-		Output:    defaults.OutputNone,
-	}
-	if h.Mutating {
-		in.Output = defaults.OutputPatch
-	}
-	if req.Operation == admissionv1.Update {
-		in.Operation, in.OldObject = defaults.Update, req.OldObject.Raw
-	}
-	res := defaults.Expand(in)
-	log := h.Log.With(zap.String("kind", kind), zap.String("namespace", req.Namespace), zap.String("name", req.Name),
-		zap.String("operation", string(req.Operation)), zap.Bool("mutating", h.Mutating), zap.Bool("dryRun", req.DryRun != nil && *req.DryRun))
-	if len(res.Errors) > 0 {
-		status := apierrors.NewInvalid(schema.GroupKind{Group: req.Kind.Group, Kind: kind}, req.Name, res.Errors)
-		if defaults.Retryable(res.Errors) {
-			// A failed lookup is not a verdict on the object: answer 503
-			// (ServiceUnavailable), which clients treat as retryable.
-			log.Warn("not judged: lookup failed", zap.String("error", res.Errors.ToAggregate().Error()))
-			status = apierrors.NewServiceUnavailable(res.Errors.ToAggregate().Error())
-		} else {
-			log.Info("denied", zap.Int("errors", len(res.Errors)), zap.String("first", res.Errors[0].Error()))
-		}
-		return admission.Response{AdmissionResponse: admissionv1.AdmissionResponse{UID: req.UID, Allowed: false, Result: &status.ErrStatus}}
-	}
-	if !h.Mutating {
-		return admission.Allowed("").WithWarnings(res.Warnings...)
+func (h *MutatingHandler) Handle(ctx context.Context, req admission.Request) admission.Response {
+	res, log, done := h.expand(ctx, req, defaults.OutputPatch)
+	if done != nil {
+		return *done
 	}
 	if !res.Changed {
 		return admission.Allowed("")
@@ -89,4 +63,56 @@ func (h *Handler) Handle(ctx context.Context, req admission.Request) admission.R
 		UID: req.UID, Allowed: true, PatchType: &patchType, Patch: res.Patch,
 		Result: &metav1.Status{Code: http.StatusOK},
 	}}
+}
+
+// Handle implements admission.Handler; like the mutating handler's, it
+// answers dryRun requests like others.
+func (h *ValidatingHandler) Handle(ctx context.Context, req admission.Request) admission.Response {
+	res, _, done := h.expand(ctx, req, defaults.OutputNone)
+	if done != nil {
+		return *done
+	}
+	return admission.Allowed("").WithWarnings(res.Warnings...)
+}
+
+// expand runs the engine on req, building output. It returns the final
+// response in done when there is nothing to expand or the object is
+// denied (or not judged: a failed lookup answers 503), else the result
+// and a logger naming the request.
+func (c *Config) expand(ctx context.Context, req admission.Request, output defaults.Output) (res defaults.Result, log *zap.Logger, done *admission.Response) {
+	kind := req.Kind.Kind
+	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
+		return res, nil, ptr(admission.Allowed(""))
+	}
+	if !defaults.IsExpandable(kind) {
+		return res, nil, ptr(admission.Allowed("not a Ray object"))
+	}
+	in := defaults.Input{
+		Object:    req.Object.Raw,
+		Operation: defaults.Create,
+		Namespace: req.Namespace,
+		Templates: c.Templates,
+		Context:   ctx,
+		Policy:    c.Policy(),
+		Output:    output,
+	}
+	if req.Operation == admissionv1.Update {
+		in.Operation, in.OldObject = defaults.Update, req.OldObject.Raw
+	}
+	res = defaults.Expand(in)
+	log = c.Log.With(zap.String("kind", kind), zap.String("namespace", req.Namespace), zap.String("name", req.Name),
+		zap.String("operation", string(req.Operation)), zap.Bool("mutating", output == defaults.OutputPatch), zap.Bool("dryRun", req.DryRun != nil && *req.DryRun))
+	if len(res.Errors) == 0 {
+		return res, log, nil
+	}
+	status := apierrors.NewInvalid(schema.GroupKind{Group: req.Kind.Group, Kind: kind}, req.Name, res.Errors)
+	if defaults.Retryable(res.Errors) {
+		// A failed lookup is not a verdict on the object: answer 503
+		// (ServiceUnavailable), which clients treat as retryable.
+		log.Warn("not judged: lookup failed", zap.String("error", res.Errors.ToAggregate().Error()))
+		status = apierrors.NewServiceUnavailable(res.Errors.ToAggregate().Error())
+	} else {
+		log.Info("denied", zap.Int("errors", len(res.Errors)), zap.String("first", res.Errors[0].Error()))
+	}
+	return res, log, &admission.Response{AdmissionResponse: admissionv1.AdmissionResponse{UID: req.UID, Allowed: false, Result: &status.ErrStatus}}
 }

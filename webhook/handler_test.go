@@ -20,7 +20,7 @@ import (
 	"github.com/raypilot/raypilot/defaults"
 )
 
-func handlers(t *testing.T) (mutate, validate *Handler) {
+func handlers(t *testing.T) (mutate *MutatingHandler, validate *ValidatingHandler) {
 	t.Helper()
 	set := &defaults.TemplateSet{}
 	set.AddComputeTemplate(&v1alpha1.ComputeTemplate{
@@ -28,10 +28,8 @@ func handlers(t *testing.T) (mutate, validate *Handler) {
 		Spec:       v1alpha1.ComputeTemplateSpec{CPU: resource.MustParse("2"), Memory: resource.MustParse("4Gi")},
 	})
 	policy := defaults.DefaultPolicy()
-	mk := func(m bool) *Handler {
-		return &Handler{Mutating: m, Templates: set, Policy: func() *defaults.Policy { return policy }, Log: zap.NewNop()}
-	}
-	return mk(true), mk(false)
+	hc := Config{Templates: set, Policy: func() *defaults.Policy { return policy }, Log: zap.NewNop()}
+	return &MutatingHandler{hc}, &ValidatingHandler{hc}
 }
 
 func request(op admissionv1.Operation, kind, obj string) admission.Request {
@@ -79,10 +77,10 @@ func TestMutatingReturnsMinimalPatch(t *testing.T) {
 func TestDeniedWithFieldErrors(t *testing.T) {
 	mutate, validate := handlers(t)
 	bad := strings.Replace(compact, `"minReplicas":0`, `"minReplicas":6`, 1)
-	for _, h := range []*Handler{mutate, validate} {
+	for i, h := range []admission.Handler{mutate, validate} {
 		resp := h.Handle(context.Background(), request(admissionv1.Create, "RayCluster", bad))
 		if resp.Allowed || resp.Result == nil || resp.Result.Code != http.StatusUnprocessableEntity {
-			t.Fatalf("mutating=%v: response %+v", h.Mutating, resp.AdmissionResponse)
+			t.Fatalf("mutating=%v: response %+v", i == 0, resp.AdmissionResponse)
 		}
 		if want := "spec.workerGroupSpecs[0].minReplicas: Invalid value: 6: must be <= maxReplicas (5)"; !strings.Contains(resp.Result.Message, want) {
 			t.Errorf("message %q lacks %q", resp.Result.Message, want)
@@ -99,6 +97,10 @@ func TestWarningsComeFromTheValidatingWebhookOnly(t *testing.T) {
 	expanded := mutate.Handle(context.Background(), request(admissionv1.Create, "RayCluster", warn))
 	if len(expanded.Warnings) != 0 {
 		t.Errorf("mutating warnings: %q", expanded.Warnings)
+	}
+	// The validating handler never patches, even an unexpanded object.
+	if unexpanded := validate.Handle(context.Background(), request(admissionv1.Create, "RayCluster", warn)); len(unexpanded.Patch) != 0 || unexpanded.PatchType != nil {
+		t.Errorf("validating handler patched: %s", unexpanded.Patch)
 	}
 	final := applyPatch(t, warn, expanded)
 	resp := validate.Handle(context.Background(), request(admissionv1.Create, "RayCluster", string(final)))
@@ -187,8 +189,9 @@ func (failingSource) ComputeTemplate(context.Context, string, string) (*defaults
 // A failed template lookup is not a verdict: both handlers answer 503
 // (retryable) naming the cause, not 422 "not found".
 func TestFailedLookupIsRetryable(t *testing.T) {
-	for _, mutating := range []bool{true, false} {
-		h := &Handler{Mutating: mutating, Templates: failingSource{&defaults.TemplateSet{}}, Policy: defaults.DefaultPolicy, Log: zap.NewNop()}
+	hc := Config{Templates: failingSource{&defaults.TemplateSet{}}, Policy: defaults.DefaultPolicy, Log: zap.NewNop()}
+	for i, h := range []admission.Handler{&MutatingHandler{hc}, &ValidatingHandler{hc}} {
+		mutating := i == 0
 		resp := h.Handle(context.Background(), request(admissionv1.Create, "RayCluster", compact))
 		if resp.Allowed || resp.Result == nil {
 			t.Fatalf("mutating=%v: allowed %v", mutating, resp.Allowed)

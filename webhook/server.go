@@ -164,14 +164,9 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log *zap.Logger) e
 	// The manager runs the webhook server only once it has been asked for it.
 	mgr.GetWebhookServer()
 	templates := Templates{Cache: mgr.GetCache(), Live: mgr.GetAPIReader()}
-	for _, h := range []*Handler{{Mutating: true}, {Mutating: false}} {
-		h.Templates, h.Policy, h.Log = templates, policy.Get, log.Named("admission")
-		path := ValidatePath
-		if h.Mutating {
-			path = MutatePath
-		}
-		server.Register(path, &admission.Webhook{Handler: h, RecoverPanic: ptr(true)})
-	}
+	hc := Config{Templates: templates, Policy: policy.Get, Log: log.Named("admission")}
+	server.Register(MutatePath, &admission.Webhook{Handler: &MutatingHandler{hc}, RecoverPanic: ptr(true)})
+	server.Register(ValidatePath, &admission.Webhook{Handler: &ValidatingHandler{hc}, RecoverPanic: ptr(true)})
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
 		return err
 	}
