@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -324,6 +325,74 @@ func TestWatchReloadsAndKeepsLastGood(t *testing.T) {
 	}
 	if _, err := Load(filepath.Join(t.TempDir(), "missing"), zap.NewNop()); err == nil {
 		t.Error("a missing policy file at start-up is not an error")
+	}
+}
+
+// TestWatchTruncatedInPlaceNeverApplied: a writer that truncates the file
+// and then writes the new document into it (an editor saving in place, or
+// os.WriteFile) leaves it empty for a moment. Watch rejects every empty read,
+// so the policy in force stays, and applies the complete document once it
+// has read it twice. Every wait is on reloads Watch has finished.
+func TestWatchTruncatedInPlaceNeverApplied(t *testing.T) {
+	f := newFixture(t, enforcedA)
+	var mu sync.Mutex
+	var reports []Report
+	f.p.OnReport(func(r Report) {
+		mu.Lock()
+		reports = append(reports, r)
+		mu.Unlock()
+	})
+	outcomes := func() []Outcome {
+		mu.Lock()
+		defer mu.Unlock()
+		var out []Outcome
+		for _, r := range reports {
+			out = append(out, r.Outcome)
+		}
+		return out
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go f.p.Watch(ctx, time.Millisecond)
+
+	// The writer has truncated the file and not written yet: Watch reads
+	// it empty on several polls (a reload in progress during the
+	// truncation may still have read the old content).
+	if err := os.Truncate(f.path, 0); err != nil {
+		t.Fatal(err)
+	}
+	done, _ := f.p.Attempts()
+	f.waitAttempts(done + 3)
+	f.wantEnforced("a", "ray")
+	if got := f.count(Rejected); got < 2 {
+		t.Errorf("rejected = %v, want at least 2: Watch did not read the empty file twice", got)
+	}
+	if got := f.count(Applied); got != 0 {
+		t.Errorf("applied = %v while the file was empty, want 0", got)
+	}
+	if got := outcomes(); !slices.Equal(got, []Outcome{Rejected}) {
+		t.Errorf("reports = %v, want one Rejected", got)
+	}
+
+	// The writer finishes, in place: the complete document is applied.
+	in, err := os.OpenFile(f.path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := in.WriteString(enforcedB); err != nil {
+		t.Fatal(err)
+	}
+	if err := in.Close(); err != nil {
+		t.Fatal(err)
+	}
+	done, _ = f.p.Attempts()
+	f.waitAttempts(done + 3)
+	f.wantEnforced("b", "ray-b")
+	if got := f.count(Applied); got != 1 {
+		t.Errorf("applied = %v, want 1", got)
+	}
+	if got := outcomes(); !slices.Equal(got, []Outcome{Rejected, Applied}) {
+		t.Errorf("reports = %v, want Rejected then Applied", got)
 	}
 }
 
