@@ -190,21 +190,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	mem.failures = 0
 
-	cluster, err := ClusterFor(rc, r.Policy())
+	decision, err := Decide(rc, r.Policy(), st, pods.Items, now)
 	if err != nil {
-		log.Info("cannot derive node types", zap.Error(err))
+		log.Info("cannot decide", zap.Error(err))
 		return again, nil
 	}
-
-	listed := map[string]bool{}
-	for _, g := range rc.Spec.WorkerGroupSpecs {
-		for _, name := range g.ScaleStrategy.WorkersToDelete {
-			listed[name] = true
-		}
-	}
-	state := StateFromProto(st)
-	plan := engine.Decide(cluster, state, PodsFromKube(rc.Name, pods.Items, listed), now)
-	if len(state.Pending) > 0 || len(state.Gangs) > 0 {
+	plan := decision.Plan
+	if decision.Demand() {
 		if mem.demandSince.IsZero() {
 			mem.demandSince = now
 		}

@@ -125,10 +125,6 @@ func runPlan(args []string, stdout, stderr io.Writer) int {
 			return fail(fmt.Errorf("%s: %w", *policyFile, err))
 		}
 	}
-	cluster, err := scaler.ClusterFor(rc, policy)
-	if err != nil {
-		return fail(fmt.Errorf("%s: %w", *clusterFile, err))
-	}
 	st, err := planReadState(*stateFile)
 	if err != nil {
 		return fail(err)
@@ -144,15 +140,12 @@ func runPlan(args []string, stdout, stderr io.Writer) int {
 		pods = planPodsFromState(rc.Name, st)
 	}
 
-	listed := map[string]bool{}
-	for _, g := range rc.Spec.WorkerGroupSpecs {
-		for _, name := range g.ScaleStrategy.WorkersToDelete {
-			listed[name] = true
-		}
+	decision, err := scaler.Decide(rc, policy, st, pods, now)
+	if err != nil {
+		return fail(fmt.Errorf("%s: %w", *clusterFile, err))
 	}
-	plan := engine.Decide(cluster, scaler.StateFromProto(st), scaler.PodsFromKube(rc.Name, pods, listed), now)
 
-	out := planToOutput(plan, rc, pods, *podsFile != "")
+	out := planToOutput(decision.Plan, rc, pods, *podsFile != "")
 	out.Notes = append(append([]string{}, notes...), out.Notes...)
 	enc := json.NewEncoder(stdout)
 	enc.SetIndent("", "  ")

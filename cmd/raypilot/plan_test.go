@@ -14,6 +14,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/raypilot/raypilot/defaults"
+	"github.com/raypilot/raypilot/scaler"
 )
 
 // planFixture is the path of a file under testdata/plan.
@@ -292,17 +296,7 @@ func TestPlanNamesOnlyVerifiedPods(t *testing.T) {
 func TestPlanTruncatedDemand(t *testing.T) {
 	// A thousand busy workers, each with a different amount of free memory,
 	// and thousands of distinct request shapes.
-	raw, err := os.ReadFile(planFixture("raycluster-one-worker.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rc map[string]any
-	if err := json.Unmarshal(raw, &rc); err != nil {
-		t.Fatal(err)
-	}
-	wg := rc["spec"].(map[string]any)["workerGroupSpecs"].([]any)[0].(map[string]any)
-	wg["maxReplicas"], wg["replicas"] = 100000, 1000
-	rcJSON, _ := json.Marshal(rc)
+	rcFile := planOneWorkerClusterWith(t, func(wg map[string]any) { wg["maxReplicas"], wg["replicas"] = 100000, 1000 })
 	var b strings.Builder
 	b.WriteString(`{"nodeStates": [`)
 	for i := range 1000 {
@@ -321,7 +315,7 @@ func TestPlanTruncatedDemand(t *testing.T) {
 		fmt.Fprintf(&b, `{"request": {"resourcesBundle": {"CPU": 1, "memory": %d}}, "count": 1}`, 1000+i)
 	}
 	b.WriteString(`]}`)
-	res := runPlanOK(t, "--raycluster", writeFile(t, "rc.json", string(rcJSON)), "--ray-state", writeFile(t, "state.json", b.String()))
+	res := runPlanOK(t, "--raycluster", rcFile, "--ray-state", writeFile(t, "state.json", b.String()))
 	if res.Truncated == nil || res.Truncated.ShapesTotal != 5000 || res.Truncated.Shapes >= 5000 || res.Truncated.Shapes < 1 {
 		t.Fatalf("truncated %+v", res.Truncated)
 	}
@@ -330,4 +324,65 @@ func TestPlanTruncatedDemand(t *testing.T) {
 	}) {
 		t.Errorf("notes %q", res.Notes)
 	}
+}
+
+// `raypilot plan` decides as the scaler does (scaler.Decide): a worker the
+// RayCluster already lists in workersToDelete is going away and is not
+// proposed for termination again, and the plan printed is the one
+// scaler.Decide makes from the same inputs.
+func TestPlanIsTheScalersDecision(t *testing.T) {
+	rcFile := planOneWorkerClusterWith(t, func(wg map[string]any) {
+		wg["replicas"] = 0
+		wg["scaleStrategy"] = map[string]any{"workersToDelete": []string{"test-cluster-small-wg-worker-x7k2p"}}
+	})
+	args := []string{"--raycluster", rcFile, "--ray-state", planFixture("state-idle-31s.json"), "--pods", planFixture("pods.json"),
+		"--now", "2024-01-01T00:10:00Z"}
+
+	res := runPlanOK(t, args...)
+	if len(res.Terminate) != 0 || len(res.UnnamedTerminations) != 0 {
+		t.Errorf("terminate %v, unnamed %v: the worker is listed for deletion already", res.Terminate, res.UnnamedTerminations)
+	}
+
+	rc, err := planReadRayCluster(rcFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := planReadState(planFixture("state-idle-31s.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pods, err := planReadPods(planFixture("pods.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now, _ := time.Parse(time.RFC3339, "2024-01-01T00:10:00Z")
+	d, err := scaler.Decide(rc, defaults.DefaultPolicy(), st, pods, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := planToOutput(d.Plan, rc, pods, true)
+	if !reflect.DeepEqual(res.Replicas, want.Replicas) || !reflect.DeepEqual(res.Decisions, want.Decisions) || !reflect.DeepEqual(res.Launch, want.Launch) {
+		t.Errorf("raypilot plan: replicas %v, decisions %q, launch %v; scaler.Decide: %v, %q, %v",
+			res.Replicas, res.Decisions, res.Launch, want.Replicas, want.Decisions, want.Launch)
+	}
+}
+
+// planOneWorkerClusterWith writes the fixture raycluster-one-worker.json
+// with its worker group changed by edit, and returns the file's path.
+func planOneWorkerClusterWith(t *testing.T, edit func(group map[string]any)) string {
+	t.Helper()
+	raw, err := os.ReadFile(planFixture("raycluster-one-worker.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rc map[string]any
+	if err := json.Unmarshal(raw, &rc); err != nil {
+		t.Fatal(err)
+	}
+	edit(rc["spec"].(map[string]any)["workerGroupSpecs"].([]any)[0].(map[string]any))
+	out, err := json.Marshal(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return writeFile(t, "rc.json", string(out))
 }
