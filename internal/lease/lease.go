@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/uuid"
 	"k8s.io/client-go/kubernetes"
@@ -71,18 +72,25 @@ func New(cfg *rest.Config, o Options, log *zap.Logger) (*Runner, error) {
 	return &Runner{lock: lock, opts: o, log: log.With(zap.String("lease", o.Namespace+"/"+o.Name), zap.String("identity", o.Identity))}, nil
 }
 
-// Run campaigns for the Lease until ctx ends, running lead while leading;
-// the Lease is released when ctx ends so a successor need not wait for it
-// to expire.
+// Run campaigns for the Lease until ctx ends, running lead while leading.
+// lead's context ends as soon as a renewal fails past RenewDeadline, before
+// the lease can expire for a rival. When ctx ends, the Lease is released
+// once lead has returned, so a successor need not wait for it to expire.
 func (l *Runner) Run(ctx context.Context, lead func(context.Context)) error {
 	for ctx.Err() == nil {
 		leading := make(chan context.Context, 1)
 		le, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
-			Lock:            l.lock,
-			LeaseDuration:   l.opts.LeaseDuration,
-			RenewDeadline:   l.opts.RenewDeadline,
-			RetryPeriod:     l.opts.RetryPeriod,
-			ReleaseOnCancel: true,
+			Lock:          l.lock,
+			LeaseDuration: l.opts.LeaseDuration,
+			RenewDeadline: l.opts.RenewDeadline,
+			RetryPeriod:   l.opts.RetryPeriod,
+			// client-go's release (ReleaseOnCancel) runs before the leading
+			// context ends: at shutdown while lead may still be writing, and
+			// after failed renewals as a call that times out only after
+			// another RenewDeadline, past the lease's end for a rival
+			// (client-go: tools/leaderelection/leaderelection.go, renew).
+			// Run releases the lease itself, after lead has returned.
+			ReleaseOnCancel: false,
 			Name:            l.opts.Name,
 			Callbacks: leaderelection.LeaderCallbacks{
 				// lead runs on this goroutine, not client-go's, so that
@@ -107,5 +115,39 @@ func (l *Runner) Run(ctx context.Context, lead func(context.Context)) error {
 			l.log.Warn("not leading any more; campaigning again")
 		}
 	}
+	l.release()
 	return nil
+}
+
+// release gives the Lease up if this process holds it, the way client-go
+// does (no holder, a 1 s duration), within RenewDeadline.
+func (l *Runner) release() {
+	ctx, cancel := context.WithTimeout(context.Background(), l.opts.RenewDeadline)
+	defer cancel()
+	for {
+		rec, _, err := l.lock.Get(ctx)
+		if err != nil {
+			if !apierrors.IsNotFound(err) {
+				l.log.Warn("cannot release the lease; a successor waits for it to expire", zap.Error(err))
+			}
+			return
+		}
+		if rec.HolderIdentity != l.opts.Identity {
+			return
+		}
+		now := metav1.NewTime(time.Now())
+		err = l.lock.Update(ctx, resourcelock.LeaderElectionRecord{
+			LeaderTransitions: rec.LeaderTransitions, LeaseDurationSeconds: 1, RenewTime: now, AcquireTime: now,
+		})
+		switch {
+		case err == nil:
+			l.log.Info("lease released")
+			return
+		case apierrors.IsConflict(err):
+			continue // renewed by our last renewal in flight, or taken: read it again
+		default:
+			l.log.Warn("cannot release the lease; a successor waits for it to expire", zap.Error(err))
+			return
+		}
+	}
 }
