@@ -4,6 +4,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/raypilot/raypilot/internal/jsontree"
 )
 
 // Values of AnnotationAutoscaling.
@@ -32,10 +34,10 @@ func (c *clusterExpansion) autoscaling() {
 	annFld := clusterAnnotations.Key(AnnotationAutoscaling)
 	mode, _ := c.annotations[AnnotationAutoscaling].(string)
 	eitaFld := c.fld.Child("enableInTreeAutoscaling")
-	inTree := c.boolean(c.spec, "enableInTreeAutoscaling", eitaFld)
+	inTree := c.Boolean(c.spec, "enableInTreeAutoscaling", eitaFld)
 	update := c.in.Operation == Update && c.in.OldObject != nil
 	if mode == "" && update && c.oldAutoscaling != "" {
-		if ann := c.object(c.meta, "annotations", clusterAnnotations, true); ann != nil {
+		if ann := c.Object(c.meta, "annotations", clusterAnnotations, true); ann != nil {
 			mode = c.oldAutoscaling
 			ann[AnnotationAutoscaling] = mode
 		}
@@ -57,13 +59,13 @@ func (c *clusterExpansion) autoscaling() {
 			c.checkAutoscalerSidecar()
 			return
 		}
-		ann := c.object(c.meta, "annotations", clusterAnnotations, true)
+		ann := c.Object(c.meta, "annotations", clusterAnnotations, true)
 		if ann == nil {
 			return
 		}
 		ann[AnnotationAutoscaling] = AutoscalingCentral
 	default:
-		c.errs = append(c.errs, field.NotSupported(annFld, mode, []string{AutoscalingCentral, AutoscalingDisabled}))
+		c.Errs = append(c.Errs, field.NotSupported(annFld, mode, []string{AutoscalingCentral, AutoscalingDisabled}))
 		return
 	}
 	if inTree {
@@ -76,7 +78,7 @@ func (c *clusterExpansion) autoscaling() {
 func (c *clusterExpansion) scalerOptions() {
 	a := c.in.Policy.Defaults.Autoscaling
 	fld := c.fld.Child("autoscalerOptions")
-	opts := c.object(c.spec, "autoscalerOptions", fld, a.UpscalingMode != "" || a.IdleTimeoutSeconds != nil)
+	opts := c.Object(c.spec, "autoscalerOptions", fld, a.UpscalingMode != "" || a.IdleTimeoutSeconds != nil)
 	if opts == nil {
 		return
 	}
@@ -84,10 +86,10 @@ func (c *clusterExpansion) scalerOptions() {
 		setDefault(opts, "upscalingMode", a.UpscalingMode)
 	}
 	if a.IdleTimeoutSeconds != nil {
-		setDefault(opts, "idleTimeoutSeconds", toJSONValue(*a.IdleTimeoutSeconds))
+		setDefault(opts, "idleTimeoutSeconds", jsontree.FromTyped(*a.IdleTimeoutSeconds))
 	}
-	if n, ok := c.integer(opts, "idleTimeoutSeconds", fld.Child("idleTimeoutSeconds")); ok && n < 0 {
-		c.errs = append(c.errs, field.Invalid(fld.Child("idleTimeoutSeconds"), n, "must be >= 0"))
+	if n, ok := c.Integer(opts, "idleTimeoutSeconds", fld.Child("idleTimeoutSeconds")); ok && n < 0 {
+		c.Errs = append(c.Errs, field.Invalid(fld.Child("idleTimeoutSeconds"), n, "must be >= 0"))
 	}
 }
 
@@ -98,11 +100,11 @@ func (c *clusterExpansion) scalerOptions() {
 // buildAutoscalerOptions: cpu or "500m", memory or "512Mi").
 func (c *clusterExpansion) sidecarDefaults() {
 	fld := c.fld.Child("autoscalerOptions")
-	opts := c.object(c.spec, "autoscalerOptions", fld, true)
+	opts := c.Object(c.spec, "autoscalerOptions", fld, true)
 	if opts == nil {
 		return
 	}
-	res := c.object(opts, "resources", fld.Child("resources"), true)
+	res := c.Object(opts, "resources", fld.Child("resources"), true)
 	if res == nil {
 		return
 	}
@@ -112,9 +114,9 @@ func (c *clusterExpansion) sidecarDefaults() {
 	case requests == nil && limits == nil:
 		requests, limits = obj{}, obj{}
 	case requests == nil:
-		requests = deepCopy(limits).(obj)
+		requests = jsontree.DeepCopy(limits).(obj)
 	case limits == nil:
-		limits = deepCopy(requests).(obj)
+		limits = jsontree.DeepCopy(requests).(obj)
 	}
 	want := c.in.Policy.Defaults.Autoscaling.SidecarResources
 	if len(want) == 0 {

@@ -7,6 +7,8 @@ import (
 	"unicode/utf8"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/raypilot/raypilot/internal/jsontree"
 )
 
 // Bounds on what an expansion reports. Errors quote the values they are
@@ -66,7 +68,7 @@ func boundError(e *field.Error) *field.Error {
 			rendered = v
 		case int64, int32, int, float64, float32, bool, nil, json.Number:
 		default:
-			if b, err := encodeJSON(v); err == nil {
+			if b, err := jsontree.Encode(v); err == nil {
 				rendered = string(b)
 			} else if b, err := json.Marshal(v); err == nil {
 				rendered = string(b)

@@ -2,6 +2,8 @@ package defaults
 
 import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/raypilot/raypilot/internal/jsontree"
 )
 
 // Ray container names the engine gives containers it creates.
@@ -43,7 +45,7 @@ func (c *clusterExpansion) hash(t *Template) string {
 		return h
 	}
 	if c.policyJSON == nil {
-		c.policyJSON, _ = encodeJSON(c.in.Policy)
+		c.policyJSON, _ = jsontree.Encode(c.in.Policy)
 	}
 	h := contentHash(t, c.policyJSON)
 	c.hashes[t] = h
@@ -62,27 +64,27 @@ func (c *clusterExpansion) run() {
 	}
 	if text, ok := c.annotations[AnnotationVolumes].(string); ok {
 		vols, errs := c.parseVolumes(text, clusterAnnotations.Key(AnnotationVolumes))
-		c.errs = append(c.errs, errs...)
+		c.Errs = append(c.Errs, errs...)
 		c.clusterVols = vols
 	}
-	c.rayVersion = c.str(c.spec, "rayVersion", c.fld.Child("rayVersion"))
+	c.rayVersion = c.Str(c.spec, "rayVersion", c.fld.Child("rayVersion"))
 
 	headFld := c.fld.Child("headGroupSpec")
-	if head := c.object(c.spec, "headGroupSpec", headFld, false); head != nil {
+	if head := c.Object(c.spec, "headGroupSpec", headFld, false); head != nil {
 		c.group(head, headFld, true)
 	} else if _, present := c.spec["headGroupSpec"]; !present {
-		c.errs = append(c.errs, field.Required(headFld, "every Ray cluster needs a head group; `headGroupSpec: {template: {}}` is enough"))
+		c.Errs = append(c.Errs, field.Required(headFld, "every Ray cluster needs a head group; `headGroupSpec: {template: {}}` is enough"))
 	}
 
 	workersFld := c.fld.Child("workerGroupSpecs")
-	workers, _ := c.list(c.spec, "workerGroupSpecs", workersFld)
+	workers, _ := c.List(c.spec, "workerGroupSpecs", workersFld)
 	names := map[string]bool{}
 	var groups []obj
 	for i, w := range workers {
 		wFld := workersFld.Index(i)
 		wm, ok := w.(obj)
 		if !ok {
-			c.errs = append(c.errs, field.Invalid(wFld, w, "must be an object"))
+			c.Errs = append(c.Errs, field.Invalid(wFld, w, "must be an object"))
 			continue
 		}
 		c.groupName(wm, wFld, names)
@@ -97,14 +99,14 @@ func (c *clusterExpansion) run() {
 // group expands one head or worker group.
 func (c *clusterExpansion) group(g obj, fld *field.Path, isHead bool) {
 	tmplFld := fld.Child("template")
-	tmpl := c.object(g, "template", tmplFld, true)
+	tmpl := c.Object(g, "template", tmplFld, true)
 	if tmpl == nil {
 		return
 	}
 	metaFld := tmplFld.Child("metadata")
-	tmeta := c.object(tmpl, "metadata", metaFld, true)
+	tmeta := c.Object(tmpl, "metadata", metaFld, true)
 	annFld := metaFld.Child("annotations")
-	tann := c.stringMap(tmeta, "annotations", annFld, true)
+	tann := c.StringMap(tmeta, "annotations", annFld, true)
 	if tann == nil {
 		return
 	}
@@ -120,13 +122,13 @@ func (c *clusterExpansion) group(g obj, fld *field.Path, isHead bool) {
 	vols := pointers(c.clusterVols)
 	if text, ok := tann[AnnotationVolumes].(string); ok {
 		groupVols, errs := c.parseVolumes(text, annFld.Key(AnnotationVolumes))
-		c.errs = append(c.errs, errs...)
+		c.Errs = append(c.Errs, errs...)
 		vols = mergeVolumes(vols, groupVols)
 	}
 
 	specFld := tmplFld.Child("spec")
-	pspec := c.object(tmpl, "spec", specFld, true)
-	containers, ok := c.list(pspec, "containers", specFld.Child("containers"))
+	pspec := c.Object(tmpl, "spec", specFld, true)
+	containers, ok := c.List(pspec, "containers", specFld.Child("containers"))
 	if pspec == nil || !ok {
 		return
 	}
@@ -141,7 +143,7 @@ func (c *clusterExpansion) group(g obj, fld *field.Path, isHead bool) {
 	c0Fld := specFld.Child("containers").Index(0)
 	c0, ok := containers[0].(obj)
 	if !ok {
-		c.errs = append(c.errs, field.Invalid(c0Fld, containers[0], "must be an object"))
+		c.Errs = append(c.Errs, field.Invalid(c0Fld, containers[0], "must be an object"))
 		return
 	}
 	p := podTemplate{g: g, fld: fld, meta: tmeta, spec: pspec, specFld: specFld, containers: containers, ray: c0, rayFld: c0Fld, isHead: isHead}
@@ -153,7 +155,7 @@ func (c *clusterExpansion) group(g obj, fld *field.Path, isHead bool) {
 	c.applyTemplate(&p, tpl)
 	c.applyPolicyDefaults(&p)
 	c.enforcePolicy(&p)
-	params := c.stringMap(g, "rayStartParams", fld.Child("rayStartParams"), false)
+	params := c.StringMap(g, "rayStartParams", fld.Child("rayStartParams"), false)
 	c.applyBuiltins(&p, params)
 	c.applyVolumes(&p, vols)
 	if isHead {

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/raypilot/raypilot/internal/jsontree"
 )
 
 // Annotation keys read and written by the engine.
@@ -140,7 +142,7 @@ func expandLenient(in Input, data []byte) Result { return expandData(in, data, t
 // expandData expands data; lenient returns the expanded object even when
 // problems were found (their parts are left as they were).
 func expandData(in Input, data []byte, lenient bool) Result {
-	doc, err := decodeJSON(data)
+	doc, err := jsontree.Decode(data)
 	if err != nil {
 		return Result{Errors: field.ErrorList{field.Invalid(field.NewPath(""), "<body>", "not a JSON object: "+err.Error())}}
 	}
@@ -150,21 +152,21 @@ func expandData(in Input, data []byte, lenient bool) Result {
 	}
 	var before any
 	if in.Output != OutputNone {
-		before = deepCopy(root) // the engine edits root in place
+		before = jsontree.DeepCopy(root) // the engine edits root in place
 	}
 	e := &expander{in: in, warnings: nil}
 	e.root(root)
-	e.errs = dedupe(boundValues(e.errs))
-	if len(e.errs) > 0 && !lenient {
-		return Result{Errors: e.errs, Warnings: e.warnings}
+	e.Errs = dedupe(boundValues(e.Errs))
+	if len(e.Errs) > 0 && !lenient {
+		return Result{Errors: e.Errs, Warnings: e.warnings}
 	}
 	res := Result{Warnings: e.warnings}
 	switch in.Output {
 	case OutputObject:
-		res.Changed = !jsonEqual(before, root)
-		res.Object, err = encodeJSON(root)
+		res.Changed = !jsontree.Equal(before, root)
+		res.Object, err = jsontree.Encode(root)
 	case OutputPatch:
-		res.Patch, res.PatchOps, err = jsonPatch(before, root)
+		res.Patch, res.PatchOps, err = jsontree.Patch(before, root)
 		res.Changed = res.PatchOps > 0
 	}
 	if err != nil {
@@ -175,7 +177,7 @@ func expandData(in Input, data []byte, lenient bool) Result {
 
 // expander holds the state of one expansion pass.
 type expander struct {
-	walker
+	jsontree.Walker
 	in       Input
 	warnings []string
 	// old maps worker group names to the stored object's replicas (UPDATE).
@@ -222,24 +224,24 @@ func (e *expander) root(root obj) {
 	kind, _ := root["kind"].(string)
 	specPath, ok := clusterSpecPath[kind]
 	if !ok {
-		e.errs = append(e.errs, field.NotSupported(field.NewPath("kind"), kind, []string{"RayCluster", "RayJob", "RayService"}))
+		e.Errs = append(e.Errs, field.NotSupported(field.NewPath("kind"), kind, []string{"RayCluster", "RayJob", "RayService"}))
 		return
 	}
-	meta := e.object(root, "metadata", field.NewPath("metadata"), true)
+	meta := e.Object(root, "metadata", field.NewPath("metadata"), true)
 	if meta == nil {
 		return
 	}
-	ns := e.str(meta, "namespace", field.NewPath("metadata", "namespace"))
+	ns := e.Str(meta, "namespace", field.NewPath("metadata", "namespace"))
 	if ns == "" {
 		ns = e.in.Namespace
 	}
-	annotations := e.stringMap(meta, "annotations", field.NewPath("metadata", "annotations"), false)
+	annotations := e.StringMap(meta, "annotations", field.NewPath("metadata", "annotations"), false)
 
 	fld := field.NewPath(specPath[0])
-	spec := e.object(root, specPath[0], fld, kind == "RayCluster")
+	spec := e.Object(root, specPath[0], fld, kind == "RayCluster")
 	for _, key := range specPath[1:] {
 		fld = fld.Child(key)
-		spec = e.object(spec, key, fld, false)
+		spec = e.Object(spec, key, fld, false)
 	}
 	if kind == "RayCluster" {
 		e.validateClusterName(meta)
@@ -288,22 +290,22 @@ func serveRequirement(kind string, root, annotations obj) serveNeed {
 
 func (e *expander) validateClusterName(meta obj) {
 	fld := field.NewPath("metadata", "name")
-	name := e.str(meta, "name", fld)
+	name := e.Str(meta, "name", fld)
 	if name == "" {
 		return // generateName: the server picks a valid name
 	}
 	if len(name) > 53 {
-		e.errs = append(e.errs, field.Invalid(fld, name, "must be no more than 53 characters (KubeRay appends suffixes such as -serve-svc)"))
+		e.Errs = append(e.Errs, field.Invalid(fld, name, "must be no more than 53 characters (KubeRay appends suffixes such as -serve-svc)"))
 	}
 	if msgs := dns1035(name); len(msgs) > 0 {
-		e.errs = append(e.errs, field.Invalid(fld, name, "must be a DNS-1035 label: "+strings.Join(msgs, "; ")))
+		e.Errs = append(e.Errs, field.Invalid(fld, name, "must be a DNS-1035 label: "+strings.Join(msgs, "; ")))
 	}
 }
 
 // readOld reads what an UPDATE keeps from the stored object: each worker
 // group's replicas and the autoscaling mode decided at CREATE.
 func (e *expander) readOld(data []byte, specPath []string) {
-	doc, err := decodeJSON(data)
+	doc, err := jsontree.Decode(data)
 	if err != nil {
 		return
 	}
@@ -329,7 +331,7 @@ func (e *expander) readOld(data []byte, specPath []string) {
 // contentHash is the audit hash of what an expansion used: the template
 // and the policy (given as its JSON, encoded once per expansion).
 func contentHash(t *Template, policyJSON []byte) string {
-	tpl, _ := encodeJSON(t)
+	tpl, _ := jsontree.Encode(t)
 	h := sha256.New()
 	h.Write([]byte(`{"policy":`))
 	h.Write(policyJSON)

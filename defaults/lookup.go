@@ -25,7 +25,7 @@ func (c *clusterExpansion) find(name string, fld *field.Path) *Template {
 	// Object names are DNS subdomains; anything else ("team-b/shared")
 	// could address another namespace in a cache keyed "namespace/name".
 	if msgs := validation.IsDNS1123Subdomain(name); len(msgs) > 0 {
-		c.errs = append(c.errs, field.Invalid(fld, name, "must be the name of a compute template: "+strings.Join(msgs, "; ")))
+		c.Errs = append(c.Errs, field.Invalid(fld, name, "must be the name of a compute template: "+strings.Join(msgs, "; ")))
 		return nil
 	}
 	src, ns, ctx := c.in.Templates, c.namespace, c.ctx()
@@ -54,7 +54,7 @@ func (c *clusterExpansion) find(name string, fld *field.Path) *Template {
 	} else if len(names) > 0 {
 		existing = strings.Join(names, ", ")
 	}
-	c.errs = append(c.errs, field.Invalid(fld, name, fmt.Sprintf("compute template not found; searched %s; templates available in namespace %q: %s", strings.Join(searched, ", "), ns, existing)))
+	c.Errs = append(c.Errs, field.Invalid(fld, name, fmt.Sprintf("compute template not found; searched %s; templates available in namespace %q: %s", strings.Join(searched, ", "), ns, existing)))
 	return nil
 }
 
@@ -64,8 +64,8 @@ func (c *clusterExpansion) find(name string, fld *field.Path) *Template {
 func (c *clusterExpansion) lookupFailed(fld *field.Path, name string, err error) {
 	var invalid *InvalidTemplateError
 	if errors.As(err, &invalid) {
-		c.errs = append(c.errs, field.Invalid(fld, name, "compute template cannot be read: "+invalid.Error()))
+		c.Errs = append(c.Errs, field.Invalid(fld, name, "compute template cannot be read: "+invalid.Error()))
 		return
 	}
-	c.errs = append(c.errs, field.InternalError(fld, fmt.Errorf("compute template %q could not be looked up (%w); nothing was changed, retry the request", name, err)))
+	c.Errs = append(c.Errs, field.InternalError(fld, fmt.Errorf("compute template %q could not be looked up (%w); nothing was changed, retry the request", name, err)))
 }

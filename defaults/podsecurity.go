@@ -9,6 +9,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	psaapi "k8s.io/pod-security-admission/api"
 	psapolicy "k8s.io/pod-security-admission/policy"
+
+	"github.com/raypilot/raypilot/internal/jsontree"
 )
 
 // Pod Security Standards levels of PolicyLimits.PodSecurity.
@@ -38,7 +40,7 @@ func (c *clusterExpansion) checkPodSecurity(spec obj, fld *field.Path, extra ...
 	if level == "" || spec == nil {
 		return
 	}
-	data, err := encodeJSON(spec)
+	data, err := jsontree.Encode(spec)
 	if err != nil {
 		return
 	}
@@ -50,6 +52,6 @@ func (c *clusterExpansion) checkPodSecurity(spec obj, fld *field.Path, extra ...
 	lv := psaapi.LevelVersion{Level: psaapi.Level(level), Version: psaapi.LatestVersion()}
 	res := psapolicy.AggregateCheckResults(podSecurityEvaluator.EvaluatePod(lv, &metav1.ObjectMeta{}, &ps))
 	if !res.Allowed {
-		c.errs = append(c.errs, field.Forbidden(fld, fmt.Sprintf("violates PodSecurity %q (policy limits.podSecurity): %s", level+":latest", res.ForbiddenDetail())))
+		c.Errs = append(c.Errs, field.Forbidden(fld, fmt.Sprintf("violates PodSecurity %q (policy limits.podSecurity): %s", level+":latest", res.ForbiddenDetail())))
 	}
 }

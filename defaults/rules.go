@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/raypilot/raypilot/internal/jsontree"
 )
 
 // setDefault sets m[key] = v when key is absent (or null).
@@ -41,14 +43,14 @@ func appendMissing(list []any, add []any) []any {
 }
 
 func jsonKey(v any) string {
-	data, _ := encodeJSON(v)
+	data, _ := jsontree.Encode(v)
 	return string(data)
 }
 
 func toList[T any](items []T) []any {
 	out := make([]any, 0, len(items))
 	for _, it := range items {
-		out = append(out, toJSONValue(it))
+		out = append(out, jsontree.FromTyped(it))
 	}
 	return out
 }
@@ -97,13 +99,13 @@ func (c *clusterExpansion) enforcePolicy(p *podTemplate) {
 		case "imagePullSecrets":
 			p.spec["imagePullSecrets"] = pullSecrets(d.ImagePullSecrets)
 		case "podLabels":
-			if m := c.stringMap(p.meta, "labels", p.fld.Child("template", "metadata", "labels"), true); m != nil {
+			if m := c.StringMap(p.meta, "labels", p.fld.Child("template", "metadata", "labels"), true); m != nil {
 				fillStringMap(m, d.PodLabels, true)
 			}
 			// KubeRay merges the group's labels (Ray node labels) over the
 			// template's (ray-operator/controllers/ray/common/pod.go,
 			// mergeLabels): an enforced key must hold there too.
-			if m := c.stringMap(p.g, "labels", p.fld.Child("labels"), false); m != nil {
+			if m := c.StringMap(p.g, "labels", p.fld.Child("labels"), false); m != nil {
 				for k, v := range d.PodLabels {
 					if _, ok := m[k]; ok {
 						m[k] = v
@@ -111,19 +113,19 @@ func (c *clusterExpansion) enforcePolicy(p *podTemplate) {
 				}
 			}
 		case "podAnnotations":
-			if m := c.object(p.meta, "annotations", p.fld.Child("template", "metadata", "annotations"), true); m != nil {
+			if m := c.Object(p.meta, "annotations", p.fld.Child("template", "metadata", "annotations"), true); m != nil {
 				fillStringMap(m, d.PodAnnotations, true)
 			}
 		case "tolerations":
 			p.spec["tolerations"] = toList(d.Tolerations)
 		case "nodeSelector":
-			if m := c.stringMap(p.spec, "nodeSelector", p.specFld.Child("nodeSelector"), true); m != nil {
+			if m := c.StringMap(p.spec, "nodeSelector", p.specFld.Child("nodeSelector"), true); m != nil {
 				fillStringMap(m, d.NodeSelector, true)
 			}
 		case "priorityClassName":
 			p.spec["priorityClassName"] = d.PriorityClassName
 		case "podSecurityContext":
-			p.spec["securityContext"] = toJSONValue(d.PodSecurityContext)
+			p.spec["securityContext"] = jsontree.FromTyped(d.PodSecurityContext)
 			if !pol.Enforces("containerSecurityContext") {
 				for _, key := range []string{"containers", "initContainers"} {
 					list, _ := p.spec[key].([]any)
@@ -139,7 +141,7 @@ func (c *clusterExpansion) enforcePolicy(p *podTemplate) {
 				list, _ := p.spec[key].([]any)
 				for _, ctr := range list {
 					if m, ok := ctr.(obj); ok {
-						m["securityContext"] = toJSONValue(d.ContainerSecurityContext)
+						m["securityContext"] = jsontree.FromTyped(d.ContainerSecurityContext)
 					}
 				}
 			}
@@ -152,7 +154,7 @@ func (c *clusterExpansion) enforcePolicy(p *podTemplate) {
 			if (name == "headRayStartParams") != p.isHead {
 				continue
 			}
-			if m := c.stringMap(p.g, "rayStartParams", p.fld.Child("rayStartParams"), true); m != nil {
+			if m := c.StringMap(p.g, "rayStartParams", p.fld.Child("rayStartParams"), true); m != nil {
 				fillStringMap(m, c.startParamsDefaults(p.isHead), true)
 			}
 		}
@@ -171,11 +173,11 @@ func holdPodSecurityContext(ctr obj, pod *corev1.PodSecurityContext) {
 	if sc == nil {
 		return
 	}
-	enforced, _ := toJSONValue(pod).(obj)
+	enforced, _ := jsontree.FromTyped(pod).(obj)
 	for _, k := range podLevelSecurityFields {
 		if v, set := enforced[k]; set {
 			if _, has := sc[k]; has {
-				sc[k] = deepCopy(v)
+				sc[k] = jsontree.DeepCopy(v)
 			}
 		}
 	}
@@ -189,9 +191,9 @@ func (c *clusterExpansion) applyTemplate(p *podTemplate, t *Template) {
 		return
 	}
 	resFld := p.rayFld.Child("resources")
-	res := c.object(p.ray, "resources", resFld, true)
-	requests := c.object(res, "requests", resFld.Child("requests"), true)
-	limits := c.object(res, "limits", resFld.Child("limits"), true)
+	res := c.Object(p.ray, "resources", resFld, true)
+	requests := c.Object(res, "requests", resFld.Child("requests"), true)
+	limits := c.Object(res, "limits", resFld.Child("limits"), true)
 	if requests == nil || limits == nil {
 		return
 	}
@@ -220,12 +222,12 @@ func (c *clusterExpansion) applyTemplate(p *podTemplate, t *Template) {
 		}
 	}
 	if len(t.Spec.Tolerations) > 0 {
-		if list, ok := c.list(p.spec, "tolerations", p.specFld.Child("tolerations")); ok {
+		if list, ok := c.List(p.spec, "tolerations", p.specFld.Child("tolerations")); ok {
 			p.spec["tolerations"] = appendMissing(list, toList(t.Spec.Tolerations))
 		}
 	}
 	if len(t.Spec.NodeSelector) > 0 {
-		if m := c.stringMap(p.spec, "nodeSelector", p.specFld.Child("nodeSelector"), true); m != nil {
+		if m := c.StringMap(p.spec, "nodeSelector", p.specFld.Child("nodeSelector"), true); m != nil {
 			fillStringMap(m, t.Spec.NodeSelector, false)
 		}
 	}
@@ -238,34 +240,34 @@ func (c *clusterExpansion) applyPolicyDefaults(p *podTemplate) {
 		if img, ok := c.imageFor(); ok {
 			p.ray["image"] = img
 		} else {
-			c.errs = append(c.errs, requiredImage(p.rayFld.Child("image")))
+			c.Errs = append(c.Errs, requiredImage(p.rayFld.Child("image")))
 		}
 	}
 	if d.ImagePullPolicy != "" {
 		setDefault(p.ray, "imagePullPolicy", string(d.ImagePullPolicy))
 	}
 	if len(d.ImagePullSecrets) > 0 {
-		if list, ok := c.list(p.spec, "imagePullSecrets", p.specFld.Child("imagePullSecrets")); ok {
+		if list, ok := c.List(p.spec, "imagePullSecrets", p.specFld.Child("imagePullSecrets")); ok {
 			p.spec["imagePullSecrets"] = appendMissingByName(list, pullSecrets(d.ImagePullSecrets))
 		}
 	}
 	if len(d.PodLabels) > 0 {
-		if m := c.stringMap(p.meta, "labels", p.fld.Child("template", "metadata", "labels"), true); m != nil {
+		if m := c.StringMap(p.meta, "labels", p.fld.Child("template", "metadata", "labels"), true); m != nil {
 			fillStringMap(m, d.PodLabels, false)
 		}
 	}
 	if len(d.PodAnnotations) > 0 {
-		if m := c.object(p.meta, "annotations", p.fld.Child("template", "metadata", "annotations"), true); m != nil {
+		if m := c.Object(p.meta, "annotations", p.fld.Child("template", "metadata", "annotations"), true); m != nil {
 			fillStringMap(m, d.PodAnnotations, false)
 		}
 	}
 	if len(d.Tolerations) > 0 {
-		if list, ok := c.list(p.spec, "tolerations", p.specFld.Child("tolerations")); ok {
+		if list, ok := c.List(p.spec, "tolerations", p.specFld.Child("tolerations")); ok {
 			p.spec["tolerations"] = appendMissing(list, toList(d.Tolerations))
 		}
 	}
 	if len(d.NodeSelector) > 0 {
-		if m := c.stringMap(p.spec, "nodeSelector", p.specFld.Child("nodeSelector"), true); m != nil {
+		if m := c.StringMap(p.spec, "nodeSelector", p.specFld.Child("nodeSelector"), true); m != nil {
 			fillStringMap(m, d.NodeSelector, false)
 		}
 	}
@@ -279,13 +281,13 @@ func (c *clusterExpansion) applyPolicyDefaults(p *podTemplate) {
 		setDefault(p.spec, "automountServiceAccountToken", *d.AutomountServiceAccountToken)
 	}
 	if d.PodSecurityContext != nil && p.spec["securityContext"] == nil {
-		p.spec["securityContext"] = toJSONValue(d.PodSecurityContext)
+		p.spec["securityContext"] = jsontree.FromTyped(d.PodSecurityContext)
 	}
 	if d.ContainerSecurityContext != nil && p.ray["securityContext"] == nil {
-		p.ray["securityContext"] = toJSONValue(d.ContainerSecurityContext)
+		p.ray["securityContext"] = jsontree.FromTyped(d.ContainerSecurityContext)
 	}
 	if params := c.startParamsDefaults(p.isHead); len(params) > 0 {
-		if m := c.stringMap(p.g, "rayStartParams", p.fld.Child("rayStartParams"), true); m != nil {
+		if m := c.StringMap(p.g, "rayStartParams", p.fld.Child("rayStartParams"), true); m != nil {
 			fillStringMap(m, params, false)
 		}
 	}
@@ -294,7 +296,7 @@ func (c *clusterExpansion) applyPolicyDefaults(p *podTemplate) {
 func appendMissingByName(list []any, add []any) []any {
 	for _, v := range add {
 		name, _ := v.(obj)["name"].(string)
-		if namedIndex(list, name) < 0 {
+		if jsontree.NamedIndex(list, name) < 0 {
 			list = append(list, v)
 		}
 	}
@@ -306,11 +308,11 @@ func appendMissingByName(list []any, add []any) []any {
 // API server's resource env on workers), preStop `ray stop` on workers.
 func (c *clusterExpansion) applyBuiltins(p *podTemplate, params obj) {
 	if p.isHead {
-		if ports, ok := c.list(p.ray, "ports", p.rayFld.Child("ports")); ok && len(ports) == 0 {
+		if ports, ok := c.List(p.ray, "ports", p.rayFld.Child("ports")); ok && len(ports) == 0 {
 			p.ray["ports"] = c.headPorts(params)
 		}
 	}
-	env, ok := c.list(p.ray, "env", p.rayFld.Child("env"))
+	env, ok := c.List(p.ray, "env", p.rayFld.Child("env"))
 	if !ok {
 		return
 	}
@@ -335,7 +337,7 @@ func (c *clusterExpansion) applyBuiltins(p *podTemplate, params obj) {
 	// them. A name the user set is the user's.
 	var add []any
 	for _, v := range builtins {
-		if namedIndex(env, v["name"].(string)) < 0 {
+		if jsontree.NamedIndex(env, v["name"].(string)) < 0 {
 			add = append(add, v)
 		}
 	}
@@ -343,7 +345,7 @@ func (c *clusterExpansion) applyBuiltins(p *podTemplate, params obj) {
 		p.ray["env"] = append(add, env...)
 	}
 	if !p.isHead {
-		life := c.object(p.ray, "lifecycle", p.rayFld.Child("lifecycle"), true)
+		life := c.Object(p.ray, "lifecycle", p.rayFld.Child("lifecycle"), true)
 		if life != nil {
 			setDefault(life, "preStop", obj{"exec": obj{"command": []any{"/bin/sh", "-c", "ray stop"}}})
 		}
@@ -390,8 +392,8 @@ func (c *clusterExpansion) applyVolumes(p *podTemplate, vols []*CompactVolume) {
 	if len(vols) == 0 {
 		return
 	}
-	volumes, ok := c.list(p.spec, "volumes", p.specFld.Child("volumes"))
-	mounts, ok2 := c.list(p.ray, "volumeMounts", p.rayFld.Child("volumeMounts"))
+	volumes, ok := c.List(p.spec, "volumes", p.specFld.Child("volumes"))
+	mounts, ok2 := c.List(p.ray, "volumeMounts", p.rayFld.Child("volumeMounts"))
 	if !ok || !ok2 {
 		return
 	}
@@ -399,14 +401,14 @@ func (c *clusterExpansion) applyVolumes(p *podTemplate, vols []*CompactVolume) {
 	for _, v := range vols {
 		j, ok := c.volumeJSON[v]
 		if !ok {
-			j = [2]any{toJSONValue(v.PodVolume()), toJSONValue(v.Mount())}
+			j = [2]any{jsontree.FromTyped(v.PodVolume()), jsontree.FromTyped(v.Mount())}
 			c.volumeJSON[v] = j
 		}
 		if idx.addVolume(v.Name) {
-			volumes = append(volumes, deepCopy(j[0]))
+			volumes = append(volumes, jsontree.DeepCopy(j[0]))
 		}
 		if idx.addMount(v.Name, v.MountPath) {
-			mounts = append(mounts, deepCopy(j[1]))
+			mounts = append(mounts, jsontree.DeepCopy(j[1]))
 		}
 	}
 	p.spec["volumes"] = volumes
@@ -424,24 +426,4 @@ func number(v any) (float64, bool) {
 		return f, err == nil
 	}
 	return 0, false
-}
-
-// deepCopy copies a decoded JSON value, so no two places of a document
-// share a map or slice.
-func deepCopy(v any) any {
-	switch x := v.(type) {
-	case obj:
-		out := make(obj, len(x))
-		for k, e := range x {
-			out[k] = deepCopy(e)
-		}
-		return out
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = deepCopy(e)
-		}
-		return out
-	}
-	return v
 }

@@ -46,20 +46,20 @@ func (c *clusterExpansion) submitter(jobSpec obj, jobFld *field.Path) {
 			}},
 		}}
 	}
-	tmpl := c.object(jobSpec, "submitterPodTemplate", fld, false)
+	tmpl := c.Object(jobSpec, "submitterPodTemplate", fld, false)
 	if tmpl == nil {
 		return
 	}
-	meta := c.object(tmpl, "metadata", fld.Child("metadata"), c.in.Policy.actsOnPodMetadata())
+	meta := c.Object(tmpl, "metadata", fld.Child("metadata"), c.in.Policy.actsOnPodMetadata())
 	specFld := fld.Child("spec")
-	pspec := c.object(tmpl, "spec", specFld, false)
-	containers, ok := c.list(pspec, "containers", specFld.Child("containers"))
+	pspec := c.Object(tmpl, "spec", specFld, false)
+	containers, ok := c.List(pspec, "containers", specFld.Child("containers"))
 	if pspec == nil || !ok || len(containers) == 0 {
 		return // the CRD and KubeRay require a container; nothing to hold
 	}
 	c0, ok := containers[0].(obj)
 	if !ok {
-		c.errs = append(c.errs, field.Invalid(specFld.Child("containers").Index(0), containers[0], "must be an object"))
+		c.Errs = append(c.Errs, field.Invalid(specFld.Child("containers").Index(0), containers[0], "must be an object"))
 		return
 	}
 	// The submitter pod has no group (g nil): rayStartParams rules skip it.

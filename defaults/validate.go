@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"github.com/raypilot/raypilot/internal/jsontree"
 	"github.com/raypilot/raypilot/internal/quantity"
 )
 
@@ -30,18 +31,18 @@ func requiredImage(fld *field.Path) *field.Error {
 // (it becomes part of pod names and the ray.io/group label) and unique.
 func (c *clusterExpansion) groupName(g obj, fld *field.Path, seen map[string]bool) {
 	nameFld := fld.Child("groupName")
-	name := c.str(g, "groupName", nameFld)
+	name := c.Str(g, "groupName", nameFld)
 	if name == "" {
 		if _, ok := g["groupName"]; !ok || g["groupName"] == "" {
-			c.errs = append(c.errs, field.Required(nameFld, "every worker group needs a name"))
+			c.Errs = append(c.Errs, field.Required(nameFld, "every worker group needs a name"))
 		}
 		return
 	}
 	if msgs := validation.IsDNS1123Label(name); len(msgs) > 0 {
-		c.errs = append(c.errs, field.Invalid(nameFld, name, "must be a DNS-1123 label: "+strings.Join(msgs, "; ")))
+		c.Errs = append(c.Errs, field.Invalid(nameFld, name, "must be a DNS-1123 label: "+strings.Join(msgs, "; ")))
 	}
 	if seen[name] {
-		c.errs = append(c.errs, field.Duplicate(nameFld, name))
+		c.Errs = append(c.Errs, field.Duplicate(nameFld, name))
 	}
 	seen[name] = true
 }
@@ -49,8 +50,8 @@ func (c *clusterExpansion) groupName(g obj, fld *field.Path, seen map[string]boo
 // replicas fills a missing replicas (the stored value on UPDATE, else
 // minReplicas), raises one below minReplicas to it, and checks the bounds.
 func (c *clusterExpansion) replicas(g obj, fld *field.Path) {
-	minR, hasMin := c.integer(g, "minReplicas", fld.Child("minReplicas"))
-	maxR, hasMax := c.integer(g, "maxReplicas", fld.Child("maxReplicas"))
+	minR, hasMin := c.Integer(g, "minReplicas", fld.Child("minReplicas"))
+	maxR, hasMax := c.Integer(g, "maxReplicas", fld.Child("maxReplicas"))
 	if _, present := g["replicas"]; !present || g["replicas"] == nil {
 		name, _ := g["groupName"].(string)
 		if old, ok := c.oldReplicas[name]; ok && c.in.Operation == Update {
@@ -59,7 +60,7 @@ func (c *clusterExpansion) replicas(g obj, fld *field.Path) {
 			g["replicas"] = g["minReplicas"]
 		}
 	}
-	rep, hasRep := c.integer(g, "replicas", fld.Child("replicas"))
+	rep, hasRep := c.Integer(g, "replicas", fld.Child("replicas"))
 	// The RayCluster CRD defaults replicas to 0 before admission, so 0 may
 	// mean "unset"; KubeRay clamps up to minReplicas anyway. Store what will run.
 	if hasRep && hasMin && rep >= 0 && rep < minR && (!hasMax || minR <= maxR) {
@@ -71,17 +72,17 @@ func (c *clusterExpansion) replicas(g obj, fld *field.Path) {
 		has  bool
 	}{{"minReplicas", minR, hasMin}, {"maxReplicas", maxR, hasMax}, {"replicas", rep, hasRep}} {
 		if f.has && f.v < 0 {
-			c.errs = append(c.errs, field.Invalid(fld.Child(f.name), f.v, "must be >= 0"))
+			c.Errs = append(c.Errs, field.Invalid(fld.Child(f.name), f.v, "must be >= 0"))
 		}
 	}
 	if hasMin && hasMax && minR > maxR {
-		c.errs = append(c.errs, field.Invalid(fld.Child("minReplicas"), minR, fmt.Sprintf("must be <= maxReplicas (%d)", maxR)))
+		c.Errs = append(c.Errs, field.Invalid(fld.Child("minReplicas"), minR, fmt.Sprintf("must be <= maxReplicas (%d)", maxR)))
 	}
 	if hasRep && hasMax && rep > maxR && (!hasMin || minR <= maxR) {
-		c.errs = append(c.errs, field.Invalid(fld.Child("replicas"), rep, fmt.Sprintf("must be <= maxReplicas (%d)", maxR)))
+		c.Errs = append(c.Errs, field.Invalid(fld.Child("replicas"), rep, fmt.Sprintf("must be <= maxReplicas (%d)", maxR)))
 	}
 	if lim := int64(c.in.Policy.Limits.MaxReplicasPerGroup); lim > 0 && hasMax && maxR > lim {
-		c.errs = append(c.errs, field.Invalid(fld.Child("maxReplicas"), maxR, fmt.Sprintf("must be <= %d (policy limits.maxReplicasPerGroup)", lim)))
+		c.Errs = append(c.Errs, field.Invalid(fld.Child("maxReplicas"), maxR, fmt.Sprintf("must be <= %d (policy limits.maxReplicasPerGroup)", lim)))
 	}
 }
 
@@ -108,9 +109,9 @@ func (c *clusterExpansion) clusterWorkerLimit(groups []obj, fld *field.Path) {
 		}
 	}
 	if minSum > lim {
-		c.errs = append(c.errs, field.Invalid(fld, minSum, fmt.Sprintf("minReplicas add up to %d workers, above the policy limit %d (limits.maxWorkersPerCluster)", minSum, lim)))
+		c.Errs = append(c.Errs, field.Invalid(fld, minSum, fmt.Sprintf("minReplicas add up to %d workers, above the policy limit %d (limits.maxWorkersPerCluster)", minSum, lim)))
 	} else if repSum > lim {
-		c.errs = append(c.errs, field.Invalid(fld, repSum, fmt.Sprintf("replicas add up to %d workers, above the policy limit %d (limits.maxWorkersPerCluster)", repSum, lim)))
+		c.Errs = append(c.Errs, field.Invalid(fld, repSum, fmt.Sprintf("replicas add up to %d workers, above the policy limit %d (limits.maxWorkersPerCluster)", repSum, lim)))
 	}
 }
 
@@ -189,7 +190,7 @@ func (c *clusterExpansion) checkServePort(p *podTemplate) {
 	if c.fld.String() == "spec.rayClusterConfig" {
 		what = "this RayService has no spec.serveService"
 	}
-	c.errs = append(c.errs, field.Required(p.rayFld.Child("ports"), fmt.Sprintf(
+	c.Errs = append(c.Errs, field.Required(p.rayFld.Child("ports"), fmt.Sprintf(
 		"the head container must have a port named \"serve\" because %s: KubeRay builds the serve Service from it, and without it KubeRay's reconcile fails (a RayCluster gets no pods); add {name: serve, containerPort: 8000}, or leave ports empty to get KubeRay's default ports, serve included", what)))
 }
 
@@ -199,13 +200,13 @@ func (c *clusterExpansion) checkPodLimits(r podResources, podFld *field.Path) {
 	lim := c.in.Policy.Limits
 	cpu, mem, gpu := r.cpu, r.memory, r.gpu
 	if lim.MaxCPUPerPod != nil && cpu.Cmp(*lim.MaxCPUPerPod) > 0 {
-		c.errs = append(c.errs, field.Invalid(podFld, cpu.String(), fmt.Sprintf("the pod asks for %s CPU (its containers, or an init container, plus sidecars), above the policy limit %s (limits.maxCPUPerPod); use a smaller compute template", cpu.String(), lim.MaxCPUPerPod.String())))
+		c.Errs = append(c.Errs, field.Invalid(podFld, cpu.String(), fmt.Sprintf("the pod asks for %s CPU (its containers, or an init container, plus sidecars), above the policy limit %s (limits.maxCPUPerPod); use a smaller compute template", cpu.String(), lim.MaxCPUPerPod.String())))
 	}
 	if lim.MaxMemoryPerPod != nil && mem.Cmp(*lim.MaxMemoryPerPod) > 0 {
-		c.errs = append(c.errs, field.Invalid(podFld, mem.String(), fmt.Sprintf("the pod asks for %s memory (its containers, or an init container, plus sidecars), above the policy limit %s (limits.maxMemoryPerPod); use a smaller compute template", mem.String(), lim.MaxMemoryPerPod.String())))
+		c.Errs = append(c.Errs, field.Invalid(podFld, mem.String(), fmt.Sprintf("the pod asks for %s memory (its containers, or an init container, plus sidecars), above the policy limit %s (limits.maxMemoryPerPod); use a smaller compute template", mem.String(), lim.MaxMemoryPerPod.String())))
 	}
 	if lim.MaxGPUPerPod != nil && gpu > *lim.MaxGPUPerPod {
-		c.errs = append(c.errs, field.Invalid(podFld, gpu, fmt.Sprintf("the pod asks for %d GPUs (its containers, or an init container, plus sidecars), above the policy limit %d (limits.maxGPUPerPod)", gpu, *lim.MaxGPUPerPod)))
+		c.Errs = append(c.Errs, field.Invalid(podFld, gpu, fmt.Sprintf("the pod asks for %d GPUs (its containers, or an init container, plus sidecars), above the policy limit %d (limits.maxGPUPerPod)", gpu, *lim.MaxGPUPerPod)))
 	}
 }
 
@@ -215,14 +216,14 @@ func (c *clusterExpansion) checkPodLimits(r podResources, podFld *field.Path) {
 // allowed image prefixes, and the head pod's limits with it included.
 func (c *clusterExpansion) checkAutoscalerSidecar() {
 	fld := c.fld.Child("autoscalerOptions")
-	opts := c.object(c.spec, "autoscalerOptions", fld, false)
+	opts := c.Object(c.spec, "autoscalerOptions", fld, false)
 	if opts == nil {
 		opts = obj{}
 	}
 	pol := c.in.Policy
 	if sc := pol.Defaults.ContainerSecurityContext; sc != nil {
 		if pol.Enforces("containerSecurityContext") || opts["securityContext"] == nil {
-			opts["securityContext"] = toJSONValue(sc)
+			opts["securityContext"] = jsontree.FromTyped(sc)
 			c.spec["autoscalerOptions"] = opts
 		}
 	}
@@ -234,7 +235,7 @@ func (c *clusterExpansion) checkAutoscalerSidecar() {
 		// The sidecar in the head pod (its pod-level securityContext
 		// applies); the head's own containers were checked with the group.
 		var sidecar corev1.Container
-		if data, err := encodeJSON(opts); err == nil && json.Unmarshal(data, &sidecar) == nil {
+		if data, err := jsontree.Encode(opts); err == nil && json.Unmarshal(data, &sidecar) == nil {
 			sidecar.Name = "autoscaler"
 			pod := obj{"containers": []any{}}
 			if sc, ok := c.headSpec["securityContext"]; ok {
@@ -266,7 +267,7 @@ func (c *clusterExpansion) checkImage(ctr obj, fld *field.Path) {
 			return
 		}
 	}
-	c.errs = append(c.errs, field.Invalid(fld.Child("image"), img, "must start with one of the allowed prefixes (policy limits.allowedImagePrefixes): "+strings.Join(prefixes, ", ")))
+	c.Errs = append(c.Errs, field.Invalid(fld.Child("image"), img, "must start with one of the allowed prefixes (policy limits.allowedImagePrefixes): "+strings.Join(prefixes, ", ")))
 }
 
 // podResources is what a pod or container asks for, in the units the
@@ -330,13 +331,13 @@ func (c *clusterExpansion) containerQuantity(limits, requests obj, name string, 
 		s := fmt.Sprint(v)
 		q, err := quantity.Parse(s)
 		if err != nil {
-			c.errs = append(c.errs, field.Invalid(fld.Child(src.key).Key(name), s, "must be a quantity such as 2, 500m or 4Gi"))
+			c.Errs = append(c.Errs, field.Invalid(fld.Child(src.key).Key(name), s, "must be a quantity such as 2, 500m or 4Gi"))
 			return resource.Quantity{}
 		}
 		if q.Sign() < 0 {
 			// Kubernetes' own rule (ValidateResourceQuantityValue); a
 			// negative sidecar must not offset a big container in the sum.
-			c.errs = append(c.errs, field.Invalid(fld.Child(src.key).Key(name), s, "must be greater than or equal to 0"))
+			c.Errs = append(c.Errs, field.Invalid(fld.Child(src.key).Key(name), s, "must be greater than or equal to 0"))
 			return resource.Quantity{}
 		}
 		return q
@@ -422,7 +423,7 @@ func (c *clusterExpansion) checkMountPropagation(p *podTemplate) {
 			mounts, _ := m["volumeMounts"].([]any)
 			for j, mount := range mounts {
 				if mm, _ := mount.(obj); mm["mountPropagation"] == string(corev1.MountPropagationBidirectional) {
-					c.errs = append(c.errs, field.Forbidden(p.specFld.Child(key).Index(i).Child("volumeMounts").Index(j).Child("mountPropagation"),
+					c.Errs = append(c.Errs, field.Forbidden(p.specFld.Child(key).Index(i).Child("volumeMounts").Index(j).Child("mountPropagation"),
 						"Bidirectional mount propagation is available only to privileged containers"))
 				}
 			}
@@ -437,13 +438,13 @@ func (c *clusterExpansion) checkMountPropagation(p *podTemplate) {
 // is set.
 func (c *clusterExpansion) checkPodPlacement(p *podTemplate) {
 	if v, ok := p.spec["nodeName"]; ok && v != nil && v != "" {
-		c.errs = append(c.errs, field.Forbidden(p.specFld.Child("nodeName"), "Ray pods are placed by the scheduler; nodeName bypasses it and the cluster policy's placement rules; use nodeSelector or affinity"))
+		c.Errs = append(c.Errs, field.Forbidden(p.specFld.Child("nodeName"), "Ray pods are placed by the scheduler; nodeName bypasses it and the cluster policy's placement rules; use nodeSelector or affinity"))
 	}
 	if c.in.Policy.Limits.MaxGPUPerPod == nil {
 		return
 	}
 	if claims, _ := p.spec["resourceClaims"].([]any); len(claims) > 0 {
-		c.errs = append(c.errs, field.Forbidden(p.specFld.Child("resourceClaims"), "dynamic resource claims cannot be counted against the policy limit limits.maxGPUPerPod; request GPUs as container resources"))
+		c.Errs = append(c.Errs, field.Forbidden(p.specFld.Child("resourceClaims"), "dynamic resource claims cannot be counted against the policy limit limits.maxGPUPerPod; request GPUs as container resources"))
 	}
 }
 
@@ -452,13 +453,13 @@ func (c *clusterExpansion) checkPodPlacement(p *podTemplate) {
 func (c *clusterExpansion) checkRayStartParams(p *podTemplate, params obj) {
 	pFld := p.fld.Child("rayStartParams")
 	if _, ok := params["labels"]; ok {
-		c.errs = append(c.errs, field.Forbidden(pFld.Key("labels"), "KubeRay does not support rayStartParams['labels']; use the group's top-level labels field"))
+		c.Errs = append(c.Errs, field.Forbidden(pFld.Key("labels"), "KubeRay does not support rayStartParams['labels']; use the group's top-level labels field"))
 	}
 	groupRes, _ := p.g["resources"].(obj)
 	if len(groupRes) > 0 {
 		for _, k := range []string{"num-cpus", "num-gpus", "memory", "resources"} {
 			if _, ok := params[k]; ok {
-				c.errs = append(c.errs, field.Forbidden(pFld.Key(k), "set either rayStartParams resource fields or the group's resources field, not both (KubeRay rejects both)"))
+				c.Errs = append(c.Errs, field.Forbidden(pFld.Key(k), "set either rayStartParams resource fields or the group's resources field, not both (KubeRay rejects both)"))
 			}
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/yaml"
 
+	"github.com/raypilot/raypilot/internal/jsontree"
 	"github.com/raypilot/raypilot/internal/quantity"
 	"github.com/raypilot/raypilot/internal/yamlguard"
 )
@@ -118,7 +119,7 @@ func ParseVolumes(text string, fld *field.Path) ([]CompactVolume, field.ErrorLis
 		if err != nil {
 			return nil, notList(": " + err.Error())
 		}
-		if doc, err = decodeJSON(js); err != nil {
+		if doc, err = jsontree.Decode(js); err != nil {
 			return nil, notList(": " + err.Error())
 		}
 	}
@@ -207,7 +208,7 @@ func decodeVolume(r any, v *CompactVolume, fld *field.Path) field.ErrorList {
 				detail += fmt.Sprintf(" (keys are case-sensitive: write %q)", known)
 			}
 		}
-		entry, _ := encodeJSON(m)
+		entry, _ := jsontree.Encode(m)
 		errs = append(errs, field.Invalid(fld, string(entry), detail))
 	}
 	str := func(key string, into *string) {

@@ -1,18 +1,19 @@
-package defaults
+package jsontree
 
 import (
+	"bytes"
 	"encoding/json"
 	"slices"
 	"unicode/utf8"
 )
 
-// appendJSON appends the encoding of a decoded tree (obj, []any, string,
+// Append appends the encoding of a decoded tree (Object, []any, string,
 // json.Number, bool, nil) to dst, byte for byte what encoding/json with
 // SetEscapeHTML(false) writes: keys sorted, the same string escapes. It is
 // the engine's hot path: encoding/json reflects over every map entry, which
 // cost a third of an admission's allocations. Other types go to
 // encoding/json.
-func appendJSON(dst []byte, v any) ([]byte, error) {
+func Append(dst []byte, v any) ([]byte, error) {
 	switch x := v.(type) {
 	case nil:
 		return append(dst, "null"...), nil
@@ -28,7 +29,7 @@ func appendJSON(dst []byte, v any) ([]byte, error) {
 			return append(dst, '0'), nil // as encoding/json
 		}
 		return append(dst, x...), nil
-	case obj:
+	case Object:
 		dst = append(dst, '{')
 		keys := make([]string, 0, len(x))
 		for k := range x {
@@ -42,7 +43,7 @@ func appendJSON(dst []byte, v any) ([]byte, error) {
 			}
 			dst = appendJSONString(dst, k)
 			dst = append(dst, ':')
-			if dst, err = appendJSON(dst, x[k]); err != nil {
+			if dst, err = Append(dst, x[k]); err != nil {
 				return nil, err
 			}
 		}
@@ -54,7 +55,7 @@ func appendJSON(dst []byte, v any) ([]byte, error) {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			if dst, err = appendJSON(dst, e); err != nil {
+			if dst, err = Append(dst, e); err != nil {
 				return nil, err
 			}
 		}
@@ -65,6 +66,21 @@ func appendJSON(dst []byte, v any) ([]byte, error) {
 		return nil, err
 	}
 	return append(dst, data...), nil
+}
+
+// Encode encodes v compactly without HTML escaping; decoded trees take
+// the fast path of Append.
+func Encode(v any) ([]byte, error) { return Append(nil, v) }
+
+// encodeTyped encodes any other value with encoding/json.
+func encodeTyped(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
 const hexDigits = "0123456789abcdef"

@@ -1,4 +1,4 @@
-package defaults
+package jsontree
 
 import (
 	"encoding/json"
@@ -13,7 +13,7 @@ import (
 
 func mustDecode(t *testing.T, s string) any {
 	t.Helper()
-	v, err := decodeJSON([]byte(s))
+	v, err := Decode([]byte(s))
 	if err != nil {
 		t.Fatalf("%s: %v", s, err)
 	}
@@ -39,15 +39,15 @@ func TestJSONPatch(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			before, after := mustDecode(t, c.before), mustDecode(t, c.after)
-			got, n, err := jsonPatch(before, after)
+			got, n, err := Patch(before, after)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if string(got) != c.want {
 				t.Errorf("patch\n got %s\nwant %s", got, c.want)
 			}
-			if (n == 0) != (c.want == "[]") || jsonEqual(before, after) != (n == 0) {
-				t.Errorf("%d ops, jsonEqual %v", n, jsonEqual(before, after))
+			if (n == 0) != (c.want == "[]") || Equal(before, after) != (n == 0) {
+				t.Errorf("%d ops, Equal %v", n, Equal(before, after))
 			}
 			assertPatchApplies(t, c.before, got, c.after)
 		})
@@ -79,28 +79,28 @@ func FuzzJSONPatch(f *testing.F) {
 	f.Add(`{"a":[1,2,{"b":"c"}],"d":{"e/f":null}}`, `{"a":[1,{"b":"d"}],"d":{"e/f":{}},"g":"~"}`)
 	f.Add(`{"l":[]}`, `{"l":[[],{}]}`)
 	f.Fuzz(func(t *testing.T, a, b string) {
-		before, err1 := decodeJSON([]byte(a))
-		after, err2 := decodeJSON([]byte(b))
+		before, err1 := Decode([]byte(a))
+		after, err2 := Decode([]byte(b))
 		if err1 != nil || err2 != nil || !json.Valid([]byte(a)) || !json.Valid([]byte(b)) {
 			return
 		}
-		if _, ok := before.(obj); !ok {
+		if _, ok := before.(Object); !ok {
 			return // admission objects are JSON objects
 		}
-		if _, ok := after.(obj); !ok {
+		if _, ok := after.(Object); !ok {
 			return
 		}
-		patch, n, err := jsonPatch(before, after)
+		patch, n, err := Patch(before, after)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if jsonEqual(before, after) != (n == 0) {
-			t.Fatalf("jsonEqual disagrees with %d ops", n)
+		if Equal(before, after) != (n == 0) {
+			t.Fatalf("Equal disagrees with %d ops", n)
 		}
 		// The canonical documents: the apiserver never sends duplicate keys,
 		// whose meaning differs between JSON libraries.
-		ca, _ := encodeJSON(before)
-		cb, _ := encodeJSON(after)
+		ca, _ := Encode(before)
+		cb, _ := Encode(after)
 		assertPatchApplies(t, string(ca), patch, string(cb))
 	})
 }
@@ -110,11 +110,11 @@ func FuzzAppendJSON(f *testing.F) {
 	f.Add(`{"b":[1,2.50,"x<&>\u2028\u0001\"\\"],"a":{"z":null,"y":true,"é":"\t"}}`)
 	f.Add(`"\ud800"`)
 	f.Fuzz(func(t *testing.T, doc string) {
-		v, err := decodeJSON([]byte(doc))
+		v, err := Decode([]byte(doc))
 		if err != nil {
 			return
 		}
-		got, err := encodeJSON(v)
+		got, err := Encode(v)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -123,7 +123,7 @@ func FuzzAppendJSON(f *testing.F) {
 			t.Fatal(err)
 		}
 		if string(got) != string(want) {
-			t.Fatalf("appendJSON %s\nencoding/json %s", got, want)
+			t.Fatalf("Append %s\nencoding/json %s", got, want)
 		}
 	})
 }
@@ -134,7 +134,7 @@ func FuzzDecodeJSON(f *testing.F) {
 	f.Add("\"\xff\xfe\"")
 	f.Add(` [ {} , [ ] ] `)
 	f.Fuzz(func(t *testing.T, doc string) {
-		got, err := decodeJSON([]byte(doc))
+		got, err := Decode([]byte(doc))
 		var want any
 		dec := json.NewDecoder(strings.NewReader(doc))
 		dec.UseNumber()
@@ -145,10 +145,10 @@ func FuzzDecodeJSON(f *testing.F) {
 			}
 		}
 		if (err == nil) != (werr == nil) {
-			t.Fatalf("decodeJSON error %v, encoding/json error %v", err, werr)
+			t.Fatalf("Decode error %v, encoding/json error %v", err, werr)
 		}
 		if err == nil && !reflect.DeepEqual(got, want) {
-			t.Fatalf("decodeJSON %#v\nencoding/json %#v", got, want)
+			t.Fatalf("Decode %#v\nencoding/json %#v", got, want)
 		}
 	})
 }

@@ -1,4 +1,4 @@
-package defaults
+package jsontree
 
 import (
 	"encoding/json"
@@ -9,13 +9,13 @@ import (
 	"unicode/utf8"
 )
 
-// decodeJSON decodes one JSON document into obj, []any, string, json.Number,
+// Decode decodes one JSON document into Object, []any, string, json.Number,
 // bool and nil, with encoding/json's meaning (UseNumber, the last duplicate
 // key wins, invalid UTF-8 and lone surrogates become U+FFFD) but in a
 // single pass: encoding/json validates the whole input before decoding it
 // and was a sixth of an admission's time. Anything but white space after
 // the document is an error.
-func decodeJSON(data []byte) (any, error) {
+func Decode(data []byte) (any, error) {
 	d := jsonDecoder{data: data}
 	v, err := d.value(0)
 	if err != nil {
@@ -76,7 +76,7 @@ func (d *jsonDecoder) value(depth int) (any, error) {
 
 func (d *jsonDecoder) object(depth int) (any, error) {
 	d.pos++ // {
-	m := obj{}
+	m := Object{}
 	d.skipSpace()
 	if d.pos < len(d.data) && d.data[d.pos] == '}' {
 		d.pos++

@@ -1,4 +1,4 @@
-package defaults
+package jsontree
 
 import (
 	"encoding/json"
@@ -7,7 +7,7 @@ import (
 	"strings"
 )
 
-// jsonPatch returns the RFC 6902 patch that turns before into after, both
+// Patch returns the RFC 6902 patch that turns before into after, both
 // decoded trees, and the number of operations. It diffs the trees the engine
 // already holds instead of re-decoding both documents: on the webhook's hot
 // path that halves the JSON work. Objects are diffed key by key (sorted, so
@@ -15,7 +15,7 @@ import (
 // appended or removed at the end, which is how the engine edits lists
 // (it only appends), so the patch stays minimal and never replaces a list a
 // user wrote.
-func jsonPatch(before, after any) ([]byte, int, error) {
+func Patch(before, after any) ([]byte, int, error) {
 	w := patchWriter{buf: make([]byte, 0, 1024)}
 	w.buf = append(w.buf, '[')
 	if err := w.diff(before, after); err != nil {
@@ -25,17 +25,17 @@ func jsonPatch(before, after any) ([]byte, int, error) {
 	return w.buf, w.n, nil
 }
 
-// jsonEqual reports whether two decoded trees hold the same JSON.
-func jsonEqual(a, b any) bool {
+// Equal reports whether two decoded trees hold the same JSON.
+func Equal(a, b any) bool {
 	switch x := a.(type) {
-	case obj:
-		y, ok := b.(obj)
+	case Object:
+		y, ok := b.(Object)
 		if !ok || len(x) != len(y) {
 			return false
 		}
 		for k, v := range x {
 			w, ok := y[k]
-			if !ok || !jsonEqual(v, w) {
+			if !ok || !Equal(v, w) {
 				return false
 			}
 		}
@@ -46,7 +46,7 @@ func jsonEqual(a, b any) bool {
 			return false
 		}
 		for i := range x {
-			if !jsonEqual(x[i], y[i]) {
+			if !Equal(x[i], y[i]) {
 				return false
 			}
 		}
@@ -55,7 +55,7 @@ func jsonEqual(a, b any) bool {
 	return scalarEqual(a, b)
 }
 
-// scalarEqual compares JSON scalars; numbers by their text, as decodeJSON
+// scalarEqual compares JSON scalars; numbers by their text, as Decode
 // keeps them (the engine never rewrites a number it did not create).
 func scalarEqual(a, b any) bool {
 	switch x := a.(type) {
@@ -82,7 +82,7 @@ type patchWriter struct {
 }
 
 // sortedKeys returns the keys of m sorted, in a slice reused at this depth.
-func (w *patchWriter) sortedKeys(m obj) []string {
+func (w *patchWriter) sortedKeys(m Object) []string {
 	d := len(w.path)
 	for len(w.keys) <= d {
 		w.keys = append(w.keys, nil)
@@ -98,8 +98,8 @@ func (w *patchWriter) sortedKeys(m obj) []string {
 
 func (w *patchWriter) diff(before, after any) error {
 	switch x := before.(type) {
-	case obj:
-		if y, ok := after.(obj); ok {
+	case Object:
+		if y, ok := after.(Object); ok {
 			return w.diffObject(x, y)
 		}
 	case []any:
@@ -114,7 +114,7 @@ func (w *patchWriter) diff(before, after any) error {
 	return w.op("replace", after)
 }
 
-func (w *patchWriter) diffObject(before, after obj) error {
+func (w *patchWriter) diffObject(before, after Object) error {
 	for _, k := range w.sortedKeys(before) {
 		if _, ok := after[k]; !ok {
 			w.push(k)
@@ -193,7 +193,7 @@ func (w *patchWriter) op(name string, value any) error {
 	if name != "remove" {
 		w.buf = append(w.buf, `,"value":`...)
 		var err error
-		if w.buf, err = appendJSON(w.buf, value); err != nil {
+		if w.buf, err = Append(w.buf, value); err != nil {
 			return err
 		}
 	}
