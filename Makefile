@@ -57,22 +57,22 @@ image-runtime:
 tools:
 	hack/tools.sh build
 
-## test: everything, including the real kube-apiserver integration tier and
-## the KubeRay tier (KubeRay v1.5.0's own builders on every expansion); it
-## builds the image first (make image), which also warms the Go build cache
-## test/image's builds of it use. The real-node tier (e2e/pods) is not part
-## of it yet: make test-pods (a create can still be lost at 20 creates/s
-## while webhook pods are replaced).
+## test: everything, including the real kube-apiserver integration tier,
+## the KubeRay tier (KubeRay v1.5.0's own builders on every expansion) and
+## the real-node tier (the chart's pods on a real kubelet); it builds the
+## image first (make image), which also warms the Go build cache
+## test/image's builds of it use.
 test: lint tools image-runtime image
 	RAYPILOT_TOOLS_BIN="$$(hack/tools.sh bin-dir)" $(GO) test -count=1 ./...
 	$(KUBERAY_TIER) test $(KUBERAY_TIER_FLAGS) -count=1 ./...
 	cd hack/image && $(GO) test -count=1 ./...
+	$(MAKE) test-pods
 
 ## test-pods: the real-node tier (e2e/pods): hack/local-cluster.sh up --pods
 ## (its own state folder and ports), the chart's pods on a real kubelet;
 ## needs root (installs containerd, CNI plugins, conntrack with apt-get)
 test-pods: tools
-	RAYPILOT_PODS_E2E=1 RAYPILOT_TOOLS_BIN="$$(hack/tools.sh bin-dir)" $(GO) test -count=1 -timeout 30m ./e2e/pods
+	RAYPILOT_PODS_E2E=1 RAYPILOT_TOOLS_BIN="$$(hack/tools.sh bin-dir)" $(GO) test -count=1 -v -timeout 30m ./e2e/pods
 
 ## chaos: fault-injection e2e on the local control plane (about 12 min; CI runs it)
 chaos: tools
