@@ -91,14 +91,6 @@ type PolicyLimits struct {
 	ReadAPIServerConfigMaps *bool `json:"readAPIServerConfigMaps,omitempty"`
 }
 
-// EnforceableFields are the names Policy.Enforce accepts.
-var EnforceableFields = []string{
-	"image", "imagePullPolicy", "imagePullSecrets", "podLabels", "podAnnotations",
-	"tolerations", "nodeSelector", "priorityClassName", "podSecurityContext",
-	"containerSecurityContext", "headRayStartParams", "workerRayStartParams",
-	"serviceAccountName", "automountServiceAccountToken",
-}
-
 // BuiltinImage is the image pattern used when no policy names one.
 const BuiltinImage = "rayproject/ray:{rayVersion}"
 
@@ -172,10 +164,12 @@ func (p *Policy) validate() error {
 	default:
 		problems = append(problems, fmt.Sprintf("defaults.autoscaling.upscalingMode: Unsupported value: %q: supported values: \"Default\", \"Aggressive\", \"Conservative\"", p.Defaults.Autoscaling.UpscalingMode))
 	}
-	switch p.Defaults.ImagePullPolicy {
-	case "", corev1.PullAlways, corev1.PullIfNotPresent, corev1.PullNever:
-	default:
-		problems = append(problems, fmt.Sprintf("defaults.imagePullPolicy: Unsupported value: %q: supported values: \"Always\", \"IfNotPresent\", \"Never\"", p.Defaults.ImagePullPolicy))
+	for _, f := range policyFields {
+		if f.check != nil && f.set(&p.Defaults) {
+			if problem := f.check(&p.Defaults); problem != "" {
+				problems = append(problems, fmt.Sprintf("defaults.%s: %s", f.name, problem))
+			}
+		}
 	}
 	if t := p.Defaults.Autoscaling.IdleTimeoutSeconds; t != nil && *t < 0 {
 		problems = append(problems, fmt.Sprintf("defaults.autoscaling.idleTimeoutSeconds: Invalid value: %d: must be >= 0", *t))
@@ -192,11 +186,12 @@ func (p *Policy) validate() error {
 		problems = append(problems, fmt.Sprintf("limits.maxWorkersPerCluster: Invalid value: %d: must be >= 0", p.Limits.MaxWorkersPerCluster))
 	}
 	for i, name := range p.Enforce {
-		if !slices.Contains(EnforceableFields, name) {
-			problems = append(problems, fmt.Sprintf("enforce[%d]: Unsupported value: %q: supported values: %s", i, name, strings.Join(EnforceableFields, ", ")))
+		f := policyFieldNamed(name)
+		if f == nil {
+			problems = append(problems, fmt.Sprintf("enforce[%d]: Unsupported value: %q: supported values: %s", i, name, strings.Join(EnforceableFields(), ", ")))
 			continue
 		}
-		if !p.hasDefault(name) {
+		if !f.set(&p.Defaults) {
 			problems = append(problems, fmt.Sprintf("enforce[%d]: Invalid value: %q: defaults.%s must be set to be enforced", i, name, name))
 		}
 	}
@@ -204,39 +199,4 @@ func (p *Policy) validate() error {
 		return fmt.Errorf("%s", strings.Join(problems, "; "))
 	}
 	return nil
-}
-
-func (p *Policy) hasDefault(name string) bool {
-	d := p.Defaults
-	switch name {
-	case "image":
-		return d.Image != ""
-	case "imagePullPolicy":
-		return d.ImagePullPolicy != ""
-	case "imagePullSecrets":
-		return len(d.ImagePullSecrets) > 0
-	case "podLabels":
-		return len(d.PodLabels) > 0
-	case "podAnnotations":
-		return len(d.PodAnnotations) > 0
-	case "tolerations":
-		return len(d.Tolerations) > 0
-	case "nodeSelector":
-		return len(d.NodeSelector) > 0
-	case "priorityClassName":
-		return d.PriorityClassName != ""
-	case "podSecurityContext":
-		return d.PodSecurityContext != nil
-	case "containerSecurityContext":
-		return d.ContainerSecurityContext != nil
-	case "headRayStartParams":
-		return len(d.HeadRayStartParams) > 0
-	case "workerRayStartParams":
-		return len(d.WorkerRayStartParams) > 0
-	case "serviceAccountName":
-		return d.ServiceAccountName != ""
-	case "automountServiceAccountToken":
-		return d.AutomountServiceAccountToken != nil
-	}
-	return false
 }

@@ -341,10 +341,10 @@ func TestChartSchemaNamesEveryEnforceableField(t *testing.T) {
 		t.Fatal(err)
 	}
 	pol := schema.Properties.Policy.Properties
-	if got := pol.Enforce.Items.Enum; !slices.Equal(got, defaults.EnforceableFields) {
-		t.Errorf("chart enforce enum %v, engine %v", got, defaults.EnforceableFields)
+	if got := pol.Enforce.Items.Enum; !slices.Equal(got, defaults.EnforceableFields()) {
+		t.Errorf("chart enforce enum %v, engine %v", got, defaults.EnforceableFields())
 	}
-	for _, name := range defaults.EnforceableFields {
+	for _, name := range defaults.EnforceableFields() {
 		if _, ok := pol.Defaults.Properties[name]; !ok {
 			t.Errorf("chart policy.defaults has no %s", name)
 		}

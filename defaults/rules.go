@@ -74,89 +74,14 @@ func (c *clusterExpansion) imageFor() (string, bool) {
 	return pattern, true
 }
 
-func (c *clusterExpansion) startParamsDefaults(isHead bool) map[string]string {
-	if isHead {
-		return c.in.Policy.Defaults.HeadRayStartParams
-	}
-	return c.in.Policy.Defaults.WorkerRayStartParams
-}
-
-// enforcePolicy overwrites the fields the policy enforces. Maps: the
-// policy's keys win; lists and scalars: the policy's value replaces the
-// user's. The container security context is enforced on every container so
-// that a sidecar cannot escape it.
+// enforcePolicy overwrites the fields the policy enforces (policyFields,
+// in table order). Maps: the policy's keys win; lists and scalars: the
+// policy's value replaces the user's.
 func (c *clusterExpansion) enforcePolicy(p *podTemplate) {
 	pol := c.in.Policy
-	d := pol.Defaults
-	for _, name := range pol.Enforce {
-		switch name {
-		case "image":
-			if img, ok := c.imageFor(); ok {
-				p.ray["image"] = img
-			}
-		case "imagePullPolicy":
-			p.ray["imagePullPolicy"] = string(d.ImagePullPolicy)
-		case "imagePullSecrets":
-			p.spec["imagePullSecrets"] = pullSecrets(d.ImagePullSecrets)
-		case "podLabels":
-			if m := c.StringMap(p.meta, "labels", p.fld.Child("template", "metadata", "labels"), true); m != nil {
-				fillStringMap(m, d.PodLabels, true)
-			}
-			// KubeRay merges the group's labels (Ray node labels) over the
-			// template's (ray-operator/controllers/ray/common/pod.go,
-			// mergeLabels): an enforced key must hold there too.
-			if m := c.StringMap(p.g, "labels", p.fld.Child("labels"), false); m != nil {
-				for k, v := range d.PodLabels {
-					if _, ok := m[k]; ok {
-						m[k] = v
-					}
-				}
-			}
-		case "podAnnotations":
-			if m := c.Object(p.meta, "annotations", p.fld.Child("template", "metadata", "annotations"), true); m != nil {
-				fillStringMap(m, d.PodAnnotations, true)
-			}
-		case "tolerations":
-			p.spec["tolerations"] = toList(d.Tolerations)
-		case "nodeSelector":
-			if m := c.StringMap(p.spec, "nodeSelector", p.specFld.Child("nodeSelector"), true); m != nil {
-				fillStringMap(m, d.NodeSelector, true)
-			}
-		case "priorityClassName":
-			p.spec["priorityClassName"] = d.PriorityClassName
-		case "podSecurityContext":
-			p.spec["securityContext"] = jsontree.FromTyped(d.PodSecurityContext)
-			if !pol.Enforces("containerSecurityContext") {
-				for _, key := range []string{"containers", "initContainers"} {
-					list, _ := p.spec[key].([]any)
-					for _, ctr := range list {
-						if m, ok := ctr.(obj); ok {
-							holdPodSecurityContext(m, d.PodSecurityContext)
-						}
-					}
-				}
-			}
-		case "containerSecurityContext":
-			for _, key := range []string{"containers", "initContainers"} {
-				list, _ := p.spec[key].([]any)
-				for _, ctr := range list {
-					if m, ok := ctr.(obj); ok {
-						m["securityContext"] = jsontree.FromTyped(d.ContainerSecurityContext)
-					}
-				}
-			}
-		case "serviceAccountName":
-			p.spec["serviceAccountName"] = d.ServiceAccountName
-			delete(p.spec, "serviceAccount") // the deprecated alias Kubernetes still reads
-		case "automountServiceAccountToken":
-			p.spec["automountServiceAccountToken"] = *d.AutomountServiceAccountToken
-		case "headRayStartParams", "workerRayStartParams":
-			if (name == "headRayStartParams") != p.isHead {
-				continue
-			}
-			if m := c.StringMap(p.g, "rayStartParams", p.fld.Child("rayStartParams"), true); m != nil {
-				fillStringMap(m, c.startParamsDefaults(p.isHead), true)
-			}
+	for _, f := range policyFields {
+		if pol.Enforces(f.name) {
+			f.enforce(c, p, &pol.Defaults)
 		}
 	}
 }
@@ -233,62 +158,13 @@ func (c *clusterExpansion) applyTemplate(p *podTemplate, t *Template) {
 	}
 }
 
-// applyPolicyDefaults fills the policy's defaults where nothing is set.
+// applyPolicyDefaults fills the policy's defaults (policyFields, in table
+// order) where the pod template leaves them unset.
 func (c *clusterExpansion) applyPolicyDefaults(p *podTemplate) {
-	d := c.in.Policy.Defaults
-	if img, _ := p.ray["image"].(string); img == "" {
-		if img, ok := c.imageFor(); ok {
-			p.ray["image"] = img
-		} else {
-			c.Errs = append(c.Errs, requiredImage(p.rayFld.Child("image")))
-		}
-	}
-	if d.ImagePullPolicy != "" {
-		setDefault(p.ray, "imagePullPolicy", string(d.ImagePullPolicy))
-	}
-	if len(d.ImagePullSecrets) > 0 {
-		if list, ok := c.List(p.spec, "imagePullSecrets", p.specFld.Child("imagePullSecrets")); ok {
-			p.spec["imagePullSecrets"] = appendMissingByName(list, pullSecrets(d.ImagePullSecrets))
-		}
-	}
-	if len(d.PodLabels) > 0 {
-		if m := c.StringMap(p.meta, "labels", p.fld.Child("template", "metadata", "labels"), true); m != nil {
-			fillStringMap(m, d.PodLabels, false)
-		}
-	}
-	if len(d.PodAnnotations) > 0 {
-		if m := c.Object(p.meta, "annotations", p.fld.Child("template", "metadata", "annotations"), true); m != nil {
-			fillStringMap(m, d.PodAnnotations, false)
-		}
-	}
-	if len(d.Tolerations) > 0 {
-		if list, ok := c.List(p.spec, "tolerations", p.specFld.Child("tolerations")); ok {
-			p.spec["tolerations"] = appendMissing(list, toList(d.Tolerations))
-		}
-	}
-	if len(d.NodeSelector) > 0 {
-		if m := c.StringMap(p.spec, "nodeSelector", p.specFld.Child("nodeSelector"), true); m != nil {
-			fillStringMap(m, d.NodeSelector, false)
-		}
-	}
-	if d.PriorityClassName != "" {
-		setDefault(p.spec, "priorityClassName", d.PriorityClassName)
-	}
-	if d.ServiceAccountName != "" && p.spec["serviceAccount"] == nil {
-		setDefault(p.spec, "serviceAccountName", d.ServiceAccountName)
-	}
-	if d.AutomountServiceAccountToken != nil {
-		setDefault(p.spec, "automountServiceAccountToken", *d.AutomountServiceAccountToken)
-	}
-	if d.PodSecurityContext != nil && p.spec["securityContext"] == nil {
-		p.spec["securityContext"] = jsontree.FromTyped(d.PodSecurityContext)
-	}
-	if d.ContainerSecurityContext != nil && p.ray["securityContext"] == nil {
-		p.ray["securityContext"] = jsontree.FromTyped(d.ContainerSecurityContext)
-	}
-	if params := c.startParamsDefaults(p.isHead); len(params) > 0 {
-		if m := c.StringMap(p.g, "rayStartParams", p.fld.Child("rayStartParams"), true); m != nil {
-			fillStringMap(m, params, false)
+	d := &c.in.Policy.Defaults
+	for _, f := range policyFields {
+		if f.set(d) {
+			f.fill(c, p, d)
 		}
 	}
 }

@@ -50,7 +50,7 @@ func (c *clusterExpansion) submitter(jobSpec obj, jobFld *field.Path) {
 	if tmpl == nil {
 		return
 	}
-	meta := c.Object(tmpl, "metadata", fld.Child("metadata"), c.in.Policy.actsOnPodMetadata())
+	meta := c.Object(tmpl, "metadata", fld.Child("metadata"), false)
 	specFld := fld.Child("spec")
 	pspec := c.Object(tmpl, "spec", specFld, false)
 	containers, ok := c.List(pspec, "containers", specFld.Child("containers"))
@@ -63,7 +63,7 @@ func (c *clusterExpansion) submitter(jobSpec obj, jobFld *field.Path) {
 		return
 	}
 	// The submitter pod has no group (g nil): rayStartParams rules skip it.
-	p := podTemplate{fld: fld, meta: meta, spec: pspec, specFld: specFld, containers: containers,
+	p := podTemplate{fld: fld, tmpl: tmpl, meta: meta, metaFld: fld.Child("metadata"), spec: pspec, specFld: specFld, containers: containers,
 		ray: c0, rayFld: specFld.Child("containers").Index(0), isSubmitter: true}
 	c.applyPolicyDefaults(&p)
 	c.enforcePolicy(&p)
@@ -72,14 +72,15 @@ func (c *clusterExpansion) submitter(jobSpec obj, jobFld *field.Path) {
 
 // actsOnPods reports whether the policy sets anything on or bounds pods.
 func (p *Policy) actsOnPods() bool {
-	d, l := p.Defaults, p.Limits
-	return len(p.Enforce) > 0 || p.actsOnPodMetadata() || d.ImagePullPolicy != "" || len(d.ImagePullSecrets) > 0 ||
-		len(d.Tolerations) > 0 || len(d.NodeSelector) > 0 || d.PriorityClassName != "" ||
-		d.PodSecurityContext != nil || d.ContainerSecurityContext != nil ||
-		l.MaxCPUPerPod != nil || l.MaxMemoryPerPod != nil || l.MaxGPUPerPod != nil || len(l.AllowedImagePrefixes) > 0 ||
+	if len(p.Enforce) > 0 {
+		return true
+	}
+	for _, f := range policyFields {
+		if f.pod && f.set(&p.Defaults) {
+			return true
+		}
+	}
+	l := p.Limits
+	return l.MaxCPUPerPod != nil || l.MaxMemoryPerPod != nil || l.MaxGPUPerPod != nil || len(l.AllowedImagePrefixes) > 0 ||
 		l.PodSecurity != ""
-}
-
-func (p *Policy) actsOnPodMetadata() bool {
-	return len(p.Defaults.PodLabels) > 0 || len(p.Defaults.PodAnnotations) > 0
 }

@@ -217,18 +217,18 @@ func (c *clusterExpansion) checkPodLimits(r podResources, podFld *field.Path) {
 func (c *clusterExpansion) checkAutoscalerSidecar() {
 	fld := c.fld.Child("autoscalerOptions")
 	opts := c.Object(c.spec, "autoscalerOptions", fld, false)
-	if opts == nil {
+	attached := opts != nil
+	if !attached {
 		opts = obj{}
 	}
 	pol := c.in.Policy
-	if sc := pol.Defaults.ContainerSecurityContext; sc != nil {
-		if pol.Enforces("containerSecurityContext") || opts["securityContext"] == nil {
-			opts["securityContext"] = jsontree.FromTyped(sc)
-			c.spec["autoscalerOptions"] = opts
+	for _, f := range policyFields {
+		if f.sidecar != nil && f.set(&pol.Defaults) {
+			f.sidecar(c, opts, &pol.Defaults, pol.Enforces(f.name))
 		}
 	}
-	if pol.Enforces("podSecurityContext") && !pol.Enforces("containerSecurityContext") {
-		holdPodSecurityContext(opts, pol.Defaults.PodSecurityContext)
+	if !attached && len(opts) > 0 {
+		c.spec["autoscalerOptions"] = opts
 	}
 	c.checkImage(opts, fld)
 	if c.in.Policy.Limits.PodSecurity != "" && c.headSpec != nil {

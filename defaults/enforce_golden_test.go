@@ -1,0 +1,64 @@
+package defaults_test
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/raypilot/raypilot/defaults"
+)
+
+// Every enforceable field has a golden case that shows it: a case whose
+// policy enforces the field and whose output changes when the field is no
+// longer enforced. Its policy without the field's default is refused, so
+// the table's name, the parser's key and the default agree.
+func TestEnforceableFieldsHaveGoldenCases(t *testing.T) {
+	corpus := loadCorpus(t)
+	for _, name := range defaults.EnforceableFields() {
+		t.Run(name, func(t *testing.T) {
+			var shown []string
+			for _, c := range corpus {
+				if !c.policy.Enforces(name) {
+					continue
+				}
+				relaxed := *c.policy
+				relaxed.Enforce = slices.DeleteFunc(slices.Clone(c.policy.Enforce), func(n string) bool { return n == name })
+				if !bytes.Equal(render(t, c), render(t, corpusCase{name: c.name, docs: c.docs, policy: &relaxed})) {
+					shown = append(shown, c.name)
+				}
+				assertDefaultRequired(t, c.name, name)
+			}
+			if len(shown) == 0 {
+				t.Errorf("no golden case in testdata/expand shows enforce: [%s] (a case whose policy enforces it, with input the enforcement changes)", name)
+			}
+		})
+	}
+}
+
+// assertDefaultRequired parses the case's policy without defaults.<name>.
+func assertDefaultRequired(t *testing.T, caseName, name string) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", "expand", caseName+".policy.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	d, _ := doc["defaults"].(map[string]any)
+	delete(d, name)
+	out, err := yaml.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = defaults.ParsePolicy(out)
+	if want := "defaults." + name + " must be set to be enforced"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("%s: policy without defaults.%s: error %v, want %q", caseName, name, err, want)
+	}
+}
