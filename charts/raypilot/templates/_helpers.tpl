@@ -118,25 +118,29 @@ capabilities:
   drop: ["ALL"]
 {{- end -}}
 
-{{/* Pod anti-affinity: spread replicas over nodes. Call with (dict "ctx" $ "component" "webhook" "mode" "soft"). */}}
-{{- define "raypilot.antiAffinity" -}}
-{{- if eq .mode "hard" }}
-podAntiAffinity:
-  requiredDuringSchedulingIgnoredDuringExecution:
-  - topologyKey: kubernetes.io/hostname
-    labelSelector:
-      matchLabels:
-        {{- include "raypilot.selectorLabels" (dict "ctx" .ctx "component" .component) | nindent 8 }}
-{{- else if eq .mode "soft" }}
-podAntiAffinity:
-  preferredDuringSchedulingIgnoredDuringExecution:
-  - weight: 100
-    podAffinityTerm:
-      topologyKey: kubernetes.io/hostname
-      labelSelector:
-        matchLabels:
-          {{- include "raypilot.selectorLabels" (dict "ctx" .ctx "component" .component) | nindent 10 }}
-{{- end }}
+{{/*
+A component's affinity: the user's affinity with the podAntiAffinity term
+of podAntiAffinity (soft: preferred, weight 100; hard: required; none:
+nothing) over kubernetes.io/hostname appended to the user's own terms of the
+same kind, so no user term is ever dropped. Call with
+(dict "ctx" $ "component" "webhook" "mode" "soft" "affinity" $map).
+*/}}
+{{- define "raypilot.affinity" -}}
+{{- $affinity := deepCopy (default dict .affinity) -}}
+{{- if ne .mode "none" -}}
+{{- $selector := include "raypilot.selectorLabels" (dict "ctx" .ctx "component" .component) | fromYaml -}}
+{{- $term := dict "topologyKey" "kubernetes.io/hostname" "labelSelector" (dict "matchLabels" $selector) -}}
+{{- $key := "preferredDuringSchedulingIgnoredDuringExecution" -}}
+{{- if eq .mode "hard" -}}
+{{- $key = "requiredDuringSchedulingIgnoredDuringExecution" -}}
+{{- else -}}
+{{- $term = dict "weight" 100 "podAffinityTerm" $term -}}
+{{- end -}}
+{{- $anti := default dict $affinity.podAntiAffinity -}}
+{{- $_ := set $anti $key (append (default list (get $anti $key)) $term) -}}
+{{- $_ := set $affinity "podAntiAffinity" $anti -}}
+{{- end -}}
+{{- with $affinity }}{{ toYaml . }}{{ end -}}
 {{- end -}}
 
 {{/*
