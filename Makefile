@@ -92,6 +92,17 @@ cluster-down:
 bench:
 	hack/bench.sh
 
+## chart-docs: charts/raypilot/README.md regenerated with helm-docs from
+## README.md.gotmpl and values.yaml's "# --" comments (hack/chart-docs.sh)
+.PHONY: chart-docs chart-docs-check
+chart-docs:
+	hack/chart-docs.sh
+
+## chart-docs-check: fail when the committed chart README is not helm-docs'
+## output or a value has no description (test/chart runs the same check)
+chart-docs-check:
+	hack/chart-docs.sh --check
+
 ## unit: the tests that need no control plane
 unit:
 	$(GO) test ./...
