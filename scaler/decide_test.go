@@ -10,6 +10,7 @@ import (
 
 	"github.com/raypilot/raypilot/defaults"
 	"github.com/raypilot/raypilot/scaler/engine"
+	"github.com/raypilot/raypilot/scaler/gcs/gcsfake"
 	"github.com/raypilot/raypilot/scaler/gcs/rpcpb"
 )
 
@@ -18,8 +19,7 @@ import (
 func twoIdleWorkers(pending ...*rpcpb.ResourceRequestByCount) *rpcpb.ClusterResourceState {
 	return &rpcpb.ClusterResourceState{
 		NodeStates: []*rpcpb.NodeState{
-			{NodeId: rayNodeID(1), InstanceId: "rc-head", RayNodeTypeName: engine.HeadGroupName, Status: rpcpb.NodeStatus_RUNNING,
-				TotalResources: map[string]float64{engine.HeadResource: 1}},
+			gcsfake.HeadNode(rayNodeID(1), "rc-head", "10.0.0.2"),
 			idleWorker(2, "rc-wg-a", "10.0.0.3"),
 			idleWorker(3, "rc-wg-b", "10.0.0.4"),
 		},

@@ -20,7 +20,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/raypilot/raypilot/defaults"
-	"github.com/raypilot/raypilot/scaler/engine"
+	"github.com/raypilot/raypilot/scaler/gcs/gcsfake"
 	"github.com/raypilot/raypilot/scaler/gcs/rpcpb"
 )
 
@@ -71,8 +71,7 @@ func idleWorker(id byte, pod, ip string) *rpcpb.NodeState {
 func TestDrainFailureIsPerNode(t *testing.T) {
 	fakeGCS, addr := startFakeGCS(t, &rpcpb.ClusterResourceState{
 		NodeStates: []*rpcpb.NodeState{
-			{NodeId: rayNodeID(1), InstanceId: "rc-head", RayNodeTypeName: engine.HeadGroupName, Status: rpcpb.NodeStatus_RUNNING,
-				TotalResources: map[string]float64{engine.HeadResource: 1}},
+			gcsfake.HeadNode(rayNodeID(1), "rc-head", "10.0.0.2"),
 			idleWorker(2, "rc-wg-a", "10.0.0.3"),
 			idleWorker(3, "rc-wg-b", "10.0.0.4"),
 		},

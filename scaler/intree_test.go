@@ -2,7 +2,6 @@ package scaler
 
 import (
 	"context"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -10,7 +9,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	rayv1 "github.com/ray-project/kuberay/ray-operator/apis/ray/v1"
 	"go.uber.org/zap"
-	"google.golang.org/grpc"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -36,8 +34,7 @@ import (
 func pendingState() *rpcpb.ClusterResourceState {
 	return &rpcpb.ClusterResourceState{
 		ClusterResourceStateVersion: 1,
-		NodeStates: []*rpcpb.NodeState{{NodeId: []byte{1}, InstanceId: "rc-head", RayNodeTypeName: engine.HeadGroupName,
-			Status: rpcpb.NodeStatus_RUNNING, TotalResources: map[string]float64{engine.HeadResource: 1}}},
+		NodeStates:                  []*rpcpb.NodeState{gcsfake.HeadNode(rayNodeID(1), "rc-head", "10.0.0.2")},
 		PendingResourceRequests: []*rpcpb.ResourceRequestByCount{{
 			Request: &rpcpb.ResourceRequest{ResourcesBundle: map[string]float64{"CPU": 1}}, Count: 1}},
 	}
@@ -47,27 +44,18 @@ func pendingState() *rpcpb.ClusterResourceState {
 // ("" is gcsfake.DefaultRayVersion), and returns it with its address.
 func startFakeGCS(t *testing.T, state *rpcpb.ClusterResourceState, rayVersion string) (*gcsfake.Autoscaler, string) {
 	t.Helper()
-	g, _, addr := startFakeGCSWithNodeInfo(t, state, rayVersion)
-	return g, addr
+	g := startGCS(t, state, rayVersion)
+	return g.Autoscaler, g.Addr
 }
 
-// startFakeGCSWithNodeInfo is startFakeGCS, also returning the node-info
-// service so a test can change the Ray version it reports.
-func startFakeGCSWithNodeInfo(t *testing.T, state *rpcpb.ClusterResourceState, rayVersion string) (*gcsfake.Autoscaler, *gcsfake.NodeInfo, string) {
+// startGCS is startFakeGCS returning the whole fake GCS, so a test can
+// change the Ray version it reports or take it down.
+func startGCS(t *testing.T, state *rpcpb.ClusterResourceState, rayVersion string) *gcsfake.GCS {
 	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := grpc.NewServer()
-	g := &gcsfake.Autoscaler{}
-	g.SetState(state)
-	g.Register(srv)
-	ni := &gcsfake.NodeInfo{Version: rayVersion}
-	ni.Register(srv)
-	go func() { _ = srv.Serve(lis) }()
-	t.Cleanup(srv.Stop)
-	return g, ni, lis.Addr().String()
+	g := gcsfake.Start(t)
+	g.Autoscaler.SetState(state)
+	g.NodeInfo.SetVersion(rayVersion)
+	return g
 }
 
 func inTreeTestCluster(inTree bool) *rayv1.RayCluster {

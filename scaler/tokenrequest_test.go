@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -149,22 +148,13 @@ type recordingGCS struct {
 func startRecordingGCS(t *testing.T) *recordingGCS {
 	t.Helper()
 	g := &recordingGCS{}
-	srv := grpc.NewServer(grpc.UnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
+	g.addr = gcsfake.Start(t, grpc.UnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
 		md, _ := metadata.FromIncomingContext(ctx)
 		g.mu.Lock()
 		g.calls = append(g.calls, md.Copy())
 		g.mu.Unlock()
 		return next(ctx, req)
-	}))
-	(&gcsfake.Autoscaler{}).Register(srv)
-	(&gcsfake.NodeInfo{}).Register(srv)
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.Serve(lis) }()
-	t.Cleanup(srv.Stop)
-	g.addr = lis.Addr().String()
+	})).Addr
 	return g
 }
 

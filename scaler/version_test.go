@@ -49,14 +49,14 @@ func TestSupportedRayScales(t *testing.T) {
 // new GCS, possibly of another Ray: the scaler connects again and asks,
 // instead of trusting the old answer for up to a minute.
 func TestNewHeadIsAskedItsVersion(t *testing.T) {
-	g, ni, addr := startFakeGCSWithNodeInfo(t, pendingState(), "2.52.0")
-	r, k, rec := newTestReconciler(t, addr, inTreeTestCluster(false), headPod("rc-head-1", false))
-	h := &inTreeHarness{t: t, r: r, k: k, gcs: g, events: rec}
+	g := startGCS(t, pendingState(), "2.52.0")
+	r, k, rec := newTestReconciler(t, g.Addr, inTreeTestCluster(false), headPod("rc-head-1", false))
+	h := &inTreeHarness{t: t, r: r, k: k, gcs: g.Autoscaler, events: rec}
 	h.rounds(1)
 	if n := h.replicas(); n != 1 {
 		t.Fatalf("replicas %d with a supported Ray, want 1", n)
 	}
-	ni.SetVersion("2.6.3")
+	g.NodeInfo.SetVersion("2.6.3")
 	ctx := context.Background()
 	if err := k.Delete(ctx, headPod("rc-head-1", false)); err != nil {
 		t.Fatal(err)
@@ -64,9 +64,9 @@ func TestNewHeadIsAskedItsVersion(t *testing.T) {
 	if err := k.Create(ctx, headPod("rc-head-2", false)); err != nil {
 		t.Fatal(err)
 	}
-	reads := g.Reads()
+	reads := g.Autoscaler.Reads()
 	h.rounds(2)
-	if n := g.Reads(); n != reads {
+	if n := g.Autoscaler.Reads(); n != reads {
 		t.Errorf("the new head's GCS (Ray 2.6.3) was read %d times", n-reads)
 	}
 	var unsupported bool

@@ -3,15 +3,12 @@ package main
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
-	"net"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"github.com/raypilot/raypilot/scaler/gcs/gcsfake"
@@ -28,7 +25,7 @@ type fakeGCS struct {
 
 	addr     string // host:port of the listener
 	mu       sync.RWMutex
-	clusters map[string]*fakeCluster // by authority
+	clusters map[string]*fakeCluster // by namespace/name
 
 	window  atomic.Pointer[window]
 	unknown atomic.Int64
@@ -62,44 +59,42 @@ func newFakeGCS() *fakeGCS { return &fakeGCS{clusters: map[string]*fakeCluster{}
 // add registers a cluster whose head pod has the given name and IP.
 func (g *fakeGCS) add(namespace, name, headPod, ip string) *fakeCluster {
 	id := sha256.Sum256([]byte(namespace + "/" + headPod))
-	c := &fakeCluster{key: namespace + "/" + name, version: 1, head: &rpcpb.NodeState{
-		NodeId:          id[:28],
-		InstanceId:      headPod,
-		RayNodeTypeName: "headgroup",
-		NodeIpAddress:   ip,
-		TotalResources:  map[string]float64{"memory": 4 << 30, "object_store_memory": 1 << 30, "node:" + ip: 1, "node:__internal_head__": 1},
-		AvailableResources: map[string]float64{
-			"memory": 4 << 30, "object_store_memory": 1 << 30, "node:" + ip: 1, "node:__internal_head__": 1},
-		Status: rpcpb.NodeStatus_RUNNING,
-		Labels: map[string]string{"ray.io/node-group": "headgroup", "ray.io/node-id": hex.EncodeToString(id[:28])},
-	}}
+	c := &fakeCluster{key: namespace + "/" + name, version: 1, head: gcsfake.HeadNode(id[:28], headPod, ip)}
 	g.mu.Lock()
-	g.clusters[name+"-head-svc."+namespace+".svc:6379"] = c
+	g.clusters[c.key] = c
 	g.mu.Unlock()
 	return c
 }
 
-func (g *fakeGCS) serve(ln net.Listener) *grpc.Server {
-	g.addr = ln.Addr().String()
+// serve starts serving on a free loopback port; the caller stops the server.
+func (g *fakeGCS) serve() (*grpc.Server, error) {
 	srv := grpc.NewServer()
 	rpcpb.RegisterAutoscalerStateServiceServer(srv, g)
 	(&gcsfake.NodeInfo{}).Register(srv)
-	go func() { _ = srv.Serve(ln) }()
-	return srv
+	addr, err := gcsfake.Serve(srv, "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	g.addr = addr
+	return srv, nil
 }
 
+// clusterOf is the cluster a call addresses; a call to no known cluster is
+// counted as unknown.
 func (g *fakeGCS) clusterOf(ctx context.Context) (*fakeCluster, error) {
-	md, _ := metadata.FromIncomingContext(ctx)
-	auth := md.Get(":authority")
-	if len(auth) == 0 {
-		return nil, status.Error(codes.InvalidArgument, "no :authority")
+	ns, name, err := gcsfake.CallCluster(ctx)
+	var c *fakeCluster
+	if err == nil {
+		g.mu.RLock()
+		c = g.clusters[ns+"/"+name]
+		g.mu.RUnlock()
+		if c == nil {
+			err = status.Errorf(codes.NotFound, "no cluster %s/%s", ns, name)
+		}
 	}
-	g.mu.RLock()
-	c := g.clusters[auth[0]]
-	g.mu.RUnlock()
-	if c == nil {
+	if err != nil {
 		g.unknown.Add(1)
-		return nil, status.Errorf(codes.NotFound, "no cluster at %q", auth[0])
+		return nil, err
 	}
 	return c, nil
 }

@@ -24,7 +24,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -165,11 +164,10 @@ func run(ctx context.Context, c config) error {
 	}
 
 	gcs := newFakeGCS()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	srv, err := gcs.serve()
 	if err != nil {
 		return err
 	}
-	srv := gcs.serve(ln)
 	defer srv.Stop()
 
 	fmt.Printf("scalercap: one `raypilot scaler --interval %s` process (separate, measured from /proc/<pid>); API server: real etcd + kube-apiserver (envtest), KubeRay CRDs, no KubeRay operator\n", c.interval)

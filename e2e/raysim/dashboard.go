@@ -70,6 +70,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/raypilot/raypilot/scaler/gcs/gcsfake"
 )
 
 // Ports and names KubeRay uses (KubeRay v1.5.0
@@ -218,7 +220,7 @@ func (s *Sim) resolve(host string) (target, bool) {
 		}
 		return target{}, false
 	}
-	ns, name, err := clusterFromAuthority(host)
+	ns, name, err := gcsfake.ParseAuthority(host)
 	if err != nil {
 		return target{}, false
 	}

@@ -12,6 +12,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+
+	"github.com/raypilot/raypilot/scaler/gcs/gcsfake"
 )
 
 // Fault modes: how a GCS that cannot be reached looks to a client.
@@ -102,7 +104,7 @@ func (s *Sim) interceptor(ctx context.Context, req any, info *grpc.UnaryServerIn
 	key := ""
 	if md, ok := metadata.FromIncomingContext(ctx); ok {
 		if auth := md.Get(":authority"); len(auth) > 0 {
-			if ns, name, err := clusterFromAuthority(auth[0]); err == nil {
+			if ns, name, err := gcsfake.ParseAuthority(auth[0]); err == nil {
 				key = ns + "/" + name
 			}
 		}

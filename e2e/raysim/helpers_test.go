@@ -2,7 +2,6 @@ package raysim
 
 import (
 	"context"
-	"net"
 	"testing"
 	"time"
 
@@ -11,6 +10,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/raypilot/raypilot/scaler/gcs/gcsfake"
 	"github.com/raypilot/raypilot/scaler/gcs/rpcpb"
 	"github.com/raypilot/raypilot/scaler/gcs/rpcpb/nodeinfopb"
 )
@@ -18,21 +18,20 @@ import (
 // serveGRPC serves s on a free port and returns its address.
 func serveGRPC(t *testing.T, s *Sim) string {
 	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	srv := s.GRPCServer()
+	addr, err := gcsfake.Serve(srv, "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := s.GRPCServer()
-	go func() { _ = srv.Serve(lis) }()
 	t.Cleanup(srv.Stop)
-	return lis.Addr().String()
+	return addr
 }
 
 // gcsConn dials addr as a client of cluster ns/name would.
 func gcsConn(t *testing.T, addr, ns, name string) *grpc.ClientConn {
 	t.Helper()
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithAuthority(name+"-head-svc."+ns+".svc:6379"))
+		grpc.WithAuthority(gcsfake.Authority(ns, name)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +49,7 @@ func clients(t *testing.T, s *Sim, ns, name string) (rpcpb.AutoscalerStateServic
 // callCtx is the server-side context of a call to cluster ns/name, for
 // calling the services directly.
 func callCtx(ns, name string) context.Context {
-	return metadata.NewIncomingContext(context.Background(), metadata.Pairs(":authority", name+"-head-svc."+ns+".svc:6379"))
+	return metadata.NewIncomingContext(context.Background(), metadata.Pairs(":authority", gcsfake.Authority(ns, name)))
 }
 
 // drain sends AutoscalerStateService.DrainNode to cluster ns/name directly.

@@ -2,9 +2,6 @@ package raysim
 
 import (
 	"context"
-	"fmt"
-	"net"
-	"strings"
 	"sync"
 	"time"
 
@@ -14,6 +11,7 @@ import (
 	"google.golang.org/grpc/status"
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/raypilot/raypilot/scaler/gcs/gcsfake"
 	"github.com/raypilot/raypilot/scaler/gcs/rpcpb"
 	"github.com/raypilot/raypilot/scaler/gcs/rpcpb/nodeinfopb"
 )
@@ -88,27 +86,13 @@ func (s *Sim) Tick() {
 	}
 }
 
-// clusterFromAuthority maps "<name>-head-svc.<namespace>.svc[...]:port" to
-// the cluster.
-func clusterFromAuthority(authority string) (namespace, name string, err error) {
-	host := authority
-	if h, _, err := net.SplitHostPort(authority); err == nil {
-		host = h
-	}
-	parts := strings.Split(host, ".")
-	if len(parts) < 2 || !strings.HasSuffix(parts[0], "-head-svc") {
-		return "", "", fmt.Errorf("authority %q is not <cluster>-head-svc.<namespace>.svc:<port>", authority)
-	}
-	return parts[1], strings.TrimSuffix(parts[0], "-head-svc"), nil
-}
-
 // lookupByAuthority is the known cluster a call's :authority names, or nil.
 func (s *Sim) lookupByAuthority(md metadata.MD) *cluster {
 	auth := md.Get(":authority")
 	if len(auth) == 0 {
 		return nil
 	}
-	ns, name, err := clusterFromAuthority(auth[0])
+	ns, name, err := gcsfake.ParseAuthority(auth[0])
 	if err != nil {
 		return nil
 	}
@@ -117,14 +101,9 @@ func (s *Sim) lookupByAuthority(md metadata.MD) *cluster {
 
 // clusterOf is the cluster a call addresses.
 func (s *Sim) clusterOf(ctx context.Context) (*cluster, error) {
-	md, _ := metadata.FromIncomingContext(ctx)
-	auth := md.Get(":authority")
-	if len(auth) == 0 {
-		return nil, status.Error(codes.InvalidArgument, "no :authority")
-	}
-	ns, name, err := clusterFromAuthority(auth[0])
+	ns, name, err := gcsfake.CallCluster(ctx)
 	if err != nil {
-		return nil, status.Error(codes.NotFound, err.Error())
+		return nil, err
 	}
 	c := s.cluster(ns, name)
 	if c == nil {

@@ -163,7 +163,4 @@ func TestGRPCRoutesByAuthority(t *testing.T) {
 	if n := reply.ClusterResourceState.NodeStates; len(n) != 1 || n[0].InstanceId != "w-1" {
 		t.Errorf("nodes = %v", n)
 	}
-	if _, _, err := clusterFromAuthority("10.0.0.1:6379"); err == nil {
-		t.Error("an address that names no cluster was accepted")
-	}
 }

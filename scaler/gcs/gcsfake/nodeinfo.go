@@ -1,6 +1,8 @@
 // Package gcsfake holds the pieces of a fake Ray GCS that the scaler's
-// tests and benchmarks share. The full simulator, which follows Ray's
-// behaviour closely, is e2e/raysim.
+// tests, bench/scalercap and e2e/raysim share: serving on a loopback
+// address (serve.go), telling the cluster a call is for by its :authority
+// (authority.go), and services that answer what a test sets. The full
+// simulator, which follows Ray's behaviour closely, is e2e/raysim.
 package gcsfake
 
 import (

@@ -13,7 +13,6 @@ import (
 	"errors"
 	"flag"
 	"log"
-	"net"
 	"net/http"
 	"os/signal"
 	"syscall"
@@ -23,6 +22,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/raypilot/raypilot/e2e/raysim"
+	"github.com/raypilot/raypilot/scaler/gcs/gcsfake"
 )
 
 func main() {
@@ -45,12 +45,10 @@ func main() {
 	defer stop()
 	sim := raysim.New(nil)
 
-	lis, err := net.Listen("tcp", *grpcAddr)
-	if err != nil {
+	gs := sim.GRPCServer()
+	if _, err := gcsfake.Serve(gs, *grpcAddr); err != nil {
 		log.Fatalf("raysim: %v", err)
 	}
-	gs := sim.GRPCServer()
-	go func() { _ = gs.Serve(lis) }()
 	hs := &http.Server{Addr: *httpAddr, Handler: sim.Handler(), ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := hs.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
