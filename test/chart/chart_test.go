@@ -47,7 +47,8 @@ var urlMode = []string{
 const testCABundle = "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUJ4ekNDQVcyZ0F3SUJBZ0lVWnpDaUMzR3JkN1E9Ci0tLS0tRU5EIENFUlRJRklDQVRFLS0tLS0K"
 
 func TestLintStrict(t *testing.T) {
-	for name, flags := range map[string][]string{"defaults": nil, "all optional": allOptional, "url mode": urlMode} {
+	for name, flags := range map[string][]string{"defaults": nil, "all optional": allOptional, "url mode": urlMode,
+		"every value": everyValue(t), "watched namespaces": watchedNamespaces(t)} {
 		t.Run(name, func(t *testing.T) {
 			out, err := helm(append([]string{"lint", "--strict", chartDir}, flags...)...)
 			if err != nil {
@@ -93,7 +94,20 @@ func TestServerDryRun(t *testing.T) {
 			"--set", "webhook.podAntiAffinity=hard", "--set", "webhook.preStopSleepSeconds=0"}, []string{
 			"deployment.apps/raypilot-webhook",
 		}},
+		{"every value", everyValue(t), []string{
+			"deployment.apps/raypilot-webhook", "deployment.apps/raypilot-scaler",
+			"serviceaccount/ray-client-of-team", "clusterrole.rbac.authorization.k8s.io/raypilot-edit",
+			"clusterrole.rbac.authorization.k8s.io/raypilot-view",
+			"servicemonitor.monitoring.coreos.com/raypilot",
+			"mutatingwebhookconfiguration.admissionregistration.k8s.io/raypilot",
+			"validatingwebhookconfiguration.admissionregistration.k8s.io/raypilot",
+		}},
+		{"watched namespaces", watchedNamespaces(t), []string{
+			"role.rbac.authorization.k8s.io/raypilot-scaler", "rolebinding.rbac.authorization.k8s.io/raypilot-webhook",
+			"role.rbac.authorization.k8s.io/raypilot-ray-client", "clusterrole.rbac.authorization.k8s.io/raypilot-webhook",
+		}},
 	}
+	createNamespaces(t, watchedNamespaceNames...)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			r := render(t, "raypilot", append([]string{"--include-crds"}, tc.flags...)...)
@@ -152,7 +166,36 @@ func TestSchemaRejectsBadValues(t *testing.T) {
 		{"policy autoscaling mode", []string{"--set", "policy.defaults.autoscaling.mode=sidecar"}, "at '/policy/defaults/autoscaling/mode': value must be one of '', 'in-tree', 'central'"},
 		{"policy upscaling mode", []string{"--set", "policy.defaults.autoscaling.upscalingMode=Fast"}, "at '/policy/defaults/autoscaling/upscalingMode': value must be one of"},
 		{"policy enforce unknown field", []string{"--set", "policy.enforce[0]=cpu"}, "at '/policy/enforce/0': value must be one of 'image', 'imagePullPolicy'"},
+		// The values added for common chart conventions: typos and bad values.
+		{"image digest not a digest", []string{"--set", "image.digest=latest"}, "at '/image/digest': 'latest' does not match pattern"},
+		{"image registry with a scheme", []string{"--set", "image.registry=https://registry.example"}, "at '/image/registry': 'https://registry.example' does not match pattern"},
+		{"global registry with a path", []string{"--set", "global.imageRegistry=registry.example/team"}, "at '/global/imageRegistry': 'registry.example/team' does not match pattern"},
+		{"commonLabels value a number", []string{"--set", "commonLabels.tier=1"}, "at '/commonLabels/tier': got number, want string"},
+		{"serviceAccount typo", []string{"--set", "webhook.serviceAccount.crate=false"}, "at '/webhook/serviceAccount': additional properties 'crate' not allowed"},
+		{"Ray client serviceAccount typo", []string{"--set", "scaler.rayKubernetesAuth.serviceAccount.nmae=x"}, "at '/scaler/rayKubernetesAuth/serviceAccount': additional properties 'nmae' not allowed"},
+		{"securityContext typo", []string{"--set", "webhook.securityContext.readOnlyRootFileSystem=true"}, "at '/webhook/securityContext': additional properties 'readOnlyRootFileSystem' not allowed"},
+		{"podSecurityContext typo", []string{"--set", "scaler.podSecurityContext.runAsNonroot=true"}, "at '/scaler/podSecurityContext': additional properties 'runAsNonroot' not allowed"},
+		{"seccompProfile type", []string{"--set", "webhook.podSecurityContext.seccompProfile.type=Default"}, "at '/webhook/podSecurityContext/seccompProfile/type': value must be one of 'RuntimeDefault'"},
+		{"topology spread without whenUnsatisfiable", valuesFile(t, "webhook:\n  topologySpreadConstraints: [{maxSkew: 1, topologyKey: topology.kubernetes.io/zone}]\n"),
+			"at '/webhook/topologySpreadConstraints/0': missing property 'whenUnsatisfiable'"},
+		{"namespaceSelector typo", []string{"--set", "webhook.namespaceSelector.matchLabel.ray=enabled"}, "at '/webhook/namespaceSelector': additional properties 'matchLabel' not allowed"},
+		{"objectSelector operator", valuesFile(t, "webhook:\n  objectSelector: {matchExpressions: [{key: a, operator: Equals, values: [b]}]}\n"),
+			"at '/webhook/objectSelector/matchExpressions/0/operator': value must be one of 'In', 'NotIn', 'Exists', 'DoesNotExist'"},
+		{"matchCondition without expression", valuesFile(t, "webhook:\n  matchConditions: [{name: a}]\n"), "at '/webhook/matchConditions/0': missing property 'expression'"},
+		{"configuration annotation a number", valuesFile(t, "webhook:\n  configurationAnnotations: {owner: 1}\n"), "at '/webhook/configurationAnnotations/owner': got number, want string"},
+		{"rbac typo", []string{"--set", "rbac.aggregate=true"}, "at '/rbac': additional properties 'aggregate' not allowed"},
+		{"watched namespace not a name", []string{"--set", "watchNamespaces={Team_A}"}, "at '/watchNamespaces/0': 'Team_A' does not match pattern"},
 		// Checks across values, done by the templates.
+		{"commonLabels naming a chart label", []string{"--set", `commonLabels.app\.kubernetes\.io/name=mine`},
+			`commonLabels: "app.kubernetes.io/name" is a label the chart sets itself`},
+		{"podLabels naming a selector label", []string{"--set", `scaler.podLabels.app\.kubernetes\.io/component=mine`},
+			`scaler.podLabels: "app.kubernetes.io/component" is one of the Deployment's selector labels`},
+		{"watching the release namespace", []string{"--set", "watchNamespaces={team-a," + releaseNamespace + "}"},
+			`watchNamespaces: "` + releaseNamespace + `" is excluded from the webhook`},
+		{"watching an excluded namespace", []string{"--set", "watchNamespaces={team-a}", "--set", "webhook.excludedNamespaces={team-a}"},
+			`watchNamespaces: "team-a" is excluded from the webhook`},
+		{"cainjector annotation with cert-manager", []string{"--set", "certManager.enabled=true", "--set", `webhook.configurationAnnotations.cert-manager\.io/inject-ca-from=x/y`},
+			"webhook.configurationAnnotations: cert-manager.io/inject-ca-from is set by the chart"},
 		{"enforce without a default", []string{"--set", "policy.enforce[0]=priorityClassName"},
 			`policy.enforce[0]: "priorityClassName" is enforced but policy.defaults.priorityClassName is not set`},
 		{"preStop sleep outlasts the grace period", []string{"--set", "webhook.preStopSleepSeconds=30"},

@@ -222,11 +222,17 @@ func TestRBACLeastPrivilege(t *testing.T) {
 		}
 	}
 
-	// Static checks over every rendering: nobody gets delete or wildcards.
-	for name, flags := range map[string][]string{"defaults": nil, "all optional": allOptional} {
+	// Static checks over every rendering: none of the chart's
+	// ServiceAccounts gets delete or wildcards (the roles aggregated into
+	// Kubernetes' edit and view are for people; TestAggregatedClusterRoles
+	// checks them).
+	for name, flags := range map[string][]string{"defaults": nil, "all optional": allOptional, "every value": everyValue(t), "watched namespaces": watchedNamespaces(t)} {
 		r := render(t, release, flags...)
 		for _, kind := range []string{"ClusterRole", "Role"} {
 			for _, o := range r.ofKind(kind) {
+				if aggregated(o.GetLabels()) {
+					continue
+				}
 				for _, rule := range o.Object["rules"].([]any) {
 					m := rule.(map[string]any)
 					for _, field := range []string{"verbs", "resources", "apiGroups"} {
@@ -264,4 +270,80 @@ func deleteRendered(t *testing.T, r rendered) {
 	if out, err := kubectl(yamlOf(t, r.objs), "delete", "--ignore-not-found", "--wait=false", "-f", "-"); err != nil {
 		t.Logf("cleanup: %v\n%s", err, out)
 	}
+}
+
+// aggregated reports whether a ClusterRole is folded into Kubernetes'
+// built-in roles (for people, not for the chart's ServiceAccounts).
+func aggregated(labels map[string]string) bool {
+	for k := range labels {
+		if strings.HasPrefix(k, "rbac.authorization.k8s.io/aggregate-to-") {
+			return true
+		}
+	}
+	return false
+}
+
+// TestRBACWatchNamespaces: with watchNamespaces, the API server's authorizer
+// grants the components their namespaced rights in those namespaces only,
+// keeps the cluster-scoped ones, and leaves no ConfigMap rights with
+// ConfigMap templates off.
+func TestRBACWatchNamespaces(t *testing.T) {
+	const release = "watch" // objects watch-raypilot-*, apart from the other tests'
+	scaler, webhook, rayClient := "watch-raypilot-scaler", "watch-raypilot-webhook", "watch-raypilot-ray-client"
+	ns := releaseNamespace
+	createNamespaces(t, watchedNamespaceNames...)
+	flags := watchedNamespaces(t)
+	t.Cleanup(func() { deleteRendered(t, render(t, release, flags...)) })
+	r := applyRBAC(t, release, flags...)
+	for _, o := range r.ofKind("ClusterRole") {
+		if !aggregated(o.GetLabels()) && o.GetName() != webhook {
+			t.Errorf("watchNamespaces: ClusterRole %s rendered; only the webhook's cluster-scoped rights need one", o.GetName())
+		}
+	}
+	checkAccess(t, scaler, []access{
+		{"list", "rayclusters.ray.io", "team-a", true},
+		{"watch", "rayclusters.ray.io", "team-b", true},
+		{"patch", "rayclusters.ray.io", "team-a", true},
+		{"list", "rayclusters.ray.io", "", false},
+		{"list", "rayclusters.ray.io", "team-c", false},
+		{"patch", "rayclusters.ray.io", "team-c", false},
+		{"list", "pods", "team-a", true},
+		{"list", "pods", "", false},
+		{"create", "events.events.k8s.io", "team-a", true},
+		{"create", "events.events.k8s.io", "team-c", false},
+		// Policy reload Events on the policy ConfigMap, and its Lease.
+		{"create", "events.events.k8s.io", ns, true},
+		{"get", "configmaps/watch-raypilot-policy", ns, true},
+		{"update", "leases.coordination.k8s.io/raypilot-scaler", ns, true},
+		{"get", "secrets", "team-a", true},
+		{"get", "secrets", "team-c", false},
+		{"create", "serviceaccounts/token/watch-raypilot-ray-client", ns, true},
+	})
+	checkAccess(t, webhook, []access{
+		{"list", "computetemplates.raypilot.io", "team-a", true},
+		{"get", "computetemplates.raypilot.io", "team-b", true},
+		{"list", "computetemplates.raypilot.io", "", false},
+		{"list", "computetemplates.raypilot.io", "team-c", false},
+		{"list", "clustercomputetemplates.raypilot.io", "", true},
+		// ConfigMap templates are off: no ConfigMap reads but the policy's.
+		{"list", "configmaps", "team-a", false},
+		{"list", "configmaps", "", false},
+		{"get", "configmaps/watch-raypilot-policy", ns, true},
+		{"update", "mutatingwebhookconfigurations.admissionregistration.k8s.io/watch-raypilot", "", true},
+		{"update", "secrets/watch-raypilot-webhook-tls", ns, true},
+	})
+	checkAccess(t, rayClient, []access{
+		{"ray:write", "rayclusters.ray.io/some-cluster", "team-a", true},
+		{"ray:write", "rayclusters.ray.io/some-cluster", "team-c", false},
+		{"ray:write", "rayclusters.ray.io", "", false},
+	})
+
+	// ConfigMap templates on: read there, still not cluster-wide.
+	applyRBAC(t, release, "--set", "watchNamespaces={team-a}")
+	checkAccess(t, webhook, []access{
+		{"list", "configmaps", "team-a", true},
+		{"get", "configmaps", "team-a", true},
+		{"list", "configmaps", "", false},
+		{"list", "configmaps", "team-c", false},
+	})
 }
