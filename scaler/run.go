@@ -68,12 +68,14 @@ type Options struct {
 	PolicyFile         *policyfile.File
 	PolicyConfigMap    types.NamespacedName
 	PolicyPollInterval time.Duration
-	// LeaderElection and its namespace (for 2 replicas in the chart): only
-	// the holder of Lease raypilot-scaler decides; the others keep warm
-	// caches, and a holder that loses the Lease (an API server outage)
-	// stops deciding and campaigns again instead of exiting.
+	// LeaderElection and its Lease's namespace and name (empty:
+	// raypilot-scaler), for 2 replicas in the chart: only the holder of the
+	// Lease decides; the others keep warm caches, and a holder that loses
+	// the Lease (an API server outage) stops deciding and campaigns again
+	// instead of exiting.
 	LeaderElection          bool
 	LeaderElectionNamespace string
+	LeaderElectionName      string
 	MetricsAddr, HealthAddr string
 	// PprofAddr serves net/http/pprof when set (empty or "0": off).
 	PprofAddr string
@@ -188,13 +190,17 @@ func rayClientName(sa types.NamespacedName) string {
 	return sa.String()
 }
 
-// addLeaderElection makes r act only while this process holds Lease
-// raypilot-scaler; the Lease is released when the manager stops.
+// addLeaderElection makes r act only while this process holds the Lease
+// (default raypilot-scaler); the Lease is released when the manager stops.
 func addLeaderElection(mgr ctrl.Manager, opts Options, r *Reconciler, log *zap.Logger) error {
 	if opts.LeaderElectionNamespace == "" {
-		return fmt.Errorf("leader election needs the Lease's namespace (--leader-election-namespace)")
+		return fmt.Errorf("leader election needs the Lease's namespace (--leader-elect-resource-namespace)")
 	}
-	o := lease.Options{Namespace: opts.LeaderElectionNamespace, Name: "raypilot-scaler",
+	name := opts.LeaderElectionName
+	if name == "" {
+		name = "raypilot-scaler"
+	}
+	o := lease.Options{Namespace: opts.LeaderElectionNamespace, Name: name,
 		LeaseDuration: opts.LeaseDuration, RenewDeadline: opts.RenewDeadline, RetryPeriod: opts.RetryPeriod}
 	o.SetDefaults()
 	runner, err := lease.New(mgr.GetConfig(), o, log.Named("lease"))

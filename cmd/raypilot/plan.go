@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	rayv1 "github.com/ray-project/kuberay/ray-operator/apis/ray/v1"
+	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/encoding/protojson"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -22,8 +22,6 @@ import (
 	"github.com/raypilot/raypilot/scaler/engine"
 	"github.com/raypilot/raypilot/scaler/gcs/rpcpb"
 )
-
-const planUsage = "usage: raypilot plan --raycluster FILE --ray-state FILE [--pods FILE] [--policy FILE] [--now RFC3339]"
 
 // planOutput is the JSON document `raypilot plan` prints.
 type planOutput struct {
@@ -78,62 +76,94 @@ type planRequest struct {
 	Count     int                `json:"count"`
 }
 
-// runPlan is `raypilot plan`: it runs the scaling engine once, offline, on a
-// stored RayCluster and a Ray ClusterResourceState and prints the plan as
-// JSON. Exit 0 with the plan on stdout, 1 when an input cannot be read or
-// parsed, 2 on usage errors.
-func runPlan(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("plan", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	clusterFile := fs.String("raycluster", "", "the RayCluster as stored (expanded), YAML or JSON")
-	stateFile := fs.String("ray-state", "", "Ray's ClusterResourceState as protobuf JSON")
-	podsFile := fs.String("pods", "", "the cluster's pods: a v1 List or YAML documents (default: one running pod per Ray worker node)")
-	policyFile := fs.String("policy", "", "policy document (limits.maxWorkersPerCluster caps the workers)")
-	nowFlag := fs.String("now", "", "the clock, RFC3339 (default: now)")
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	if *clusterFile == "" || *stateFile == "" || fs.NArg() > 0 {
-		fmt.Fprintln(stderr, planUsage)
-		return 2
-	}
-	now := time.Now()
-	if *nowFlag != "" {
-		t, err := time.Parse(time.RFC3339, *nowFlag)
-		if err != nil {
-			fmt.Fprintf(stderr, "raypilot plan: --now: %v\n", err)
-			return 2
-		}
-		now = t
-	}
+// newPlanCommand is `raypilot plan`: it runs the scaling engine once,
+// offline, on a stored RayCluster and a Ray ClusterResourceState and prints
+// the plan as JSON. Exit 0 with the plan on stdout, 1 when an input cannot
+// be read or parsed, 2 on usage errors.
+func newPlanCommand() *cobra.Command {
+	var clusterFile, stateFile, podsFile, policyFile, nowFlag string
+	cmd := &cobra.Command{
+		Use:   "plan -f RAYCLUSTER --ray-state FILE [flags]",
+		Short: "Decide one scaling round offline, as the scaler would",
+		Long: `Run the scaler's decision once, offline, on a RayCluster as stored and Ray's
+ClusterResourceState (protobuf JSON, or a GetClusterResourceStateReply), and
+print the plan as JSON: workers to launch and terminate, infeasible demand,
+the replicas per group and why.
 
-	fail := func(err error) int {
-		fmt.Fprintf(stderr, "raypilot plan: %v\n", err)
-		return 1
+Only pods of --pods are ever named in "terminate": workers of the group in
+the RayCluster's namespace with a valid pod name. Without --pods the
+terminations are counted per group in "unnamedTerminations".
+Exit 0 with the plan on stdout, 1 when an input cannot be read or parsed, 2
+on usage errors.`,
+		Example: `  # Why did (or didn't) test-cluster scale?
+  kubectl get raycluster test-cluster -o yaml > rc.yaml
+  kubectl get pods -l ray.io/cluster=test-cluster -o json > pods.json
+  raypilot plan -f rc.yaml --ray-state state.json --pods pods.json
+
+  # The RayCluster from stdin, the chart's policy, a fixed clock
+  kubectl get raycluster test-cluster -o yaml | \
+    raypilot plan -f - --ray-state state.json --policy policy.yaml --now 2024-01-01T00:10:00Z`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if clusterFile == "" || stateFile == "" {
+				return usageErrorf("-f/--filename (the RayCluster) and --ray-state are required")
+			}
+			now := time.Now()
+			if nowFlag != "" {
+				t, err := time.Parse(time.RFC3339, nowFlag)
+				if err != nil {
+					return usageErrorf("--now: %w", err)
+				}
+				now = t
+			}
+			out, err := plan(cmd.InOrStdin(), clusterFile, stateFile, podsFile, policyFile, now)
+			if err != nil {
+				return failure(err)
+			}
+			enc := json.NewEncoder(cmd.OutOrStdout())
+			enc.SetIndent("", "  ")
+			enc.SetEscapeHTML(false) // keep the reasons' ">" readable
+			if err := enc.Encode(out); err != nil {
+				return failure(err)
+			}
+			return nil
+		},
 	}
-	rc, err := planReadRayCluster(*clusterFile)
+	fs := cmd.Flags()
+	fs.StringVarP(&clusterFile, "filename", "f", "", "the RayCluster as stored (expanded), YAML or JSON; - is stdin")
+	deprecatedAlias(fs, "raycluster", "filename")
+	fs.StringVar(&stateFile, "ray-state", "", "Ray's ClusterResourceState as protobuf JSON")
+	fs.StringVar(&podsFile, "pods", "", "the cluster's pods: a v1 List or YAML documents (default: one running pod per Ray worker node)")
+	fs.StringVar(&policyFile, "policy", "", "policy document (limits.maxWorkersPerCluster caps the workers)")
+	fs.StringVar(&nowFlag, "now", "", "the clock, RFC3339 (default: now)")
+	return cmd
+}
+
+// plan reads the inputs (clusterFile "-" is stdin) and decides.
+func plan(stdin io.Reader, clusterFile, stateFile, podsFile, policyFile string, now time.Time) (planOutput, error) {
+	rc, err := planReadRayCluster(clusterFile, stdin)
 	if err != nil {
-		return fail(err)
+		return planOutput{}, err
 	}
 	policy := defaults.DefaultPolicy()
-	if *policyFile != "" {
-		data, err := os.ReadFile(*policyFile)
+	if policyFile != "" {
+		data, err := os.ReadFile(policyFile)
 		if err != nil {
-			return fail(err)
+			return planOutput{}, err
 		}
 		if policy, err = defaults.ParsePolicy(data); err != nil {
-			return fail(fmt.Errorf("%s: %w", *policyFile, err))
+			return planOutput{}, fmt.Errorf("%s: %w", policyFile, err)
 		}
 	}
-	st, err := planReadState(*stateFile)
+	st, err := planReadState(stateFile)
 	if err != nil {
-		return fail(err)
+		return planOutput{}, err
 	}
 	var pods []corev1.Pod
 	var notes []string
-	if *podsFile != "" {
-		if pods, err = planReadPods(*podsFile); err != nil {
-			return fail(err)
+	if podsFile != "" {
+		if pods, err = planReadPods(podsFile); err != nil {
+			return planOutput{}, err
 		}
 		pods, notes = planVerifiedPods(rc, pods)
 	} else {
@@ -142,18 +172,11 @@ func runPlan(args []string, stdout, stderr io.Writer) int {
 
 	decision, err := scaler.Decide(rc, policy, st, pods, now)
 	if err != nil {
-		return fail(fmt.Errorf("%s: %w", *clusterFile, err))
+		return planOutput{}, fmt.Errorf("%s: %w", clusterFile, err)
 	}
-
-	out := planToOutput(decision.Plan, rc, pods, *podsFile != "")
+	out := planToOutput(decision.Plan, rc, pods, podsFile != "")
 	out.Notes = append(append([]string{}, notes...), out.Notes...)
-	enc := json.NewEncoder(stdout)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false) // keep the reasons' ">" readable
-	if err := enc.Encode(out); err != nil {
-		return fail(err)
-	}
-	return 0
+	return out, nil
 }
 
 // planToOutput renders the plan with empty collections instead of nulls.
@@ -271,11 +294,15 @@ func planVerifiedPods(rc *rayv1.RayCluster, pods []corev1.Pod) ([]corev1.Pod, []
 	return kept, notes
 }
 
-// planReadRayCluster reads the one RayCluster of a YAML or JSON file (other
-// documents, such as the ComputeTemplate `raypilot expand` also prints, are
-// skipped).
-func planReadRayCluster(path string) (*rayv1.RayCluster, error) {
-	objs, err := planReadObjects(path)
+// planReadRayCluster reads the one RayCluster of a YAML or JSON file ("-":
+// stdin); other documents, such as the ComputeTemplate `raypilot expand`
+// also prints, are skipped.
+func planReadRayCluster(path string, stdin io.Reader) (*rayv1.RayCluster, error) {
+	docs, err := readDocuments(path, stdin)
+	if err != nil {
+		return nil, err
+	}
+	objs, err := planObjects(docs)
 	if err != nil {
 		return nil, err
 	}
@@ -297,7 +324,16 @@ func planReadRayCluster(path string) (*rayv1.RayCluster, error) {
 
 // planReadPods reads the pods of a v1 List or of YAML documents.
 func planReadPods(path string) ([]corev1.Pod, error) {
-	objs, err := planReadObjects(path)
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	docs, err := manifest.Read(f, path)
+	if err != nil {
+		return nil, err
+	}
+	objs, err := planObjects(docs)
 	if err != nil {
 		return nil, err
 	}
@@ -319,18 +355,9 @@ type planObject struct {
 	json json.RawMessage
 }
 
-// planReadObjects reads the objects of a file of YAML (or JSON) documents;
-// the items of a List (or any kind ending in "List") replace the List.
-func planReadObjects(path string) ([]planObject, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	docs, err := manifest.Read(f, path)
-	if err != nil {
-		return nil, err
-	}
+// planObjects are the objects of YAML (or JSON) documents; the items of a
+// List (or any kind ending in "List") replace the List.
+func planObjects(docs []manifest.Document) ([]planObject, error) {
 	var out []planObject
 	for _, d := range docs {
 		if !strings.HasSuffix(d.Kind, "List") {

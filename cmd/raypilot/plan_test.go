@@ -94,19 +94,19 @@ func TestPlanSeedScenarios(t *testing.T) {
 	}{
 		{
 			name:     "pending request launches a worker",
-			args:     []string{"--raycluster", rc, "--ray-state", planFixture("state-pending.json"), "--now", "2024-01-01T00:10:00Z"},
+			args:     []string{"-f", rc, "--ray-state", planFixture("state-pending.json"), "--now", "2024-01-01T00:10:00Z"},
 			launch:   map[string]int{"small-wg": 1},
 			replicas: map[string]int{"small-wg": 1},
 		},
 		{
 			name:     "GetClusterResourceStateReply",
-			args:     []string{"--raycluster", rc, "--ray-state", planFixture("reply-pending.json")},
+			args:     []string{"-f", rc, "--ray-state", planFixture("reply-pending.json")},
 			launch:   map[string]int{"small-wg": 1},
 			replicas: map[string]int{"small-wg": 1},
 		},
 		{
 			name:      "idle 31s with pods",
-			args:      []string{"--raycluster", rc1, "--ray-state", planFixture("state-idle-31s.json"), "--pods", planFixture("pods.json")},
+			args:      []string{"-f", rc1, "--ray-state", planFixture("state-idle-31s.json"), "--pods", planFixture("pods.json")},
 			launch:    map[string]int{},
 			replicas:  map[string]int{"small-wg": 0},
 			terminate: []term{{worker, "IDLE"}},
@@ -114,27 +114,27 @@ func TestPlanSeedScenarios(t *testing.T) {
 		{
 			// Without --pods no name can be verified: counted, not named.
 			name:     "idle 31s, pods from the state",
-			args:     []string{"--raycluster", rc1, "--ray-state", planFixture("state-idle-31s.json")},
+			args:     []string{"-f", rc1, "--ray-state", planFixture("state-idle-31s.json")},
 			launch:   map[string]int{},
 			replicas: map[string]int{"small-wg": 0},
 			unnamed:  map[string]int{"small-wg": 1},
 		},
 		{
 			name:     "idle exactly 30s is kept",
-			args:     []string{"--raycluster", rc1, "--ray-state", planFixture("state-idle-30s.json"), "--pods", planFixture("pods.json")},
+			args:     []string{"-f", rc1, "--ray-state", planFixture("state-idle-30s.json"), "--pods", planFixture("pods.json")},
 			launch:   map[string]int{},
 			replicas: map[string]int{"small-wg": 1},
 		},
 		{
 			name:       "12 CPUs of demand, maxReplicas 5",
-			args:       []string{"--raycluster", rc, "--ray-state", planFixture("state-demand-12cpu.json")},
+			args:       []string{"-f", rc, "--ray-state", planFixture("state-demand-12cpu.json")},
 			launch:     map[string]int{"small-wg": 5},
 			replicas:   map[string]int{"small-wg": 5},
 			infeasible: 2,
 		},
 		{
 			name:       "12 CPUs of demand, maxWorkersPerCluster 2",
-			args:       []string{"--raycluster", rc, "--ray-state", planFixture("state-demand-12cpu.json"), "--policy", planFixture("policy-max2.yaml")},
+			args:       []string{"-f", rc, "--ray-state", planFixture("state-demand-12cpu.json"), "--policy", planFixture("policy-max2.yaml")},
 			launch:     map[string]int{"small-wg": 2},
 			replicas:   map[string]int{"small-wg": 2},
 			infeasible: 8,
@@ -180,7 +180,7 @@ func TestPlanSeedScenarios(t *testing.T) {
 			}
 		})
 	}
-	res := runPlanOK(t, "--raycluster", rc, "--ray-state", planFixture("state-pending.json"))
+	res := runPlanOK(t, "-f", rc, "--ray-state", planFixture("state-pending.json"))
 	if want := []string{"small-wg 0→1: 1 pending request {CPU: 1}"}; !reflect.DeepEqual(res.Decisions, want) {
 		t.Errorf("decisions %q, want %q", res.Decisions, want)
 	}
@@ -195,18 +195,18 @@ func TestPlanErrors(t *testing.T) {
 		code  int
 		names string // what stderr must mention
 	}{
-		{"missing RayCluster file", []string{"--raycluster", "/no/such/raycluster.yaml", "--ray-state", state}, 1, "/no/such/raycluster.yaml"},
-		{"missing state file", []string{"--raycluster", rc, "--ray-state", "/no/such/state.json"}, 1, "/no/such/state.json"},
-		{"missing pods file", []string{"--raycluster", rc, "--ray-state", state, "--pods", "/no/such/pods.json"}, 1, "/no/such/pods.json"},
-		{"bad protojson", []string{"--raycluster", rc, "--ray-state", planFixture("state-bad.json")}, 1, "state-bad.json"},
-		{"not JSON at all", []string{"--raycluster", rc, "--ray-state", rc}, 1, "raycluster.yaml"},
-		{"bad YAML", []string{"--raycluster", writeFile(t, "bad.yaml", "spec: [\n"), "--ray-state", state}, 1, "bad.yaml"},
-		{"no CPU count", []string{"--raycluster", noCPU, "--ray-state", state}, 1, "nocpu.yaml"},
-		{"bad policy", []string{"--raycluster", rc, "--ray-state", state, "--policy", writeFile(t, "policy.yaml", "limits: {maxWorkersPerCluster: -1}")}, 1, "policy.yaml"},
-		{"missing --ray-state", []string{"--raycluster", rc}, 2, "usage"},
+		{"missing RayCluster file", []string{"-f", "/no/such/raycluster.yaml", "--ray-state", state}, 1, "/no/such/raycluster.yaml"},
+		{"missing state file", []string{"-f", rc, "--ray-state", "/no/such/state.json"}, 1, "/no/such/state.json"},
+		{"missing pods file", []string{"-f", rc, "--ray-state", state, "--pods", "/no/such/pods.json"}, 1, "/no/such/pods.json"},
+		{"bad protojson", []string{"-f", rc, "--ray-state", planFixture("state-bad.json")}, 1, "state-bad.json"},
+		{"not JSON at all", []string{"-f", rc, "--ray-state", rc}, 1, "raycluster.yaml"},
+		{"bad YAML", []string{"-f", writeFile(t, "bad.yaml", "spec: [\n"), "--ray-state", state}, 1, "bad.yaml"},
+		{"no CPU count", []string{"-f", noCPU, "--ray-state", state}, 1, "nocpu.yaml"},
+		{"bad policy", []string{"-f", rc, "--ray-state", state, "--policy", writeFile(t, "policy.yaml", "limits: {maxWorkersPerCluster: -1}")}, 1, "policy.yaml"},
+		{"missing --ray-state", []string{"-f", rc}, 2, "usage"},
 		{"missing --raycluster", []string{"--ray-state", state}, 2, "usage"},
-		{"bad --now", []string{"--raycluster", rc, "--ray-state", state, "--now", "yesterday"}, 2, "--now"},
-		{"unknown flag", []string{"--raycluster", rc, "--ray-state", state, "--frobnicate"}, 2, "frobnicate"},
+		{"bad --now", []string{"-f", rc, "--ray-state", state, "--now", "yesterday"}, 2, "--now"},
+		{"unknown flag", []string{"-f", rc, "--ray-state", state, "--frobnicate"}, 2, "frobnicate"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out, errb bytes.Buffer
@@ -260,7 +260,7 @@ func TestPlanNamesOnlyVerifiedPods(t *testing.T) {
 	rc1 := planFixture("raycluster-one-worker.json")
 	state := writeFile(t, "state.json", planHostileState)
 
-	res := runPlanOK(t, "--raycluster", rc1, "--ray-state", state)
+	res := runPlanOK(t, "-f", rc1, "--ray-state", state)
 	if len(res.Terminate) != 0 {
 		t.Errorf("without --pods: terminate %+v", res.Terminate)
 	}
@@ -276,7 +276,7 @@ func TestPlanNamesOnlyVerifiedPods(t *testing.T) {
 		}
 	}
 
-	res = runPlanOK(t, "--raycluster", rc1, "--ray-state", state, "--pods", writeFile(t, "pods.yaml", planHostilePods))
+	res = runPlanOK(t, "-f", rc1, "--ray-state", state, "--pods", writeFile(t, "pods.yaml", planHostilePods))
 	type term struct{ pod, group string }
 	var got []term
 	for _, x := range res.Terminate {
@@ -315,7 +315,7 @@ func TestPlanTruncatedDemand(t *testing.T) {
 		fmt.Fprintf(&b, `{"request": {"resourcesBundle": {"CPU": 1, "memory": %d}}, "count": 1}`, 1000+i)
 	}
 	b.WriteString(`]}`)
-	res := runPlanOK(t, "--raycluster", rcFile, "--ray-state", writeFile(t, "state.json", b.String()))
+	res := runPlanOK(t, "-f", rcFile, "--ray-state", writeFile(t, "state.json", b.String()))
 	if res.Truncated == nil || res.Truncated.ShapesTotal != 5000 || res.Truncated.Shapes >= 5000 || res.Truncated.Shapes < 1 {
 		t.Fatalf("truncated %+v", res.Truncated)
 	}
@@ -335,7 +335,7 @@ func TestPlanIsTheScalersDecision(t *testing.T) {
 		wg["replicas"] = 0
 		wg["scaleStrategy"] = map[string]any{"workersToDelete": []string{"test-cluster-small-wg-worker-x7k2p"}}
 	})
-	args := []string{"--raycluster", rcFile, "--ray-state", planFixture("state-idle-31s.json"), "--pods", planFixture("pods.json"),
+	args := []string{"-f", rcFile, "--ray-state", planFixture("state-idle-31s.json"), "--pods", planFixture("pods.json"),
 		"--now", "2024-01-01T00:10:00Z"}
 
 	res := runPlanOK(t, args...)
@@ -343,7 +343,7 @@ func TestPlanIsTheScalersDecision(t *testing.T) {
 		t.Errorf("terminate %v, unnamed %v: the worker is listed for deletion already", res.Terminate, res.UnnamedTerminations)
 	}
 
-	rc, err := planReadRayCluster(rcFile)
+	rc, err := planReadRayCluster(rcFile, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

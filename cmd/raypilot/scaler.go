@@ -1,14 +1,12 @@
 package main
 
 import (
-	"flag"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 	"time"
 
-	"go.uber.org/zap"
+	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/util/validation"
 	ctrl "sigs.k8s.io/controller-runtime"
 
@@ -17,49 +15,72 @@ import (
 	"github.com/raypilot/raypilot/scaler/gcs"
 )
 
-// runScaler is `raypilot scaler`: autoscale every RayCluster annotated
-// raypilot.io/autoscaling: central until SIGTERM.
-func runScaler(args []string, stderr io.Writer) int {
-	fs := flag.NewFlagSet("scaler", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var o scaler.Options
+// newScalerCommand is `raypilot scaler`: autoscale every RayCluster
+// annotated raypilot.io/autoscaling: central until SIGTERM.
+func newScalerCommand() *cobra.Command {
+	var (
+		o          scaler.Options
+		policyPath string
+		le         leaderElectFlags
+		common     serverFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "scaler [flags]",
+		Short: "Autoscale RayClusters centrally, over Ray's GCS",
+		Long: `Autoscale every RayCluster annotated raypilot.io/autoscaling: central until
+SIGTERM: read each cluster's demand from its GCS, decide like Ray's v2
+autoscaler, and patch the RayCluster's replicas and workersToDelete.
+
+With --leader-elect only the replica holding the Lease decides; the others
+keep warm caches and take over when it stops renewing.`,
+		Example: `  # Two replicas in the cluster, the chart's policy file
+  raypilot scaler --leader-elect --leader-elect-resource-namespace "$POD_NAMESPACE" \
+    --policy /etc/raypilot/policy.yaml
+
+  # Outside the cluster: a kubeconfig context, every GCS through one port-forward
+  raypilot scaler --kubeconfig ~/.kube/config --context kind-raypilot \
+    --gcs-proxy-address 127.0.0.1:6379 --log-format console --log-level debug`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.LeaderElection, o.LeaderElectionNamespace, o.LeaderElectionName = le.enabled, le.namespace, le.name
+			o.LeaseDuration, o.RenewDeadline, o.RetryPeriod = le.leaseDuration, le.renewDeadline, le.retryPeriod
+			log, cfg, err := common.setup(cmd)
+			if err != nil {
+				return failure(err)
+			}
+			defer func() { _ = log.Sync() }()
+			policy, err := policyfile.Load(policyPath, log)
+			if err != nil {
+				return failure(fmt.Errorf("cannot load policy: %w", err))
+			}
+			o.PolicyFile = policy
+			if err := scaler.Run(ctrl.SetupSignalHandler(), cfg, o, log); err != nil {
+				return failure(err)
+			}
+			return nil
+		},
+	}
+	fs := cmd.Flags()
 	fs.DurationVar(&o.Interval, "interval", time.Second, "time between two rounds of one cluster (changes wake it earlier)")
 	fs.IntVar(&o.Concurrency, "concurrency", 16, "clusters decided at once")
 	fs.StringVar(&o.GCSProxy, "gcs-proxy-address", "", "dial every cluster's GCS at this host:port, sending the cluster's own address (<cluster>-head-svc.<ns>.svc:<port>) as the gRPC authority; for raysim or a port-forward when the scaler runs outside the cluster")
 	fs.DurationVar(&o.GCSTimeout, "gcs-timeout", gcs.DefaultTimeout, "timeout of each GCS call but the drains (reading the cluster state, reporting, asking the Ray version)")
 	fs.DurationVar(&o.GCSDrainTimeout, "gcs-drain-timeout", gcs.DefaultDrainTimeout, "timeout of each drain call (the GCS answers after a round trip to the node's raylet); a node that misses it is retried later")
 	fs.Var(serviceAccountFlag{configMapFlag{&o.RayClientServiceAccount}}, "ray-client-service-account", "NAMESPACE/NAME of the ServiceAccount whose short-lived tokens (TokenRequest API, 10 minutes) the scaler sends to clusters with Ray's Kubernetes token authentication (RAY_ENABLE_K8S_TOKEN_AUTH=true); it should be allowed only the verbs ray:write and ray-user on rayclusters.ray.io, as a cluster's head sees its tokens. Empty: such clusters are refused; the scaler never sends its own ServiceAccount token")
-	fs.BoolVar(&o.LeaderElection, "leader-elect", false, "elect a leader among replicas; only the leader scales")
-	fs.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", os.Getenv("POD_NAMESPACE"), "namespace of the leader-election Lease (default: $POD_NAMESPACE)")
-	fs.DurationVar(&o.LeaseDuration, "leader-elect-lease-duration", 10*time.Second, "how long a standby waits after the leader's last renewal before taking over (a crashed leader's successor waits this long)")
-	fs.DurationVar(&o.RenewDeadline, "leader-elect-renew-deadline", 7*time.Second, "how long the leader retries renewing before it stops scaling; below --leader-elect-lease-duration")
-	fs.DurationVar(&o.RetryPeriod, "leader-elect-retry-period", time.Second, "time between two renewals by the leader and two attempts by a standby")
+	le.addTo(fs, leaderElectFlags{namespace: os.Getenv("POD_NAMESPACE"), name: "raypilot-scaler",
+		leaseDuration: 10 * time.Second, renewDeadline: 7 * time.Second, retryPeriod: time.Second}, leaderElectUsage{
+		enable:    "elect a leader among replicas; only the leader scales",
+		namespace: " (default: $POD_NAMESPACE)",
+	})
+	deprecatedAlias(fs, "leader-election-namespace", "leader-elect-resource-namespace")
 	fs.StringVar(&o.MetricsAddr, "metrics-bind-address", ":8080", "metrics listener; 0 disables")
 	fs.StringVar(&o.HealthAddr, "health-probe-bind-address", ":8081", "/healthz and /readyz listener; 0 disables")
 	fs.StringVar(&o.PprofAddr, "pprof-bind-address", "", "net/http/pprof listener for profiling (opt-in); empty disables")
-	policyPath := fs.String("policy", "", "policy document (limits.maxWorkersPerCluster caps workers; reloaded on change)")
+	fs.StringVar(&policyPath, "policy", "", "policy document (limits.maxWorkersPerCluster caps workers; reloaded on change)")
 	fs.DurationVar(&o.PolicyPollInterval, "policy-poll-interval", 5*time.Second, "how often the policy file is checked for changes (a change is applied once two consecutive checks read it)")
 	fs.Var(configMapFlag{&o.PolicyConfigMap}, "policy-configmap", "NAMESPACE/NAME of the ConfigMap the policy file is mounted from: rejected and applied reloads are recorded as Events on it (empty: no Events)")
-	common := addServerFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	log, cfg, ok := common.setup("scaler", stderr)
-	if !ok {
-		return 1
-	}
-	defer func() { _ = log.Sync() }()
-	policy, err := policyfile.Load(*policyPath, log)
-	if err != nil {
-		log.Error("cannot load policy", zap.Error(err))
-		return 1
-	}
-	o.PolicyFile = policy
-	if err := scaler.Run(ctrl.SetupSignalHandler(), cfg, o, log); err != nil {
-		log.Error("scaler stopped", zap.Error(err))
-		return 1
-	}
-	return 0
+	common.addTo(fs)
+	return cmd
 }
 
 // serviceAccountFlag is a NAMESPACE/NAME flag naming a ServiceAccount
