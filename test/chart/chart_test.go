@@ -23,11 +23,12 @@ import (
 )
 
 // allOptional turns on every optional object: cert-manager, ServiceMonitor,
-// Grafana dashboard, Secret reads for Ray tokens, the Ray client
-// ServiceAccount of Ray's Kubernetes token authentication.
+// PrometheusRule, Grafana dashboard, Secret reads for Ray tokens, the Ray
+// client ServiceAccount of Ray's Kubernetes token authentication.
 var allOptional = []string{
 	"--set", "certManager.enabled=true",
 	"--set", "metrics.serviceMonitor.enabled=true",
+	"--set", "metrics.prometheusRule.enabled=true",
 	"--set", "metrics.grafanaDashboard.enabled=true",
 	"--set", "scaler.rayAuthTokenSecrets=true",
 	"--set", "scaler.rayKubernetesAuth.enabled=true",
@@ -82,6 +83,7 @@ func TestServerDryRun(t *testing.T) {
 			"issuer.cert-manager.io/raypilot-selfsigned", "issuer.cert-manager.io/raypilot-ca",
 			"certificate.cert-manager.io/raypilot-ca", "certificate.cert-manager.io/raypilot-webhook",
 			"servicemonitor.monitoring.coreos.com/raypilot", "configmap/raypilot-dashboard",
+			"prometheusrule.monitoring.coreos.com/raypilot",
 			"deployment.apps/raypilot-webhook",
 			"serviceaccount/raypilot-ray-client", "clusterrole.rbac.authorization.k8s.io/raypilot-ray-client",
 			"clusterrolebinding.rbac.authorization.k8s.io/raypilot-ray-client",
@@ -98,7 +100,7 @@ func TestServerDryRun(t *testing.T) {
 			"deployment.apps/raypilot-webhook", "deployment.apps/raypilot-scaler",
 			"serviceaccount/ray-client-of-team", "clusterrole.rbac.authorization.k8s.io/raypilot-edit",
 			"clusterrole.rbac.authorization.k8s.io/raypilot-view",
-			"servicemonitor.monitoring.coreos.com/raypilot",
+			"servicemonitor.monitoring.coreos.com/raypilot", "prometheusrule.monitoring.coreos.com/raypilot",
 			"mutatingwebhookconfiguration.admissionregistration.k8s.io/raypilot",
 			"validatingwebhookconfiguration.admissionregistration.k8s.io/raypilot",
 		}},
@@ -183,6 +185,9 @@ func TestSchemaRejectsBadValues(t *testing.T) {
 			"at '/webhook/objectSelector/matchExpressions/0/operator': value must be one of 'In', 'NotIn', 'Exists', 'DoesNotExist'"},
 		{"matchCondition without expression", valuesFile(t, "webhook:\n  matchConditions: [{name: a}]\n"), "at '/webhook/matchConditions/0': missing property 'expression'"},
 		{"configuration annotation a number", valuesFile(t, "webhook:\n  configurationAnnotations: {owner: 1}\n"), "at '/webhook/configurationAnnotations/owner': got number, want string"},
+		{"ServiceMonitor relabeling typo", valuesFile(t, "metrics:\n  serviceMonitor: {relabelings: [{sourceLabel: [x]}]}\n"),
+			"at '/metrics/serviceMonitor/relabelings/0': additional properties 'sourceLabel' not allowed"},
+		{"PrometheusRule typo", []string{"--set", "metrics.prometheusRule.enable=true"}, "at '/metrics/prometheusRule': additional properties 'enable' not allowed"},
 		{"rbac typo", []string{"--set", "rbac.aggregate=true"}, "at '/rbac': additional properties 'aggregate' not allowed"},
 		{"watched namespace not a name", []string{"--set", "watchNamespaces={Team_A}"}, "at '/watchNamespaces/0': 'Team_A' does not match pattern"},
 		// Checks across values, done by the templates.

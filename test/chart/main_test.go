@@ -4,7 +4,8 @@
 // rendered manifests with `kubectl apply --dry-run=server`, evaluate the
 // chart's RBAC for its ServiceAccounts, and hold a real release through
 // install, upgrade and uninstall. cert-manager's Issuer/Certificate CRDs and
-// the Prometheus operator's ServiceMonitor CRD come from their Go modules
+// the Prometheus operator's ServiceMonitor and PrometheusRule CRDs come from
+// their Go modules
 // (fetched with `go mod download`, versions below) so the optional objects
 // are validated by their real schemas.
 package chart
@@ -97,6 +98,7 @@ func run(m *testing.M) (int, error) {
 			filepath.Join(certManager, "deploy", "crds", "cert-manager.io_issuers.yaml"),
 			filepath.Join(certManager, "deploy", "crds", "cert-manager.io_certificates.yaml"),
 			filepath.Join(promOperator, "example", "prometheus-operator-crd", "monitoring.coreos.com_servicemonitors.yaml"),
+			filepath.Join(promOperator, "example", "prometheus-operator-crd", "monitoring.coreos.com_prometheusrules.yaml"),
 		},
 			// cert-manager's Issuer CRD alone is 330 kB; on a busy machine
 			// the default 10 s is not enough for them to be served.

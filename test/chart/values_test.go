@@ -32,7 +32,12 @@ image: {digest: "sha256:0123456789abcdef0123456789abcdef0123456789abcdef01234567
 rbac: {aggregateClusterRoles: true}
 certManager: {enabled: true}
 metrics:
-  serviceMonitor: {enabled: true, labels: {release: prometheus}}
+  serviceMonitor:
+    enabled: true
+    namespace: monitoring
+    relabelings: [{action: replace, targetLabel: cluster, replacement: prod}]
+    metricRelabelings: [{action: drop, sourceLabels: [__name__], regex: "go_.*"}]
+  prometheusRule: {enabled: true, namespace: monitoring, labels: {release: prometheus}}
   grafanaDashboard: {enabled: true}
 webhook:
   podLabels: {cost-center: "7"}
@@ -74,7 +79,7 @@ scaler:
 // createNamespaces creates namespaces that may already exist.
 func createNamespaces(t *testing.T, names ...string) {
 	t.Helper()
-	for _, n := range names {
+	for _, n := range append(slices.Clone(names), "monitoring") {
 		if out, err := kubectl([]byte("apiVersion: v1\nkind: Namespace\nmetadata: {name: "+n+"}\n"), "apply", "-f", "-"); err != nil {
 			t.Fatalf("%v\n%s", err, out)
 		}
@@ -140,8 +145,8 @@ func TestCommonLabels(t *testing.T) {
 	if r.find(t, "ServiceMonitor", "raypilot").GetLabels()["app.kubernetes.io/component"] != "" {
 		t.Errorf("the ServiceMonitor covers both components; it got a component label")
 	}
-	if r.find(t, "ServiceMonitor", "raypilot").GetLabels()["release"] != "prometheus" {
-		t.Errorf("metrics.serviceMonitor.labels not on the ServiceMonitor")
+	if r.find(t, "PrometheusRule", "raypilot").GetLabels()["release"] != "prometheus" {
+		t.Errorf("metrics.prometheusRule.labels not on the PrometheusRule")
 	}
 	wd, sd := deployment(t, r, "raypilot-webhook"), deployment(t, r, "raypilot-scaler")
 	if l := wd.Spec.Template.Labels; l["team"] != "ml" || l["cost-center"] != "7" || wd.Spec.Template.Annotations["note"] != "webhook" {
