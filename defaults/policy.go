@@ -51,6 +51,9 @@ type PolicyDefaults struct {
 	// in-tree autoscaled head without one a service account named after
 	// the cluster, with the autoscaler's RBAC.
 	ServiceAccountName string `json:"serviceAccountName,omitempty"`
+	// RuntimeClassName is the pods' RuntimeClass, such as a sandboxed
+	// runtime (gVisor, Kata) for untrusted code.
+	RuntimeClassName string `json:"runtimeClassName,omitempty"`
 	// AutomountServiceAccountToken mounts (or not) the service account's
 	// token into the pods.
 	AutomountServiceAccountToken *bool               `json:"automountServiceAccountToken,omitempty"`

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/raypilot/raypilot/internal/jsontree"
 )
@@ -210,6 +211,25 @@ var policyFields = []policyField{
 		},
 		enforce: func(_ *clusterExpansion, p *podTemplate, d *PolicyDefaults) {
 			p.spec["automountServiceAccountToken"] = *d.AutomountServiceAccountToken
+		},
+	},
+	{
+		name: "runtimeClassName",
+		set:  func(d *PolicyDefaults) bool { return d.RuntimeClassName != "" },
+		// Kubernetes refuses pods whose runtimeClassName is not a DNS
+		// subdomain (pkg/apis/core/validation, ValidateRuntimeClassName).
+		check: func(d *PolicyDefaults) string {
+			if msgs := validation.IsDNS1123Subdomain(d.RuntimeClassName); len(msgs) > 0 {
+				return fmt.Sprintf("Invalid value: %q: %s", d.RuntimeClassName, strings.Join(msgs, "; "))
+			}
+			return ""
+		},
+		pod: true,
+		fill: func(_ *clusterExpansion, p *podTemplate, d *PolicyDefaults) {
+			setDefault(p.spec, "runtimeClassName", d.RuntimeClassName)
+		},
+		enforce: func(_ *clusterExpansion, p *podTemplate, d *PolicyDefaults) {
+			p.spec["runtimeClassName"] = d.RuntimeClassName
 		},
 	},
 }
