@@ -23,13 +23,15 @@ import (
 )
 
 // allOptional turns on every optional object: cert-manager, ServiceMonitor,
-// PrometheusRule, Grafana dashboard, Secret reads for Ray tokens, the Ray
-// client ServiceAccount of Ray's Kubernetes token authentication.
+// PrometheusRule, Grafana dashboard, NetworkPolicies, Secret reads for Ray
+// tokens, the Ray client ServiceAccount of Ray's Kubernetes token
+// authentication.
 var allOptional = []string{
 	"--set", "certManager.enabled=true",
 	"--set", "metrics.serviceMonitor.enabled=true",
 	"--set", "metrics.prometheusRule.enabled=true",
 	"--set", "metrics.grafanaDashboard.enabled=true",
+	"--set", "networkPolicy.enabled=true",
 	"--set", "scaler.rayAuthTokenSecrets=true",
 	"--set", "scaler.rayKubernetesAuth.enabled=true",
 }
@@ -84,6 +86,7 @@ func TestServerDryRun(t *testing.T) {
 			"certificate.cert-manager.io/raypilot-ca", "certificate.cert-manager.io/raypilot-webhook",
 			"servicemonitor.monitoring.coreos.com/raypilot", "configmap/raypilot-dashboard",
 			"prometheusrule.monitoring.coreos.com/raypilot",
+			"networkpolicy.networking.k8s.io/raypilot-webhook", "networkpolicy.networking.k8s.io/raypilot-scaler",
 			"deployment.apps/raypilot-webhook",
 			"serviceaccount/raypilot-ray-client", "clusterrole.rbac.authorization.k8s.io/raypilot-ray-client",
 			"clusterrolebinding.rbac.authorization.k8s.io/raypilot-ray-client",
@@ -101,6 +104,7 @@ func TestServerDryRun(t *testing.T) {
 			"serviceaccount/ray-client-of-team", "clusterrole.rbac.authorization.k8s.io/raypilot-edit",
 			"clusterrole.rbac.authorization.k8s.io/raypilot-view",
 			"servicemonitor.monitoring.coreos.com/raypilot", "prometheusrule.monitoring.coreos.com/raypilot",
+			"networkpolicy.networking.k8s.io/raypilot-scaler",
 			"mutatingwebhookconfiguration.admissionregistration.k8s.io/raypilot",
 			"validatingwebhookconfiguration.admissionregistration.k8s.io/raypilot",
 		}},
@@ -185,6 +189,9 @@ func TestSchemaRejectsBadValues(t *testing.T) {
 			"at '/webhook/objectSelector/matchExpressions/0/operator': value must be one of 'In', 'NotIn', 'Exists', 'DoesNotExist'"},
 		{"matchCondition without expression", valuesFile(t, "webhook:\n  matchConditions: [{name: a}]\n"), "at '/webhook/matchConditions/0': missing property 'expression'"},
 		{"configuration annotation a number", valuesFile(t, "webhook:\n  configurationAnnotations: {owner: 1}\n"), "at '/webhook/configurationAnnotations/owner': got number, want string"},
+		{"networkPolicy typo", []string{"--set", "networkPolicy.enable=true"}, "at '/networkPolicy': additional properties 'enable' not allowed"},
+		{"GCS port 0", []string{"--set", "networkPolicy.rayGCSPorts={0}"}, "at '/networkPolicy/rayGCSPorts/0': minimum: got 0, want 1"},
+		{"API server address not a CIDR", []string{"--set", "networkPolicy.apiServer.cidrs={10.0.0.1}"}, "at '/networkPolicy/apiServer/cidrs/0': '10.0.0.1' does not match pattern"},
 		{"ServiceMonitor relabeling typo", valuesFile(t, "metrics:\n  serviceMonitor: {relabelings: [{sourceLabel: [x]}]}\n"),
 			"at '/metrics/serviceMonitor/relabelings/0': additional properties 'sourceLabel' not allowed"},
 		{"PrometheusRule typo", []string{"--set", "metrics.prometheusRule.enable=true"}, "at '/metrics/prometheusRule': additional properties 'enable' not allowed"},

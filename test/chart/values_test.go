@@ -31,6 +31,7 @@ commonLabels: {team: ml, cost-center: "42"}
 image: {digest: "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}
 rbac: {aggregateClusterRoles: true}
 certManager: {enabled: true}
+networkPolicy: {enabled: true, apiServer: {ports: [6443], cidrs: [10.0.0.1/32, "fd00::1/128"]}, rayGCSPorts: [6379, 16379]}
 metrics:
   serviceMonitor:
     enabled: true
@@ -70,6 +71,7 @@ func watchedNamespaces(t *testing.T) []string {
 	return valuesFile(t, `
 watchNamespaces: [team-a, team-b]
 policy: {limits: {readAPIServerConfigMaps: false}}
+networkPolicy: {enabled: true}
 scaler:
   rayAuthTokenSecrets: true
   rayKubernetesAuth: {enabled: true}
