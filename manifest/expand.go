@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	utiljson "k8s.io/apimachinery/pkg/util/json"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -45,6 +46,8 @@ func Expand(docs []Document, policy *defaults.Policy, namespace string) (*Output
 			continue
 		}
 		changed := false
+		// A copy: the caller's documents stay as written.
+		d.Items = slices.Clone(d.Items)
 		for i, it := range d.Items {
 			d.Items[i] = expandOne(out, it, set, policy, namespace)
 			changed = changed || d.Items[i].Text == nil && defaults.IsExpandable(it.Kind)

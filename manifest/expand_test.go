@@ -128,3 +128,27 @@ func TestCRDVerdicts(t *testing.T) {
 		t.Errorf("output %s", js)
 	}
 }
+
+// Expand leaves its input as written, list items included: the same
+// documents can be expanded again, or printed unchanged.
+func TestExpandKeepsItsInput(t *testing.T) {
+	docs, err := manifest.Read(strings.NewReader(`apiVersion: v1
+kind: List
+items:
+- {apiVersion: ray.io/v1, kind: RayCluster, metadata: {name: c}, spec: {rayVersion: "2.9.0", headGroupSpec: {template: {}}}}
+`), "f.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := string(docs[0].Items[0].JSON)
+	out, err := manifest.Expand(docs, defaults.DefaultPolicy(), "default")
+	if err != nil || len(out.Errors) > 0 {
+		t.Fatal(err, out.Errors)
+	}
+	if after := string(docs[0].Items[0].JSON); after != before {
+		t.Errorf("the input's list item changed:\n%s\nwas\n%s", after, before)
+	}
+	if string(out.Documents[0].Items[0].JSON) == before {
+		t.Error("the output's list item was not expanded")
+	}
+}

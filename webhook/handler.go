@@ -32,12 +32,13 @@ type Config struct {
 }
 
 // MutatingHandler admits RayCluster, RayJob and RayService requests by
-// returning their expansion as a JSON patch. It returns no warnings: only
-// the validating handler does, so that kubectl prints each warning once.
+// returning their expansion as a JSON patch. It returns warnings only with
+// a denial: those of an admitted object come from the validating handler,
+// so that kubectl prints each warning once.
 type MutatingHandler struct{ Config }
 
 // ValidatingHandler checks the final (mutated) RayCluster, RayJob or
-// RayService and returns the engine's warnings.
+// RayService and returns the engine's warnings, with its errors if any.
 type ValidatingHandler struct{ Config }
 
 var (
@@ -105,14 +106,20 @@ func (c *Config) expand(ctx context.Context, req admission.Request, output defau
 	if len(res.Errors) == 0 {
 		return res, log, nil
 	}
-	status := apierrors.NewInvalid(schema.GroupKind{Group: req.Kind.Group, Kind: kind}, req.Name, res.Errors)
 	if defaults.Retryable(res.Errors) {
 		// A failed lookup is not a verdict on the object: answer 503
 		// (ServiceUnavailable), which clients treat as retryable.
 		log.Warn("not judged: lookup failed", zap.String("error", res.Errors.ToAggregate().Error()))
-		status = apierrors.NewServiceUnavailable(res.Errors.ToAggregate().Error())
-	} else {
-		log.Info("denied", zap.Int("errors", len(res.Errors)), zap.String("first", res.Errors[0].Error()))
+		status := apierrors.NewServiceUnavailable(res.Errors.ToAggregate().Error())
+		return res, log, &admission.Response{AdmissionResponse: admissionv1.AdmissionResponse{UID: req.UID, Allowed: false, Result: &status.ErrStatus}}
 	}
-	return res, log, &admission.Response{AdmissionResponse: admissionv1.AdmissionResponse{UID: req.UID, Allowed: false, Result: &status.ErrStatus}}
+	log.Info("denied", zap.Int("errors", len(res.Errors)), zap.String("first", res.Errors[0].Error()))
+	status := apierrors.NewInvalid(schema.GroupKind{Group: req.Kind.Group, Kind: kind}, req.Name, res.Errors)
+	// The API server passes on a denying webhook's warnings too
+	// (k8s.io/apiserver: pkg/admission/plugin/webhook/*/dispatcher.go), and
+	// no other handler of ours sees a denied object, so each is printed
+	// once, alongside the errors, as `raypilot expand` prints them.
+	return res, log, &admission.Response{AdmissionResponse: admissionv1.AdmissionResponse{
+		UID: req.UID, Allowed: false, Result: &status.ErrStatus, Warnings: res.Warnings,
+	}}
 }

@@ -109,6 +109,19 @@ func TestWarningsComeFromTheValidatingWebhookOnly(t *testing.T) {
 	}
 }
 
+// A denial carries the engine's warnings: the API server passes them on,
+// and no other handler of ours sees the denied object.
+func TestDenialCarriesWarnings(t *testing.T) {
+	mutate, validate := handlers(t)
+	bad := strings.Replace(strings.Replace(compact, `"minReplicas":0`, `"minReplicas":6`, 1), `"headGroupSpec":{`, `"headGroupSpec":{"rayStartParams":{"num-cpus":"16"},`, 1)
+	for i, h := range []admission.Handler{mutate, validate} {
+		resp := h.Handle(context.Background(), request(admissionv1.Create, "RayCluster", bad))
+		if resp.Allowed || len(resp.Warnings) != 1 || !strings.Contains(resp.Warnings[0], "num-cpus 16") {
+			t.Errorf("mutating=%v: allowed %v, warnings %q", i == 0, resp.Allowed, resp.Warnings)
+		}
+	}
+}
+
 func TestIgnoresWhatItDoesNotExpand(t *testing.T) {
 	mutate, _ := handlers(t)
 	for _, req := range []admission.Request{

@@ -203,15 +203,18 @@ func (v *Validator) Check(obj map[string]any) Problems {
 }
 
 // Decode returns what the apiserver hands to admission webhooks for a
-// CREATE of data: the object pruned to the schema and with the schema's
-// defaults applied (the RayCluster CRD defaults replicas, minReplicas and
-// maxReplicas, for instance).
+// CREATE of data: the object pruned to the schema, nulls the schema
+// neither allows nor defaults dropped (k8s.io/apiextensions-apiserver:
+// pkg/apiserver/customresource_handler.go, unstructuredSchemaCoercer), and
+// the schema's defaults applied (the RayCluster CRD defaults replicas,
+// minReplicas and maxReplicas, for instance).
 func (v *Validator) Decode(data []byte) ([]byte, error) {
 	var obj map[string]any
 	if err := utiljson.Unmarshal(data, &obj); err != nil {
 		return nil, fmt.Errorf("crdschema: not a JSON object: %w", err)
 	}
 	pruning.Prune(obj, v.structural, true)
+	defaulting.PruneNonNullableNullsWithoutDefaults(obj, v.structural)
 	defaulting.Default(obj, v.structural)
 	return utiljson.Marshal(obj)
 }

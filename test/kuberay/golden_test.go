@@ -1,7 +1,6 @@
 package kuberay
 
 import (
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -17,17 +16,13 @@ var knownEngineFailures = map[string]string{}
 // defaults/testdata/expand/*.golden whose case is not named err-* and holds
 // no error): judgeObject must find nothing.
 func TestGoldenOutputsBuildWithKubeRay(t *testing.T) {
-	goldens, err := filepath.Glob(filepath.Join(corpusDir, "*.golden"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	checked := 0
-	for _, path := range goldens {
-		name := strings.TrimSuffix(filepath.Base(path), ".golden")
+	for _, c := range loadCorpus(t) {
+		name := c.name
 		if strings.HasPrefix(name, "err-") {
 			continue
 		}
-		docs, accepted := goldenOutput(t, path)
+		docs, accepted := goldenOutput(t, c.golden)
 		if !accepted {
 			t.Logf("%s: the golden output holds errors; nothing for KubeRay to build", name)
 			continue
