@@ -8,7 +8,6 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -30,6 +29,7 @@ import (
 
 	"github.com/raypilot/raypilot/defaults"
 	"github.com/raypilot/raypilot/internal/crdschema"
+	"github.com/raypilot/raypilot/internal/goldencorpus"
 	"github.com/raypilot/raypilot/manifest"
 )
 
@@ -75,25 +75,14 @@ func loadFuzzWorld() (*fuzzWorld, error) {
 func buildFuzzWorld() (*fuzzWorld, error) {
 	// controller-runtime logs undecodable requests; keep the fuzzer quiet.
 	ctrllog.SetLogger(zapr.NewLogger(zap.NewNop()))
-	files, err := filepath.Glob(filepath.Join("..", "defaults", "testdata", "expand", "*.yaml"))
-	if err != nil || len(files) == 0 {
-		return nil, fmt.Errorf("golden corpus: %v (%d files)", err, len(files))
+	cases, err := goldencorpus.Load(filepath.Join("..", goldencorpus.Dir))
+	if err != nil {
+		return nil, err
 	}
 	w := &fuzzWorld{}
 	var templates []manifest.Document
-	for _, f := range files {
-		if strings.HasSuffix(f, ".policy.yaml") {
-			continue
-		}
-		data, err := os.ReadFile(f)
-		if err != nil {
-			return nil, err
-		}
-		docs, err := manifest.Read(bytes.NewReader(data), f)
-		if err != nil {
-			return nil, err
-		}
-		for _, d := range docs {
+	for _, c := range cases {
+		for _, d := range c.Docs {
 			if d.IsTemplate() {
 				templates = append(templates, d)
 			} else if defaults.IsExpandable(d.Kind) {
