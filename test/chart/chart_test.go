@@ -196,6 +196,8 @@ func TestSchemaRejectsBadValues(t *testing.T) {
 			"at '/metrics/serviceMonitor/relabelings/0': additional properties 'sourceLabel' not allowed"},
 		{"PrometheusRule typo", []string{"--set", "metrics.prometheusRule.enable=true"}, "at '/metrics/prometheusRule': additional properties 'enable' not allowed"},
 		{"rbac typo", []string{"--set", "rbac.aggregate=true"}, "at '/rbac': additional properties 'aggregate' not allowed"},
+		{"log format", []string{"--set", "logging.format=text"}, "at '/logging/format': value must be one of 'json', 'console'"},
+		{"log level", []string{"--set", "logging.level=trace"}, "at '/logging/level': value must be one of 'debug', 'info', 'warn', 'error'"},
 		{"watched namespace not a name", []string{"--set", "watchNamespaces={Team_A}"}, "at '/watchNamespaces/0': 'Team_A' does not match pattern"},
 		// Checks across values, done by the templates.
 		{"commonLabels naming a chart label", []string{"--set", `commonLabels.app\.kubernetes\.io/name=mine`},
@@ -411,12 +413,15 @@ func TestDeployments(t *testing.T) {
 		"validating-webhook-configuration": validating(t, r, "raypilot").Name,
 		"webhook-service-name":             r.find(t, "Service", "raypilot-webhook").GetName(),
 		"cert-secret-namespace":            "$(POD_NAMESPACE)",
-		"leader-election":                  "true",
+		"leader-elect":                     "true",
 	}
 	for flag, w := range want {
 		if got, _ := flagValue(wc.Args, flag); got != w {
 			t.Errorf("webhook --%s=%q, want %q", flag, got, w)
 		}
+	}
+	if lease, _ := flagValue(wc.Args, "leader-elect-resource-name"); lease != "raypilot-webhook-tls-writer" {
+		t.Errorf("webhook --leader-elect-resource-name=%q, want the Lease its Role names", lease)
 	}
 	secret, _ := flagValue(wc.Args, "cert-secret-name")
 	role := as[rbacv1.Role](t, r.find(t, "Role", "raypilot-webhook"))
@@ -448,7 +453,7 @@ func TestDeployments(t *testing.T) {
 	if v, _ := flagValue(wc.Args, "cert-mode"); v != "files" {
 		t.Errorf("cert-manager mode: --cert-mode=%s, want files", v)
 	}
-	if _, ok := flagValue(wc.Args, "leader-election"); ok {
+	if _, ok := flagValue(wc.Args, "leader-elect"); ok {
 		t.Errorf("cert-manager mode: the webhook writes nothing, so no leader election")
 	}
 	certDir, _ := flagValue(wc.Args, "cert-dir")

@@ -10,10 +10,11 @@ import (
 
 // TestFlagsAcceptedByBinary runs the raypilot binary built from this tree
 // with exactly the arguments each rendered Deployment passes, so a flag the
-// chart names but the binary lacks (or self-managed settings the binary
-// refuses, such as a CA validity under 3× the certificate's) fails here and
-// not in a cluster. The kubeconfig points nowhere: a run that gets past flag
-// parsing and validation stops there with exit code 1 (2 = bad flags).
+// chart names but the binary lacks or has deprecated (or self-managed
+// settings the binary refuses, such as a CA validity under 3× the
+// certificate's) fails here and not in a cluster. The kubeconfig points
+// nowhere: a run that gets past flag parsing and validation stops there with
+// exit code 1 (2 = bad flags).
 func TestFlagsAcceptedByBinary(t *testing.T) {
 	bin := filepath.Join(t.TempDir(), "raypilot")
 	build := exec.Command("go", "build", "-o", bin, "./cmd/raypilot")
@@ -45,6 +46,9 @@ func TestFlagsAcceptedByBinary(t *testing.T) {
 			var exit *exec.ExitError
 			if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.Contains(string(out), "kubeconfig") {
 				t.Errorf("%s %s: raypilot %s: %v (want exit 1 at the kubeconfig)\n%s", name, d.deployment, strings.Join(args, " "), err, out)
+			}
+			if strings.Contains(string(out), "deprecated") {
+				t.Errorf("%s %s: the chart passes a deprecated flag:\n%s", name, d.deployment, out)
 			}
 		}
 	}

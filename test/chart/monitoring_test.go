@@ -102,19 +102,23 @@ func TestPrometheusRule(t *testing.T) {
 	}
 	// The selected jobs are the Services' names, the Certificate is the
 	// rendered one, the webhook names are the configurations', and the
-	// Lease is the one the scaler holds (scaler/run.go).
+	// Lease is the one the scaler is told to hold and may renew.
 	r.find(t, "Service", "raypilot-webhook")
 	r.find(t, "Service", "raypilot-scaler-metrics")
 	r.find(t, "Certificate", "raypilot-webhook")
 	if n := mutating(t, r, "raypilot").Webhooks[0].Name + "|" + validating(t, r, "raypilot").Webhooks[0].Name; !strings.Contains(rules["RaypilotWebhookCallsFailing"].Expr, n) {
 		t.Errorf("RaypilotWebhookCallsFailing does not name the webhooks %s", n)
 	}
-	run, err := os.ReadFile(filepath.Join(repoRoot, "scaler", "run.go"))
-	if err != nil {
-		t.Fatal(err)
+	lease, _ := flagValue(container(t, deployment(t, r, "raypilot-scaler"), "scaler").Args, "leader-elect-resource-name")
+	if lease == "" || !strings.Contains(rules["RaypilotScalerNotLeading"].Expr, `name="`+lease+`"`) {
+		t.Errorf("RaypilotScalerNotLeading does not watch the scaler's Lease %q (--leader-elect-resource-name)", lease)
 	}
-	if !regexp.MustCompile(`Name:\s*"raypilot-scaler"`).Match(run) {
-		t.Errorf(`scaler/run.go no longer names its Lease "raypilot-scaler"; RaypilotScalerNotLeading and the scaler's Role follow it`)
+	leaseRule := false
+	for _, rule := range roleRules(t, r.find(t, "Role", "raypilot-scaler")) {
+		leaseRule = leaseRule || slices.Contains(rule.Resources, "leases") && slices.Equal(rule.ResourceNames, []string{lease})
+	}
+	if !leaseRule {
+		t.Errorf("the scaler's Role does not let it renew its Lease %q", lease)
 	}
 
 	// Self-managed: no cert-manager alerts. No scaler deployed: no scaler alerts.

@@ -27,6 +27,7 @@ var watchedNamespaceNames = []string{"team-a", "team-b"}
 func everyValue(t *testing.T) []string {
 	return valuesFile(t, `
 global: {imageRegistry: "registry.example:5000"}
+logging: {format: console, level: warn}
 commonLabels: {team: ml, cost-center: "42"}
 image: {digest: "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}
 rbac: {aggregateClusterRoles: true}
@@ -396,4 +397,31 @@ func TestWatchNamespacesRendering(t *testing.T) {
 
 func roleRules(t *testing.T, o *unstructured.Unstructured) []rbacv1.PolicyRule {
 	return as[rbacv1.Role](t, o).Rules
+}
+
+// TestLoggingValues: logging.format and logging.level reach both
+// components; a component's debug lowers only its own level.
+func TestLoggingValues(t *testing.T) {
+	for _, tc := range []struct {
+		name                  string
+		flags                 []string
+		format, webhook, scal string
+	}{
+		{"defaults", nil, "json", "info", "info"},
+		{"console, warn", []string{"--set", "logging.format=console", "--set", "logging.level=warn"}, "console", "warn", "warn"},
+		{"webhook debug", []string{"--set", "logging.level=error", "--set", "webhook.debug=true"}, "json", "debug", "error"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := render(t, "raypilot", tc.flags...)
+			for component, level := range map[string]string{"webhook": tc.webhook, "scaler": tc.scal} {
+				args := container(t, deployment(t, r, "raypilot-"+component), component).Args
+				if f, _ := flagValue(args, "log-format"); f != tc.format {
+					t.Errorf("%s --log-format=%q, want %q", component, f, tc.format)
+				}
+				if l, _ := flagValue(args, "log-level"); l != level {
+					t.Errorf("%s --log-level=%q, want %q", component, l, level)
+				}
+			}
+		})
+	}
 }

@@ -54,7 +54,7 @@ object name, whether or not the chart creates it (serviceAccount.create).
 {{/* The Lease of the self-managed certificate writer (the binary's default name is the same). */}}
 {{- define "raypilot.webhookLeaseName" -}}{{ include "raypilot.certSecretName" . }}-writer{{- end -}}
 
-{{/* The scaler's leader-election Lease: a fixed name in the binary (scaler/run.go). */}}
+{{/* The scaler's leader-election Lease (--leader-elect-resource-name; the binary's default name). */}}
 {{- define "raypilot.scalerLeaseName" -}}raypilot-scaler{{- end -}}
 
 {{/* The self-managed certificate controller runs only without cert-manager. */}}
