@@ -6,29 +6,9 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"time"
 )
-
-// FreePort returns a TCP port free on 127.0.0.1 at the time of the call.
-func FreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// MustFreePort is FreePort for set-up code that cannot go on without one.
-func MustFreePort() int {
-	port, err := FreePort()
-	if err != nil {
-		panic(err)
-	}
-	return port
-}
 
 // WaitReady polls a /readyz URL (with ?verbose, so a failure says which
 // check fails) until it answers 200, the server exits (a value on exited),
@@ -44,7 +24,7 @@ func WaitReady(ctx context.Context, url string, timeout time.Duration, exited <-
 			return ctx.Err()
 		default:
 		}
-		resp, err := http.Get(url + "?verbose")
+		resp, err := poll(ctx, url+"?verbose")
 		if err == nil {
 			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
@@ -58,4 +38,17 @@ func WaitReady(ctx context.Context, url string, timeout time.Duration, exited <-
 		time.Sleep(200 * time.Millisecond)
 	}
 	return fmt.Errorf("not ready at %s after %s: %s", url, timeout, last)
+}
+
+// pollTimeout bounds each readiness request: a port held by something that
+// accepts connections and never answers (another process that took the
+// port) must not stall the wait.
+const pollTimeout = 2 * time.Second
+
+func poll(ctx context.Context, url string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	return (&http.Client{Timeout: pollTimeout}).Do(req)
 }

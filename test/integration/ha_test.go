@@ -172,17 +172,18 @@ func (p *haProcess) logTail(n int) string {
 	return s
 }
 
-// waitReady polls the process's /readyz until it answers 200.
-func (p *haProcess) waitReady(t *testing.T, healthAddr string) {
-	t.Helper()
+// ready polls the process's /readyz until it answers 200; the error of a
+// process that exited first or was not ready in time quotes its log.
+func (p *haProcess) ready(healthAddr string) error {
 	exited := make(chan error, 1)
 	go func() {
 		<-p.done
 		exited <- p.err
 	}()
 	if err := testcp.WaitReady(context.Background(), "http://"+healthAddr+"/readyz", 90*time.Second, exited); err != nil {
-		t.Fatalf("%s: %v; log:\n%s", p.name, err, p.logTail(3000))
+		return fmt.Errorf("%s: %w; log:\n%s", p.name, err, p.logTail(3000))
 	}
+	return nil
 }
 
 // buildBinary builds ./cmd/raypilot once per test.
@@ -218,14 +219,19 @@ func hostIPv4(t *testing.T) string {
 	return ""
 }
 
-func freeTCPPort(t *testing.T) int {
+// freeTCPPorts returns n ports free at the time; a process given them may
+// still lose one to another process before it binds it, so it is started
+// through testcp.WithFreePorts (see webhookReplica.ready, startScaler).
+func freeTCPPorts(t *testing.T, n int) []int {
 	t.Helper()
-	port, err := testcp.FreePort()
+	ports, err := testcp.FreePorts(n)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return port
+	return ports
 }
+
+func localAddr(port int) string { return fmt.Sprintf("127.0.0.1:%d", port) }
 
 // startRoutingControlPlane starts a control plane of this test's own whose
 // kube-apiserver routes webhook `service` client configs the way a cluster
@@ -295,7 +301,31 @@ type webhookReplica struct {
 func (r *webhookReplica) start(t *testing.T) {
 	t.Helper()
 	r.launch(t)
-	r.proc.waitReady(t, r.health)
+	r.ready(t)
+}
+
+// setPorts gives the replica its HTTPS, health and metrics ports.
+func (r *webhookReplica) setPorts(ports []int) {
+	r.port, r.health, r.metrics = ports[0], localAddr(ports[1]), localAddr(ports[2])
+}
+
+// ready waits until the launched process is ready. One that could not bind
+// a port (another process took it after it was chosen) runs again on new
+// ports.
+func (r *webhookReplica) ready(t *testing.T) {
+	t.Helper()
+	err := r.proc.ready(r.health)
+	if testcp.IsAddrInUse(err) {
+		t.Logf("%s: a port was taken; starting it again on new ports", r.proc.name)
+		err = testcp.WithFreePorts(3, func(ports []int) error {
+			r.setPorts(ports)
+			r.launch(t)
+			return r.proc.ready(r.health)
+		})
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 // launch runs the replica's process.
@@ -314,10 +344,16 @@ func (r *webhookReplica) launch(t *testing.T) {
 		"--leader-election")
 }
 
+// scrape reads the metrics a process serves on addr; a process that does
+// not answer (stalled) fails the read instead of hanging the test.
+func scrape(addr string) (*http.Response, error) {
+	return (&http.Client{Timeout: 5 * time.Second}).Get("http://" + addr + "/metrics")
+}
+
 // reviews is the number of admission reviews the replica answered, per
 // webhook path, from its controller_runtime_webhook_requests_total.
 func (r *webhookReplica) reviews() (map[string]int, error) {
-	resp, err := http.Get("http://" + r.metrics + "/metrics")
+	resp, err := scrape(r.metrics)
 	if err != nil {
 		return nil, err
 	}
@@ -564,9 +600,8 @@ func TestWebhookHAStopOneReplicaUnderCreates(t *testing.T) {
 
 	replicas := map[string]*webhookReplica{}
 	for _, name := range []string{"a", "b"} {
-		r := &webhookReplica{name: name, port: freeTCPPort(t),
-			health: fmt.Sprintf("127.0.0.1:%d", freeTCPPort(t)), metrics: fmt.Sprintf("127.0.0.1:%d", freeTCPPort(t)),
-			binary: binary, kubeconfig: kubeconfigPath, ip: ip, service: svc.Name, config: haReleaseName}
+		r := &webhookReplica{name: name, binary: binary, kubeconfig: kubeconfigPath, ip: ip, service: svc.Name, config: haReleaseName}
+		r.setPorts(freeTCPPorts(t, 3))
 		replicas[name] = r
 		// Not ready until the process is: what the EndpointSlice
 		// controller publishes for a pod whose readiness probe fails.
@@ -580,7 +615,7 @@ func TestWebhookHAStopOneReplicaUnderCreates(t *testing.T) {
 		r.launch(t)
 	}
 	for _, r := range replicas {
-		r.proc.waitReady(t, r.health)
+		r.ready(t)
 		if err := setSlice(ctx, cs, endpointSlice(svc, portName, r, endpointReady)); err != nil {
 			t.Fatal(err)
 		}
@@ -735,14 +770,20 @@ type scalerReplica struct {
 
 func startScaler(t *testing.T, binary, name string, gcs *countingListener, namespace string) *scalerReplica {
 	t.Helper()
-	r := &scalerReplica{name: name, gcs: gcs, health: fmt.Sprintf("127.0.0.1:%d", freeTCPPort(t)), connsAtStart: gcs.accepted.Load()}
-	r.proc = startHAProcess(t, "scaler-"+name, binary, "scaler",
-		"--kubeconfig", kubeconfig, "--gcs-proxy-address", gcs.Addr().String(), "--interval", "1s",
-		"--leader-elect", "--leader-election-namespace", namespace,
-		"--leader-elect-lease-duration", haLeaseDuration.String(), "--leader-elect-renew-deadline", haRenewDeadline.String(),
-		"--leader-elect-retry-period", haRetryPeriod.String(),
-		"--metrics-bind-address", "0", "--health-probe-bind-address", r.health)
-	r.proc.waitReady(t, r.health)
+	r := &scalerReplica{name: name, gcs: gcs, connsAtStart: gcs.accepted.Load()}
+	err := testcp.WithFreePorts(1, func(ports []int) error {
+		r.health = localAddr(ports[0])
+		r.proc = startHAProcess(t, "scaler-"+name, binary, "scaler",
+			"--kubeconfig", kubeconfig, "--gcs-proxy-address", gcs.Addr().String(), "--interval", "1s",
+			"--leader-elect", "--leader-election-namespace", namespace,
+			"--leader-elect-lease-duration", haLeaseDuration.String(), "--leader-elect-renew-deadline", haRenewDeadline.String(),
+			"--leader-elect-retry-period", haRetryPeriod.String(),
+			"--metrics-bind-address", "0", "--health-probe-bind-address", r.health)
+		return r.proc.ready(r.health)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	return r
 }
 
