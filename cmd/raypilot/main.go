@@ -5,6 +5,8 @@ package main
 import (
 	"io"
 	"os"
+
+	"github.com/spf13/cobra"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -22,6 +24,17 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
+	warnTo(root, stderr)
 	cmd, err := root.ExecuteC()
 	return report(cmd, err, stderr)
+}
+
+// warnTo sends pflag's warnings (a deprecated flag was used) of cmd and
+// its subcommands to w: cobra would print them with Command.Print, on the
+// command's stdout once SetOut is set, in the middle of expand's output.
+func warnTo(cmd *cobra.Command, w io.Writer) {
+	cmd.Flags().SetOutput(w)
+	for _, c := range cmd.Commands() {
+		warnTo(c, w)
+	}
 }
