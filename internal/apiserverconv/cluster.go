@@ -11,8 +11,8 @@ import (
 func (c *converter) cluster(r *clusterReq) Object {
 	spec, annotations := c.clusterSpec(r.ClusterSpec, field.NewPath("clusterSpec"), r.Version, r.Envs)
 	meta := c.metadata(r.Name, r.Namespace, ownerLabels(r.User, r.Environment),
-		c.mergeAnnotations(r.Annotations, field.NewPath("annotations"), annotations))
-	return Object{Kind: "RayCluster", Name: r.Name, value: rayObject("RayCluster", meta, spec)}
+		c.mergeAnnotations(r.Annotations, field.NewPath("annotations"), annotations, nil))
+	return Object{value: rayObject("RayCluster", meta, spec)}
 }
 
 func rayObject(kind string, meta omap, spec any) omap {

@@ -46,9 +46,7 @@ type Options struct {
 type Object struct {
 	// Source names the request it came from.
 	Source string
-	// Kind and Name are the object's.
-	Kind, Name string
-	value      omap
+	value  omap
 }
 
 // Result is the outcome of Convert.

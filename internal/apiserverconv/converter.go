@@ -74,16 +74,20 @@ func ownerLabels(user, environment string) map[string]string {
 
 // mergeAnnotations adds the annotations the conversion writes (compact
 // references) to the request's own. raypilot reads those keys, so a
-// request annotation with the same key and another value would change
-// what the object means: that is an error naming the request's field.
-func (c *converter) mergeAnnotations(own map[string]string, fld *field.Path, written map[string]string) map[string]string {
+// request annotation with such a key is an error naming it, unless its
+// value is the one allowed says (nil: the one written), which means what
+// the request means.
+func (c *converter) mergeAnnotations(own map[string]string, fld *field.Path, written, allowed map[string]string) map[string]string {
+	if allowed == nil {
+		allowed = written
+	}
 	out := maps.Clone(own)
 	if out == nil {
 		out = map[string]string{}
 	}
 	for _, k := range []string{defaults.AnnotationComputeTemplate, defaults.AnnotationVolumes} {
 		v, has := own[k]
-		if !has || v == written[k] {
+		if !has || v == allowed[k] {
 			continue
 		}
 		c.errs = append(c.errs, field.Invalid(fld.Key(k), v, fmt.Sprintf(

@@ -58,8 +58,8 @@ func (c *converter) rayJob(j *rayJobReq) Object {
 		c.warn(field.NewPath("version"), "not used: the job runs on the cluster clusterSelector names")
 	}
 	meta := c.metadata(j.Name, j.Namespace, ownerLabels(j.User, ""),
-		c.mergeAnnotations(j.Metadata, field.NewPath("metadata"), annotations))
-	return Object{Kind: "RayJob", Name: j.Name, value: rayObject("RayJob", meta, spec)}
+		c.mergeAnnotations(j.Metadata, field.NewPath("metadata"), annotations, nil))
+	return Object{value: rayObject("RayJob", meta, spec)}
 }
 
 // submitter is the submitter pod the API server built from jobSubmitter:

@@ -27,7 +27,10 @@ func (c *converter) podTemplate(g *group, version string, envs *envReq) omap {
 	if g.volumes != "" {
 		written[defaults.AnnotationVolumes] = g.volumes
 	}
-	if ann := c.mergeAnnotations(g.Annotations, g.fld.Child("annotations"), written); len(ann) > 0 {
+	// The group's own template named again on its pod template means the
+	// same, wherever the conversion put the reference.
+	allowed := map[string]string{defaults.AnnotationComputeTemplate: g.ComputeTemplate, defaults.AnnotationVolumes: g.volumes}
+	if ann := c.mergeAnnotations(g.Annotations, g.fld.Child("annotations"), written, allowed); len(ann) > 0 {
 		meta = meta.with("annotations", sortedMap(ann))
 	}
 

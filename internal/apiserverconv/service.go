@@ -20,5 +20,5 @@ func (c *converter) rayService(s *rayServiceReq) Object {
 	cluster, annotations := c.clusterSpec(s.ClusterSpec, field.NewPath("clusterSpec"), s.Version, nil)
 	spec = spec.with("rayClusterConfig", cluster)
 	meta := c.metadata(s.Name, s.Namespace, ownerLabels(s.User, ""), annotations)
-	return Object{Kind: "RayService", Name: s.Name, value: rayObject("RayService", meta, spec)}
+	return Object{value: rayObject("RayService", meta, spec)}
 }

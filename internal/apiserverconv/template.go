@@ -85,7 +85,7 @@ func (c *converter) computeTemplate(t *computeTemplateReq) Object {
 		}
 		spec = spec.with("tolerations", tols)
 	}
-	return Object{Kind: "ComputeTemplate", Name: t.Name, value: omap{}.
+	return Object{value: omap{}.
 		with("apiVersion", "raypilot.io/v1alpha1").with("kind", "ComputeTemplate").
 		with("metadata", meta).with("spec", spec)}
 }
