@@ -2,8 +2,10 @@ package defaults_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -33,25 +35,67 @@ func FuzzParseVolumes(f *testing.F) {
 	})
 }
 
+// FuzzParsePolicy checks what the parser could get wrong: a rejected
+// document yields no policy; an accepted one has the built-in defaults,
+// enforces only fields of the enforceable-field table and each with its
+// default set, and reads back unchanged from its own JSON.
 func FuzzParsePolicy(f *testing.F) {
 	for _, p := range []string{
 		"defaults: {image: 'r:{rayVersion}', autoscaling: {mode: central, idleTimeoutSeconds: 5}}\nenforce: []\nlimits: {maxCPUPerPod: '4'}",
 		"enforce: [image]", "limits: {allowedImagePrefixes: [a/]}", "{}", "- x",
+		"enforce: [hostNetwork]", "enforce: [priorityClassName]",
+		"defaults: {automountServiceAccountToken: false, podSecurityContext: {}}\nenforce: [automountServiceAccountToken, podSecurityContext]",
+		"defaults: {runtimeClassName: Bad_Name}\nenforce: [runtimeClassName]",
+		"defaults: {imagePullPolicy: Sometimes}", "defaults: {nodeSelector: {}}\nenforce: [nodeSelector]",
 	} {
 		f.Add(p)
 	}
+	policies, _ := filepath.Glob(filepath.Join("testdata", "expand", "*.policy.yaml"))
+	for _, path := range policies {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(string(data))
+	}
+	enforceable := defaults.EnforceableFields()
 	f.Fuzz(func(t *testing.T, doc string) {
 		p, err := defaults.ParsePolicy([]byte(doc))
 		if err != nil {
+			if p != nil {
+				t.Fatalf("rejected (%v) but returned a policy: %+v", err, p)
+			}
 			return
 		}
 		if p.Defaults.Image == "" || p.Defaults.Autoscaling.Mode == "" {
 			t.Fatalf("parsed policy lacks built-in defaults: %+v", p)
 		}
+		js, err := json.Marshal(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Present in the JSON is what "set" means for every field: zero
+		// values are omitted, a false or empty-object pointer is kept.
+		var set struct {
+			Defaults map[string]json.RawMessage `json:"defaults"`
+		}
+		if err := json.Unmarshal(js, &set); err != nil {
+			t.Fatal(err)
+		}
 		for _, name := range p.Enforce {
-			if !p.Enforces(name) {
-				t.Fatalf("enforce %q lost", name)
+			if !slices.Contains(enforceable, name) {
+				t.Fatalf("accepted enforce %q, which is not enforceable (%v)", name, enforceable)
 			}
+			if _, ok := set.Defaults[name]; !ok {
+				t.Fatalf("accepted enforce %q without defaults.%s: %s", name, name, js)
+			}
+		}
+		again, err := defaults.ParsePolicy(js)
+		if err != nil {
+			t.Fatalf("its own JSON %s is refused: %v", js, err)
+		}
+		if js2, _ := json.Marshal(again); !bytes.Equal(js, js2) {
+			t.Fatalf("read back differently:\n%s\n%s", js, js2)
 		}
 	})
 }
