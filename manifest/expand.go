@@ -21,6 +21,20 @@ type Output struct {
 	// Warnings and Errors are in field-error form, in input order.
 	Warnings []string
 	Errors   []string
+	// Verdicts are the same warnings and errors by Ray object, in input
+	// order, so that a caller can name the object of each.
+	Verdicts []Verdict
+}
+
+// Verdict is what one RayCluster, RayJob or RayService got.
+type Verdict struct {
+	// Kind and Name are the object's; Namespace is its own or, when it
+	// names none, the namespace it was expanded in.
+	Kind, Namespace, Name string
+	// Source names the file and position, for objects without a name.
+	Source string
+	// Warnings and Errors are in field-error form.
+	Warnings, Errors []string
 }
 
 // Expand expands every RayCluster, RayJob and RayService of docs (the
@@ -85,16 +99,19 @@ func expandOne(out *Output, d Document, set *defaults.TemplateSet, policy *defau
 		ns = namespace
 	}
 	warnings, errs := verdict(d, set, policy, ns)
-	out.Warnings = append(out.Warnings, warnings...)
 	if len(errs) == 0 {
 		res := defaults.Expand(defaults.Input{Object: d.JSON, Operation: defaults.Create, Namespace: ns, Templates: set, Policy: policy})
 		if errs = res.Errors; len(errs) == 0 {
 			d.JSON, d.Text = res.Object, nil
 		}
 	}
+	v := Verdict{Kind: d.Kind, Namespace: ns, Name: d.Name, Source: d.Source, Warnings: warnings}
 	for _, e := range defaults.BoundErrors(errs) {
-		out.Errors = append(out.Errors, e.Error())
+		v.Errors = append(v.Errors, e.Error())
 	}
+	out.Warnings = append(out.Warnings, v.Warnings...)
+	out.Errors = append(out.Errors, v.Errors...)
+	out.Verdicts = append(out.Verdicts, v)
 	return d
 }
 

@@ -32,7 +32,8 @@ documents: the Ray objects expanded, every other one unchanged.
 The verdict is the webhook's: the embedded KubeRay CRD schemas prune,
 default and validate around the engine as the API server does. On
 validation errors nothing is printed on stdout and each error is one line
-on stderr, naming the object; warnings go to stderr prefixed "Warning: ".
+on stderr after the object it is about (KIND NAMESPACE/NAME: ); warnings go to
+stderr prefixed "Warning: " and the object.
 Exit 0 on success, 1 on validation errors, 2 on usage, I/O and YAML syntax
 errors.`,
 		Example: `  # Expand a RayCluster with the ComputeTemplate it names, then apply it
@@ -79,12 +80,16 @@ errors.`,
 				return exitWith(2, err)
 			}
 			stderr := cmd.ErrOrStderr()
-			for _, w := range out.Warnings {
-				fmt.Fprintf(stderr, "Warning: %s\n", w)
+			for _, v := range out.Verdicts {
+				for _, w := range v.Warnings {
+					fmt.Fprintf(stderr, "Warning: %s: %s\n", objectName(v), w)
+				}
 			}
 			if len(out.Errors) > 0 {
-				for _, e := range out.Errors {
-					fmt.Fprintln(stderr, e)
+				for _, v := range out.Verdicts {
+					for _, e := range v.Errors {
+						fmt.Fprintf(stderr, "%s: %s\n", objectName(v), e)
+					}
 				}
 				return exitWith(1, nil)
 			}
@@ -109,4 +114,14 @@ errors.`,
 	fs.StringVarP(&namespace, "namespace", "n", "default", "namespace of objects that name none")
 	fs.VarP(choiceFlag{&output, []string{"yaml", "json"}}, "output", "o", "output format: yaml, or json (one object, or a v1 List)")
 	return cmd
+}
+
+// objectName names the object of v as kubectl's messages do:
+// `RayCluster team/my-cluster`; one without a name by its place in the
+// input.
+func objectName(v manifest.Verdict) string {
+	if v.Name == "" {
+		return fmt.Sprintf("%s (%s)", v.Kind, v.Source)
+	}
+	return fmt.Sprintf("%s %s/%s", v.Kind, v.Namespace, v.Name)
 }

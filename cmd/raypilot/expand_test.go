@@ -91,8 +91,16 @@ spec: {ports: [{port: 80}]}
 	}
 }
 
+// Each warning and error names its object (kind, namespace/name, or the
+// place in the input of one without a name), so that a file of many
+// objects says which one is wrong; objects without errors print none.
 func TestExpandErrorsAndWarnings(t *testing.T) {
 	bad := `apiVersion: ray.io/v1
+kind: RayCluster
+metadata: {name: good}
+spec: {rayVersion: "2.9.0", headGroupSpec: {template: {}}}
+---
+apiVersion: ray.io/v1
 kind: RayCluster
 metadata: {name: bad}
 spec:
@@ -101,6 +109,12 @@ spec:
   workerGroupSpecs:
   - {groupName: wg, minReplicas: 6, maxReplicas: 5, template: {}}
   - {groupName: wg, minReplicas: 0, maxReplicas: 5, template: {}}
+---
+apiVersion: v1
+kind: List
+items:
+- {apiVersion: ray.io/v1, kind: RayCluster, metadata: {name: other, namespace: team}, spec: {rayVersion: "2.9.0", headGroupSpec: {template: {}}, workerGroupSpecs: [{groupName: a, minReplicas: 2, maxReplicas: 1, template: {}}]}}
+- {apiVersion: ray.io/v1, kind: RayCluster, metadata: {generateName: anon-}, spec: {rayVersion: "2.9.0", headGroupSpec: {template: {}}, workerGroupSpecs: [{groupName: a, minReplicas: 2, maxReplicas: 1, template: {}}]}}
 `
 	code, out, errOut := runCLI(t, bad, "expand", "-f", "-")
 	if code != 1 || out != "" {
@@ -108,9 +122,11 @@ spec:
 	}
 	lines := strings.Split(strings.TrimSpace(errOut), "\n")
 	want := []string{
-		`Warning: spec.headGroupSpec.rayStartParams[num-cpus]: num-cpus 64 is more than the Ray container's CPU limit 1; Ray will oversubscribe the pod`,
-		`spec.workerGroupSpecs[0].minReplicas: Invalid value: 6: must be <= maxReplicas (5)`,
-		`spec.workerGroupSpecs[1].groupName: Duplicate value: "wg"`,
+		`Warning: RayCluster default/bad: spec.headGroupSpec.rayStartParams[num-cpus]: num-cpus 64 is more than the Ray container's CPU limit 1; Ray will oversubscribe the pod`,
+		`RayCluster default/bad: spec.workerGroupSpecs[0].minReplicas: Invalid value: 6: must be <= maxReplicas (5)`,
+		`RayCluster default/bad: spec.workerGroupSpecs[1].groupName: Duplicate value: "wg"`,
+		`RayCluster team/other: spec.workerGroupSpecs[0].minReplicas: Invalid value: 2: must be <= maxReplicas (1)`,
+		`RayCluster (<stdin>: document 3: items[1]): spec.workerGroupSpecs[0].minReplicas: Invalid value: 2: must be <= maxReplicas (1)`,
 	}
 	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
 		t.Errorf("stderr:\n%s\nwant:\n%s", errOut, strings.Join(want, "\n"))
