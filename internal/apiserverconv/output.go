@@ -35,22 +35,26 @@ func sortedMap(m map[string]string) omap {
 	return out
 }
 
-// MarshalJSON writes the keys in order.
+// MarshalJSON writes the keys in order; <, > and & stay as they are (an
+// entrypoint such as "python x.py > out" reads as written).
 func (m omap) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
 	buf.WriteByte('{')
 	for i, e := range m {
 		if i > 0 {
 			buf.WriteByte(',')
 		}
-		k, _ := json.Marshal(e.key)
-		buf.Write(k)
+		if err := enc.Encode(e.key); err != nil {
+			return nil, err
+		}
+		buf.Truncate(buf.Len() - 1) // Encode ends with a newline
 		buf.WriteByte(':')
-		v, err := json.Marshal(jsonValue(e.val))
-		if err != nil {
+		if err := enc.Encode(jsonValue(e.val)); err != nil {
 			return nil, fmt.Errorf("%s: %w", e.key, err)
 		}
-		buf.Write(v)
+		buf.Truncate(buf.Len() - 1)
 	}
 	buf.WriteByte('}')
 	return buf.Bytes(), nil
@@ -134,9 +138,12 @@ func JSON(objects []Object) ([]byte, error) {
 		}
 		v = omap{}.with("apiVersion", "v1").with("kind", "List").with("items", items)
 	}
-	out, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
 		return nil, err
 	}
-	return append(out, '\n'), nil
+	return buf.Bytes(), nil
 }
