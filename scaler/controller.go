@@ -58,7 +58,10 @@ type Reconciler struct {
 	Interval time.Duration
 	Now      func() time.Time
 	// Leading reports whether this replica may act; nil: always. A replica
-	// that does not lead keeps its caches warm and waits.
+	// that does not lead keeps its caches warm and waits, holding nothing
+	// of the clusters (no memory of their rounds, no GCS connection): when
+	// it leads again it starts afresh, as a new leader does, and the time
+	// it followed is not taken for loop lag.
 	Leading func() bool
 
 	conns   *connections
@@ -130,6 +133,7 @@ func Managed(rc *rayv1.RayCluster) bool {
 // Reconcile implements reconcile.Reconciler.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	if r.Leading != nil && !r.Leading() {
+		r.forget(req.NamespacedName)
 		return ctrl.Result{RequeueAfter: r.Interval}, nil
 	}
 	rc := &rayv1.RayCluster{}

@@ -20,6 +20,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	"github.com/raypilot/raypilot/defaults"
 	"github.com/raypilot/raypilot/scaler/engine"
@@ -116,6 +117,13 @@ func newHarnessWithRay(t *testing.T, rayVersion string, objs ...client.Object) *
 // objs, dialling every cluster's GCS at gcsAddr.
 func newTestReconciler(t *testing.T, gcsAddr string, objs ...client.Object) (*Reconciler, client.Client, *events.FakeRecorder) {
 	t.Helper()
+	return newInterceptedReconciler(t, gcsAddr, interceptor.Funcs{}, objs...)
+}
+
+// newInterceptedReconciler is newTestReconciler with a Kubernetes client
+// whose calls go through funcs first.
+func newInterceptedReconciler(t *testing.T, gcsAddr string, funcs interceptor.Funcs, objs ...client.Object) (*Reconciler, client.Client, *events.FakeRecorder) {
+	t.Helper()
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
 		t.Fatal(err)
@@ -124,7 +132,7 @@ func newTestReconciler(t *testing.T, gcsAddr string, objs ...client.Object) (*Re
 		t.Fatal(err)
 	}
 	k := fake.NewClientBuilder().WithScheme(scheme).WithObjects(objs...).
-		WithIndex(&corev1.Pod{}, podClusterIndex, podCluster).Build()
+		WithIndex(&corev1.Pod{}, podClusterIndex, podCluster).WithInterceptorFuncs(funcs).Build()
 	m, err := newMetrics(prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
