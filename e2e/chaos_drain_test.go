@@ -136,14 +136,14 @@ func scalerKilledBetweenDrainAndPatch(t *testing.T, ns string) {
 				len(workerNames(t, ns)) == 2,
 			fmt.Sprintf("replicas %d, workersToDelete %v, running %v (want %v)", replicas(g), g.ScaleStrategy.WorkersToDelete, names, want)
 	})
-	// Nothing else happens: the busy workers stay for several idle timeouts.
-	time.Sleep(6 * time.Second)
-	g := workerGroup(t, ns)
-	names := workerNames(t, ns)
-	slices.Sort(names)
-	if replicas(g) != 2 || !slices.Equal(names, want) {
-		t.Errorf("after the restart settled: replicas %d, workers %v, want 2 and %v", replicas(g), names, want)
-	}
+	// Nothing else happens: the busy workers stay for several idle
+	// timeouts, over rounds of the restarted scaler.
+	steadyWhileScaling(t, ns, "test-cluster", 6*time.Second, 3, "after the restart settled, replicas 2 and the busy workers kept", func() (bool, string) {
+		g := workerGroup(t, ns)
+		names := workerNames(t, ns)
+		slices.Sort(names)
+		return replicas(g) == 2 && slices.Equal(names, want), fmt.Sprintf("replicas %d, workers %v, want 2 and %v", replicas(g), names, want)
+	})
 	st := clusterState(t, ns, "test-cluster")
 	if len(st.PendingResourceRequests) != 0 {
 		t.Errorf("actors lost their node: %d pending requests", len(st.PendingResourceRequests))

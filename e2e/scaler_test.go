@@ -47,6 +47,41 @@ func hasEvent(reasons []string, prefix string) bool {
 	return slices.ContainsFunc(reasons, func(r string) bool { return strings.HasPrefix(r, prefix) })
 }
 
+// scalerRounds is how many rounds the scaler completed on a cluster: its
+// ReportAutoscalingState calls to the cluster's simulated GCS, made at the
+// end of every round that decided and carried out its plan.
+func scalerRounds(t *testing.T, ns, name string) int {
+	t.Helper()
+	return raysimGCSCounters(t, ns, name).Reports
+}
+
+// steadyWhileScaling checks cond every 500 ms, failing at the first miss,
+// for at least d and until the scaler has completed at least rounds more
+// rounds on cluster ns/name: the state stays because the scaler, running,
+// leaves it, not because the scaler stalled. Each check comes after the
+// rounds it counts (a round's patch precedes its report), and the scaler
+// runs a round a second, so a minute past d without them is a stall.
+func steadyWhileScaling(t *testing.T, ns, name string, d time.Duration, rounds int, what string, cond func() (bool, string)) {
+	t.Helper()
+	start := time.Now()
+	from := scalerRounds(t, ns, name)
+	for {
+		done := scalerRounds(t, ns, name) - from
+		if ok, state := cond(); !ok {
+			t.Fatalf("%s: no longer so %s into the window (after %d scaler rounds): %s", what, time.Since(start).Round(100*time.Millisecond), done, state)
+		}
+		elapsed := time.Since(start)
+		if elapsed >= d && done >= rounds {
+			t.Logf("%s: held for %s, over %d scaler rounds", what, elapsed.Round(100*time.Millisecond), done)
+			return
+		}
+		if elapsed > d+time.Minute {
+			t.Fatalf("%s: the scaler completed %d rounds on %s/%s in %s, want %d: stalled", what, done, ns, name, elapsed.Round(time.Second), rounds)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
 // startSeedCluster applies the seed's cluster (with idleTimeoutSeconds
 // replaced when idle is not empty) and waits for its head.
 func startSeedCluster(t *testing.T, ns, idle string) {
@@ -133,15 +168,13 @@ func TestBusyNodeIsNeverDrained(t *testing.T) {
 	eventually(t, 15*time.Second, "a worker for the actor", func() (bool, string) {
 		return len(running(pods(t, ns, "test-cluster"), "worker")) == 1, ""
 	})
-	// Many idle timeouts (2 s) pass; the busy node must stay.
-	deadline := time.Now().Add(12 * time.Second)
-	for time.Now().Before(deadline) {
+	// Many idle timeouts (2 s) pass, each seen by rounds of the scaler;
+	// the busy node must stay.
+	steadyWhileScaling(t, ns, "test-cluster", 12*time.Second, 6, "busy worker kept", func() (bool, string) {
 		g := workerGroup(t, ns)
-		if replicas(g) != 1 || len(g.ScaleStrategy.WorkersToDelete) > 0 {
-			t.Fatalf("busy worker scaled down: replicas %d, workersToDelete %v", replicas(g), g.ScaleStrategy.WorkersToDelete)
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
+		return replicas(g) == 1 && len(g.ScaleStrategy.WorkersToDelete) == 0,
+			fmt.Sprintf("replicas %d, workersToDelete %v", replicas(g), g.ScaleStrategy.WorkersToDelete)
+	})
 	if len(running(pods(t, ns, "test-cluster"), "worker")) != 1 {
 		t.Fatal("busy worker gone")
 	}
@@ -170,8 +203,8 @@ func TestDemandBeyondMaxIsInfeasible(t *testing.T) {
 		}](t, string(mustRaysim(t, "GET", base+"/autoscaling-state", nil)))
 		return hasEvent(reasons, "Infeasible:") && len(st.Infeasible) == 2, fmt.Sprint(reasons, len(st.Infeasible))
 	})
-	time.Sleep(3 * time.Second)
-	if n := replicas(workerGroup(t, ns)); n != 5 {
-		t.Errorf("replicas = %d, want exactly maxReplicas 5", n)
-	}
+	steadyWhileScaling(t, ns, "test-cluster", 3*time.Second, 2, "replicas stay at maxReplicas 5", func() (bool, string) {
+		n := replicas(workerGroup(t, ns))
+		return n == 5, fmt.Sprint("replicas ", n)
+	})
 }

@@ -84,6 +84,12 @@ const (
 	haLeaseDuration = 10 * time.Second
 	haRenewDeadline = 7 * time.Second
 	haRetryPeriod   = time.Second
+	// haScalerInterval is the scalers' --interval: a standby runs a round
+	// (stopped at the leadership check) that often too.
+	haScalerInterval = time.Second
+	// haStandbyRounds is how many rounds a standby must have run before a
+	// check that it did nothing counts.
+	haStandbyRounds = 2
 )
 
 // haProcess is one raypilot process started by the HA tests: its output in
@@ -759,32 +765,80 @@ func (l *countingListener) Accept() (net.Conn, error) {
 // scalerReplica is one `raypilot scaler` process with its own address for
 // the simulated GCS (so the test sees which replica reads it).
 type scalerReplica struct {
-	name   string
-	gcs    *countingListener
-	health string
-	proc   *haProcess
+	name            string
+	gcs             *countingListener
+	health, metrics string
+	proc            *haProcess
 	// connsAtStart is gcs.accepted when the replica started (a restarted
 	// replica reuses its predecessor's listener).
 	connsAtStart int64
+	// roundsAtStart is rounds() once the replica was ready.
+	roundsAtStart int
 }
 
 func startScaler(t *testing.T, binary, name string, gcs *countingListener, namespace string) *scalerReplica {
 	t.Helper()
 	r := &scalerReplica{name: name, gcs: gcs, connsAtStart: gcs.accepted.Load()}
-	err := testcp.WithFreePorts(1, func(ports []int) error {
-		r.health = localAddr(ports[0])
+	err := testcp.WithFreePorts(2, func(ports []int) error {
+		r.health, r.metrics = localAddr(ports[0]), localAddr(ports[1])
 		r.proc = startHAProcess(t, "scaler-"+name, binary, "scaler",
-			"--kubeconfig", kubeconfig, "--gcs-proxy-address", gcs.Addr().String(), "--interval", "1s",
+			"--kubeconfig", kubeconfig, "--gcs-proxy-address", gcs.Addr().String(), "--interval", haScalerInterval.String(),
 			"--leader-elect", "--leader-election-namespace", namespace,
 			"--leader-elect-lease-duration", haLeaseDuration.String(), "--leader-elect-renew-deadline", haRenewDeadline.String(),
 			"--leader-elect-retry-period", haRetryPeriod.String(),
-			"--metrics-bind-address", "0", "--health-probe-bind-address", r.health)
+			"--metrics-bind-address", r.metrics, "--health-probe-bind-address", r.health)
 		return r.proc.ready(r.health)
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	if r.roundsAtStart, err = r.rounds(); err != nil {
+		t.Fatal(err)
+	}
 	return r
+}
+
+// rounds is the number of rounds the replica's controller ran, leading or
+// not (a standby's round ends at the leadership check): the sum of its
+// controller_runtime_reconcile_total{controller="raypilot-scaler"}.
+func (r *scalerReplica) rounds() (int, error) {
+	resp, err := scrape(r.metrics)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	n := 0.0
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, "controller_runtime_reconcile_total{") || !strings.Contains(line, `controller="raypilot-scaler"`) {
+			continue
+		}
+		v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
+		if err != nil {
+			return 0, fmt.Errorf("metric line %q: %w", line, err)
+		}
+		n += v
+	}
+	return int(n), sc.Err()
+}
+
+// waitRounds waits until the replica has run n rounds more than since, so
+// that a check that it did nothing covers rounds it ran, not a stalled
+// process.
+func (r *scalerReplica) waitRounds(t *testing.T, since, n int) {
+	t.Helper()
+	eventually(t, 30*time.Second, fmt.Sprintf("%s runs %d rounds", r.name, n), func() error {
+		got, err := r.rounds()
+		if err != nil {
+			return err
+		}
+		if got-since < n {
+			return fmt.Errorf("%d rounds", got-since)
+		}
+		return nil
+	})
 }
 
 // scaled is the scale decisions the replica logged ("scaled", one per
@@ -1109,8 +1163,14 @@ func TestScalerHALeaderHandover(t *testing.T) {
 		}
 	}
 
-	// 1. The leader scales; the standby does not even read the GCS.
+	// 1. The leader scales; the standby, running its rounds meanwhile, does
+	// not even read the GCS.
+	bRounds, err := b.rounds()
+	if err != nil {
+		t.Fatal(err)
+	}
 	demand("actor-1", 1, time.Now().Add(60*time.Second))
+	b.waitRounds(t, bRounds, haStandbyRounds)
 	if got := a.scaled(); len(got) != 1 {
 		t.Fatalf("a logged %d scale decisions, want 1: %v", len(got), got)
 	}
@@ -1122,6 +1182,7 @@ func TestScalerHALeaderHandover(t *testing.T) {
 	// and checks the standby takes the lease and scales it within the bound.
 	handover := func(sigName string, sig syscall.Signal, leader, standby *scalerReplica, oldID, actor string, want int32) string {
 		t.Helper()
+		standby.waitRounds(t, standby.roundsAtStart, haStandbyRounds)
 		standbyConns := standby.gcs.accepted.Load()
 		if got := standby.scaled(); len(got) != 0 || standbyConns != standby.connsAtStart {
 			t.Fatalf("standby %s scaled %v and opened %d GCS connections while a standby", standby.name, got, standbyConns-standby.connsAtStart)
