@@ -101,31 +101,15 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log *zap.Logger) e
 	default:
 		return fmt.Errorf("unknown certificate mode %q (want %s or %s)", opts.CertMode, CertModeFiles, CertModeSelfManaged)
 	}
-	// Set once the rotator exists; the server reads it when it starts.
-	var getCertificate func(*tls.ClientHelloInfo) (*tls.Certificate, error)
-	tlsOpts := []func(*tls.Config){func(c *tls.Config) {
-		c.MinVersion = tls.VersionTLS12
-		if !opts.EnableHTTP2 {
-			c.NextProtos = []string{"http/1.1"}
-		}
-		if getCertificate != nil {
-			c.GetCertificate = getCertificate
-		}
-	}}
 	if opts.ShutdownTimeout == 0 {
 		opts.ShutdownTimeout = tlsserver.DefaultShutdownTimeout
 	}
-	server := tlsserver.New(tlsserver.Options{
-		Host: opts.Host, Port: opts.Port, CertDir: opts.CertDir, TLSOpts: tlsOpts,
-		ShutdownDelay: opts.ShutdownDelay, ShutdownTimeout: opts.ShutdownTimeout, Log: log.Named("server"),
-	})
 	// The manager stops the writer and the caches first, then the webhook
 	// server, which drains; its whole stop must fit in this grace period
 	// (the pod's terminationGracePeriodSeconds must be longer still).
 	grace := opts.ShutdownDelay + opts.ShutdownTimeout + 5*time.Second
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  scheme,
-		WebhookServer:           server,
 		Metrics:                 metricsserver.Options{BindAddress: opts.MetricsAddr},
 		HealthProbeBindAddress:  opts.HealthAddr,
 		GracefulShutdownTimeout: &grace,
@@ -140,6 +124,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log *zap.Logger) e
 	if opts.PolicyConfigMap.Name != "" {
 		policy.OnReport(policyfile.EventReporter(eventnote.Bounded(mgr.GetEventRecorder("raypilot-webhook")), opts.PolicyConfigMap, mgr.GetAPIReader(), log.Named("policy")))
 	}
+	var certificates tlsserver.CertificateSource
 	if selfManaged {
 		rot, err := certrotate.New(opts.SelfManaged, mgr, log.Named("certificates"))
 		if err != nil {
@@ -148,12 +133,29 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log *zap.Logger) e
 		if err := rot.Setup(ctx, mgr); err != nil {
 			return fmt.Errorf("self-managed certificates: %w", err)
 		}
-		getCertificate = rot.GetCertificate
+		certificates = rot
 		// helm install --wait must not return before the API server trusts
 		// the certificate this replica serves.
 		if err := mgr.AddReadyzCheck("ca-bundle", rot.Ready); err != nil {
 			return err
 		}
+	} else if certificates, err = tlsserver.FileSource(opts.CertDir); err != nil {
+		return err
+	}
+	server := tlsserver.New(tlsserver.Options{
+		Host: opts.Host, Port: opts.Port, Certificates: certificates,
+		TLSOpts: []func(*tls.Config){func(c *tls.Config) {
+			c.MinVersion = tls.VersionTLS12
+			if !opts.EnableHTTP2 {
+				c.NextProtos = []string{"http/1.1"}
+			}
+		}},
+		ShutdownDelay: opts.ShutdownDelay, ShutdownTimeout: opts.ShutdownTimeout, Log: log.Named("server"),
+	})
+	// A webhook.Server: the manager starts it before the caches and stops
+	// it after them.
+	if err := mgr.Add(server); err != nil {
+		return fmt.Errorf("add the webhook server: %w", err)
 	}
 	// Start the informers up front so the first admission does not wait.
 	for _, o := range []client.Object{&v1alpha1.ComputeTemplate{}, &v1alpha1.ClusterComputeTemplate{}, &corev1.ConfigMap{}} {
@@ -161,8 +163,6 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log *zap.Logger) e
 			return fmt.Errorf("informer for %T: %w", o, err)
 		}
 	}
-	// The manager runs the webhook server only once it has been asked for it.
-	mgr.GetWebhookServer()
 	templates := Templates{Cache: mgr.GetCache(), Live: mgr.GetAPIReader()}
 	hc := Config{Templates: templates, Policy: policy.Get, Log: log.Named("admission")}
 	server.Register(MutatePath, &admission.Webhook{Handler: &MutatingHandler{hc}, RecoverPanic: ptr(true)})

@@ -5,8 +5,10 @@
 // every replica serving the current certificate without a restart.
 //
 // Every replica watches the Secret and serves its tls.crt/tls.key through
-// tls.Config.GetCertificate; it reports ready only once every webhook of both
-// configurations has a caBundle that verifies the certificate it serves. One
+// tls.Config.GetCertificate (the Rotator is the TLS server's
+// tlsserver.CertificateSource); it reports ready only once every webhook of
+// both configurations has a caBundle that verifies the certificate it
+// serves. One
 // replica (the leader, when leader election is on) writes the Secret and the
 // configurations, and re-injects the bundle whenever someone changes it
 // (helm upgrade resetting caBundle): it watches the configurations rather
@@ -160,6 +162,8 @@ type Rotator struct {
 	cache  cache.Cache
 	client client.Client
 	lease  *lease.Runner
+	// secrets is the Secret's informer (Setup); Start loads from it.
+	secrets cache.Informer
 
 	served  atomic.Pointer[served]
 	trigger chan struct{}
@@ -176,7 +180,9 @@ type served struct {
 }
 
 // New validates opts and builds a rotator on mgr, whose cache must have been
-// created with opts.CacheOptions(). Call Setup before starting mgr.
+// created with opts.CacheOptions(). Call Setup before starting mgr, and
+// hand the rotator to the TLS server as its certificate source (GetCertificate
+// and Start).
 func New(opts Options, mgr manager.Manager, log *zap.Logger) (*Rotator, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
@@ -203,15 +209,12 @@ func (r *Rotator) Setup(ctx context.Context, mgr manager.Manager) error {
 	if err != nil {
 		return fmt.Errorf("secret informer: %w", err)
 	}
-	if _, err := sec.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
-		AddFunc:    func(o any) { r.load(o); r.poke() },
-		UpdateFunc: func(_, o any) { r.load(o); r.poke() },
-		DeleteFunc: func(any) { r.poke() },
-	}); err != nil {
-		return err
-	}
+	r.secrets = sec
 	poke := toolscache.ResourceEventHandlerFuncs{
 		AddFunc: func(any) { r.poke() }, UpdateFunc: func(_, _ any) { r.poke() }, DeleteFunc: func(any) { r.poke() },
+	}
+	if _, err := sec.AddEventHandler(poke); err != nil {
+		return err
 	}
 	for _, c := range r.configs() {
 		inf, err := r.cache.GetInformer(ctx, c.obj())
@@ -223,6 +226,28 @@ func (r *Rotator) Setup(ctx context.Context, mgr manager.Manager) error {
 		}
 	}
 	return mgr.Add(manager.RunnableFunc(r.runWriter))
+}
+
+// Start serves the Secret's certificate until ctx ends: the pair it holds
+// now, then every new one written to it (tlsserver.CertificateSource).
+// Call Setup first.
+func (r *Rotator) Start(ctx context.Context) error {
+	if r.secrets == nil {
+		return errors.New("certificate rotator started before Setup")
+	}
+	// Registering replays the Secret already cached as an add.
+	reg, err := r.secrets.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    r.load,
+		UpdateFunc: func(_, o any) { r.load(o) },
+	})
+	if err != nil {
+		return fmt.Errorf("watch Secret %s/%s: %w", r.opts.SecretNamespace, r.opts.SecretName, err)
+	}
+	<-ctx.Done()
+	if err := r.secrets.RemoveEventHandler(reg); err != nil {
+		return fmt.Errorf("stop watching Secret %s/%s: %w", r.opts.SecretNamespace, r.opts.SecretName, err)
+	}
+	return nil
 }
 
 // GetCertificate serves the Secret's current certificate (tls.Config hook).

@@ -1,7 +1,8 @@
 // Package tlsserver is the HTTPS server behind raypilot's admission webhooks:
 // a controller-runtime webhook.Server whose HTTP server has read, write and
 // idle timeouts, a request body bound, and a shutdown that first moves
-// clients to other replicas, then lets in-flight reviews finish.
+// clients to other replicas, then lets in-flight reviews finish. Its
+// certificate comes from a CertificateSource given at construction.
 //
 // Why not controller-runtime's DefaultServer as is: its http.Server
 // (pkg/internal/httpserver.New in v0.25.2) sets only ReadHeaderTimeout (32 s)
@@ -19,14 +20,12 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
-	"sigs.k8s.io/controller-runtime/pkg/certwatcher"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	crwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 )
@@ -54,11 +53,10 @@ type Options struct {
 	// Host and Port to listen on (Host empty: all addresses).
 	Host string
 	Port int
-	// CertDir holds tls.crt and tls.key, reloaded on change; used only when
-	// no TLSOpts sets GetCertificate.
-	CertDir string
-	// TLSOpts adjust the TLS configuration (minimum version, ALPN,
-	// GetCertificate).
+	// Certificates supplies the serving certificate (required).
+	Certificates CertificateSource
+	// TLSOpts adjust the TLS configuration (minimum version, ALPN); the
+	// certificate always comes from Certificates.
 	TLSOpts []func(*tls.Config)
 
 	ReadHeaderTimeout, ReadTimeout, WriteTimeout, IdleTimeout time.Duration
@@ -76,7 +74,7 @@ type Options struct {
 	// MaxBodyBytes bounds a request body.
 	MaxBodyBytes int64
 
-	// Log receives start, stop and certificate-reload errors.
+	// Log receives start, stop and certificate source errors.
 	Log *zap.Logger
 }
 
@@ -140,30 +138,36 @@ func (s *Server) WebhookMux() *http.ServeMux { return s.mux }
 // NeedLeaderElection is false: every replica serves.
 func (s *Server) NeedLeaderElection() bool { return false }
 
-// Start serves until ctx ends, then keeps serving for ShutdownDelay while
-// asking every client to reconnect elsewhere, stops accepting connections
-// and waits up to ShutdownTimeout for in-flight requests.
+// Start starts the certificate source and serves until ctx ends, then
+// keeps serving for ShutdownDelay while asking every client to reconnect
+// elsewhere, stops accepting connections, waits up to ShutdownTimeout for
+// in-flight requests, and stops the certificate source.
 func (s *Server) Start(ctx context.Context) error {
+	if s.opts.Certificates == nil {
+		return errors.New("webhook server: no certificate source")
+	}
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12, NextProtos: []string{"h2"}}
 	for _, op := range s.opts.TLSOpts {
 		op(cfg)
 	}
-	if cfg.GetCertificate == nil {
-		w, err := certwatcher.New(filepath.Join(s.opts.CertDir, "tls.crt"), filepath.Join(s.opts.CertDir, "tls.key"))
-		if err != nil {
-			return fmt.Errorf("load serving certificate from %s: %w", s.opts.CertDir, err)
-		}
-		cfg.GetCertificate = w.GetCertificate
-		go func() {
-			if err := w.Start(ctx); err != nil {
-				s.opts.Log.Error("certificate watcher stopped", zap.Error(err))
-			}
-		}()
-	}
+	cfg.GetCertificate = s.opts.Certificates.GetCertificate
 	ln, err := tls.Listen("tcp", net.JoinHostPort(s.opts.Host, strconv.Itoa(s.opts.Port)), cfg)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	// The source outlives ctx: handshakes go on during the shutdown delay.
+	srcCtx, stopSource := context.WithCancel(context.WithoutCancel(ctx))
+	sourceDone := make(chan struct{})
+	go func() {
+		defer close(sourceDone)
+		if err := s.opts.Certificates.Start(srcCtx); err != nil {
+			s.opts.Log.Error("certificate source stopped", zap.Error(err))
+		}
+	}()
+	defer func() {
+		stopSource()
+		<-sourceDone
+	}()
 	srv := &http.Server{
 		Handler:           closeWhen(&s.draining, limitBody(s.mux, s.opts.MaxBodyBytes)),
 		ReadHeaderTimeout: s.opts.ReadHeaderTimeout,

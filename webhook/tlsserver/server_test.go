@@ -63,7 +63,12 @@ func start(t *testing.T, o Options, hook http.Handler) *running {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o.Host, o.Port, o.CertDir = "127.0.0.1", port, dir
+	if o.Certificates == nil {
+		if o.Certificates, err = FileSource(dir); err != nil {
+			t.Fatal(err)
+		}
+	}
+	o.Host, o.Port = "127.0.0.1", port
 	s := New(o)
 	s.Register("/validate", hook)
 	ctx, cancel := context.WithCancel(context.Background())
