@@ -242,7 +242,7 @@ start_component() {
         --cert-mode self-managed --cert-secret-name raypilot-webhook-tls --cert-secret-namespace "$RELEASE_NAMESPACE" \
         --webhook-service-name raypilot-webhook --cert-extra-sans 127.0.0.1 \
         --mutating-webhook-configuration raypilot --validating-webhook-configuration raypilot \
-        --leader-election --leader-election-id raypilot-webhook-tls-writer
+        --leader-elect --leader-elect-resource-name raypilot-webhook-tls-writer
       # Ready only once its CA is in both webhook configurations.
       wait_for "raypilot webhook" 120 curl -fsS "http://127.0.0.1:$((WEBHOOK_PORT + 1))/readyz"
       ;;
@@ -261,7 +261,7 @@ start_component() {
     raypilot-scaler)
       log "starting raypilot scaler"
       start raypilot-scaler "$state/raypilot" scaler --kubeconfig "$state/scaler.kubeconfig" --policy "$policy" \
-        --leader-elect --leader-election-namespace "$RELEASE_NAMESPACE" --gcs-proxy-address "127.0.0.1:$RAYSIM_GRPC_PORT" --metrics-bind-address "127.0.0.1:$((WEBHOOK_PORT + 3))" \
+        --leader-elect --leader-elect-resource-namespace "$RELEASE_NAMESPACE" --gcs-proxy-address "127.0.0.1:$RAYSIM_GRPC_PORT" --metrics-bind-address "127.0.0.1:$((WEBHOOK_PORT + 3))" \
         --gcs-drain-timeout "${RAYPILOT_GCS_DRAIN_TIMEOUT:-5s}" \
         --health-probe-bind-address "127.0.0.1:$((WEBHOOK_PORT + 2))"
       wait_for "raypilot scaler" 60 curl -fsS "http://127.0.0.1:$((WEBHOOK_PORT + 2))/readyz"
