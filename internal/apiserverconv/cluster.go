@@ -1,6 +1,8 @@
 package apiserverconv
 
 import (
+	"fmt"
+
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/raypilot/raypilot/defaults"
@@ -17,6 +19,24 @@ func (c *converter) cluster(r *clusterReq) Object {
 
 func rayObject(kind string, meta omap, spec any) omap {
 	return omap{}.with("apiVersion", "ray.io/v1").with("kind", kind).with("metadata", meta).with("spec", spec)
+}
+
+// maxObjectBytes bounds what a Cluster's envs, copied into every group's
+// Ray container, may add up to: the API server's bound on a request body
+// (k8s.io/apiserver/pkg/server, MaxRequestBodyBytes, 3 MiB), which no
+// object larger than it can pass.
+const maxObjectBytes = 3 << 20
+
+// envBytes is about what e takes as env entries in JSON.
+func envBytes(e *envReq) int {
+	n := 0
+	for k, v := range e.Values {
+		n += len(k) + len(v) + len(`{"name":"","value":""},`)
+	}
+	for k, v := range e.ValuesFrom {
+		n += len(k) + len(v.Name) + len(v.Key) + len(`{"name":"","valueFrom":{"configMapKeyRef":{"name":"","key":""}}},`)
+	}
+	return n
 }
 
 // group is a head or worker group of a request with its field path.
@@ -48,6 +68,12 @@ func (c *converter) clusterSpec(s *clusterSpecReq, fld *field.Path, version stri
 		groups = append(groups, &group{groupReq: w, fld: fld.Child("workerGroupSpec").Index(i)})
 	}
 	c.checkGroups(groups)
+	if envs != nil && envBytes(envs)*len(groups) > maxObjectBytes {
+		c.errs = append(c.errs, &field.Error{Type: field.ErrorTypeTooLong, Field: "envs", BadValue: "", Detail: fmt.Sprintf(
+			"copied into the Ray container of each of the %d groups, these variables make an object larger than the API server accepts (%d bytes): keep the large values in a ConfigMap or Secret (valuesFrom), or set them in the groups that need them",
+			len(groups), maxObjectBytes)})
+		return nil, nil
+	}
 	annotations := map[string]string{}
 	if ref := c.templateRefs(groups); ref != "" {
 		annotations[defaults.AnnotationComputeTemplate] = ref

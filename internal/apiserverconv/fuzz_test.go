@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -86,6 +87,16 @@ func FuzzConvert(f *testing.F) {
 		}
 		if len(docs) != len(res.Objects) {
 			t.Fatalf("%d objects printed as %d documents:\n%s", len(res.Objects), len(docs), text)
+		}
+		for i, d := range docs {
+			js, err := JSON(res.Objects[i : i+1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			var fromYAML, fromJSON any
+			if json.Unmarshal(d.JSON, &fromYAML) != nil || json.Unmarshal(js, &fromJSON) != nil || !reflect.DeepEqual(fromYAML, fromJSON) {
+				t.Fatalf("object %d reads back otherwise from YAML:\n%s\n%s", i, d.JSON, js)
+			}
 		}
 		js, err := JSON(res.Objects)
 		if err != nil || !json.Valid(js) {

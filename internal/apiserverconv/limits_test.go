@@ -1,0 +1,36 @@
+package apiserverconv
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// Inputs beyond the API server's own bounds are refused with a message
+// naming the input or the field, before they cost time or memory.
+func TestLimits(t *testing.T) {
+	var env, groups []string
+	for i := range 20000 {
+		env = append(env, fmt.Sprintf(`"V%d": "x"`, i))
+	}
+	for i := range 2000 {
+		groups = append(groups, fmt.Sprintf(`{"groupName": "g%d", "computeTemplate": "t", "maxReplicas": 1}`, i))
+	}
+	amplified := `{"name": "c", "version": "2.9.0", "envs": {"values": {` + strings.Join(env, ",") + `}},
+	  "clusterSpec": {"headGroupSpec": {"computeTemplate": "t"}, "workerGroupSpec": [` + strings.Join(groups, ",") + `]}}`
+
+	for _, tc := range []struct{ name, input, want string }{
+		{"too large", "[" + strings.Repeat(" ", MaxInputBytes) + "]", "in: 4194306 bytes: larger than 4194304 bytes"},
+		{"too deep", `{"name": "t", "cpu": 1, "memory": 1, "x": ` + strings.Repeat("[", MaxDepth) + strings.Repeat("]", MaxDepth) + "}",
+			"in: object 1: x" + strings.Repeat("[0]", MaxDepth-1) + ": nested deeper than 32 levels"},
+		{"not UTF-8", "{\"name\": \"\xff\"}", "in: not valid UTF-8 at byte 10"},
+		{"envs copied into every group", amplified, "in: object 1: envs: Too long: copied into the Ray container of each of the 2001 groups"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res := Convert([]Input{{Source: "in", Data: []byte(tc.input)}}, Options{})
+			if len(res.Errors) != 1 || !strings.HasPrefix(res.Errors[0], tc.want) || res.Objects != nil {
+				t.Errorf("errors %q, want one starting %q", res.Errors, tc.want)
+			}
+		})
+	}
+}
