@@ -19,11 +19,19 @@ func TestLimits(t *testing.T) {
 	amplified := `{"name": "c", "version": "2.9.0", "envs": {"values": {` + strings.Join(env, ",") + `}},
 	  "clusterSpec": {"headGroupSpec": {"computeTemplate": "t"}, "workerGroupSpec": [` + strings.Join(groups, ",") + `]}}`
 
+	var vols []string
+	for i := range 300 {
+		vols = append(vols, fmt.Sprintf(`{"name": "v%d", "mountPath": "/v/%d", "volumeType": "CONFIGMAP", "source": "cm-%d-%s"}`, i, i, i, strings.Repeat("x", 200)))
+	}
+	manyVolumes := `{"name": "c", "version": "2.9.0", "clusterSpec": {"headGroupSpec": {"computeTemplate": "t", "volumes": [` + strings.Join(vols[:150], ",") + `]},
+	  "workerGroupSpec": [{"groupName": "w", "computeTemplate": "t", "maxReplicas": 1, "volumes": [` + strings.Join(vols[150:], ",") + `]}]}}`
+
 	for _, tc := range []struct{ name, input, want string }{
 		{"too large", "[" + strings.Repeat(" ", MaxInputBytes) + "]", "in: 4194306 bytes: larger than 4194304 bytes"},
 		{"too deep", `{"name": "t", "cpu": 1, "memory": 1, "x": ` + strings.Repeat("[", MaxDepth) + strings.Repeat("]", MaxDepth) + "}",
 			"in: object 1: x" + strings.Repeat("[0]", MaxDepth-1) + ": nested deeper than 32 levels"},
 		{"not UTF-8", "{\"name\": \"\xff\"}", "in: not valid UTF-8 at byte 10"},
+		{"volumes past raypilot's bound for one object", manyVolumes, "in: object 1: clusterSpec.headGroupSpec.volumes: Too long: the groups' volumes come to"},
 		{"envs copied into every group", amplified, "in: object 1: envs: Too long: copied into the Ray container of each of the 2001 groups"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

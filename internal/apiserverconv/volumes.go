@@ -2,10 +2,12 @@ package apiserverconv
 
 import (
 	"bytes"
+	"fmt"
 	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/raypilot/raypilot/defaults"
 )
@@ -35,10 +37,18 @@ func (c *converter) volumes(groups []*group) string {
 	for _, l := range lists[1:] {
 		shared = min(shared, commonPrefix(lists[0], l))
 	}
+	cluster := volumeText(lists[0][:shared])
+	total := len(cluster)
 	for i, g := range groups {
 		g.volumes = volumeText(lists[i][shared:])
+		total += len(g.volumes)
 	}
-	return volumeText(lists[0][:shared])
+	if total > defaults.MaxVolumesBytes {
+		c.errs = append(c.errs, &field.Error{Type: field.ErrorTypeTooLong, Field: groups[0].fld.Child("volumes").String(), BadValue: "", Detail: fmt.Sprintf(
+			"the groups' volumes come to %d bytes of %s annotations, more than raypilot takes for one object (%d): mount a few ConfigMaps or Secrets with several items, and give the groups the same volumes first, which are then written once",
+			total, defaults.AnnotationVolumes, defaults.MaxVolumesBytes)})
+	}
+	return cluster
 }
 
 // compactVolume is v with the keys of defaults.CompactVolume, leaving out
