@@ -48,7 +48,9 @@ func (r *running) client(expectContinue time.Duration) *http.Client {
 	}}
 }
 
-// start runs a server on a free port with hook at /validate.
+// start runs a server on a free port with hook at /validate. The server
+// binds the port number it is given, which another process may take after
+// it was chosen: it then starts again on another (testcp.WithFreePorts).
 func start(t *testing.T, o Options, hook http.Handler) *running {
 	t.Helper()
 	bundle, err := certs.Generate([]string{"127.0.0.1"}, time.Hour, time.Now())
@@ -59,35 +61,57 @@ func start(t *testing.T, o Options, hook http.Handler) *running {
 	if err := bundle.WriteDir(dir); err != nil {
 		t.Fatal(err)
 	}
-	port, err := testcp.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
 	if o.Certificates == nil {
 		if o.Certificates, err = FileSource(dir); err != nil {
 			t.Fatal(err)
 		}
 	}
+	var r *running
+	err = testcp.WithFreePorts(1, func(ports []int) error {
+		var serr error
+		r, serr = serve(o, ports[0], hook)
+		return serr
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.stop)
+	r.roots.AppendCertsFromPEM(bundle.CACert)
+	return r
+}
+
+// serve runs a server with o on port of 127.0.0.1 and returns once it
+// accepts connections; if it stops first (it could not bind the port) or
+// does not start in time, nothing is left running and the error says why.
+func serve(o Options, port int, hook http.Handler) (*running, error) {
 	o.Host, o.Port = "127.0.0.1", port
 	s := New(o)
 	s.Register("/validate", hook)
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &running{addr: fmt.Sprintf("127.0.0.1:%d", port), roots: x509.NewCertPool(), cancel: cancel, stopped: make(chan struct{})}
-	r.roots.AppendCertsFromPEM(bundle.CACert)
 	go func() { r.err = s.Start(ctx); close(r.stopped) }()
-	t.Cleanup(func() {
-		cancel()
-		<-r.stopped
-	})
 	check := s.StartedChecker()
 	deadline := time.Now().Add(10 * time.Second)
 	for check(nil) != nil {
+		select {
+		case <-r.stopped:
+			cancel()
+			return nil, fmt.Errorf("server stopped before it started: %w", r.err)
+		default:
+		}
 		if time.Now().After(deadline) {
-			t.Fatalf("server not started: %v", check(nil))
+			r.stop()
+			return nil, fmt.Errorf("server not started: %w", check(nil))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return r
+	return r, nil
+}
+
+// stop ends the server and waits until Start has returned.
+func (r *running) stop() {
+	r.cancel()
+	<-r.stopped
 }
 
 func review(uid string) []byte {
