@@ -99,7 +99,7 @@ func TestConvertErrors(t *testing.T) {
 		{"missing file", "", []string{"-f", filepath.Join(t.TempDir(), "none.json")}, 2, "no such file"},
 		{"unknown field", `{"name": "t", "cpu": 1, "memory": 1, "gpus": 1}`, []string{"-f", "-"}, 1,
 			`<stdin>: object 1: gpus: Forbidden: unknown field "gpus": not in the API server's ComputeTemplate, which ignored it; remove it, or write "gpu"`},
-		{"too large", "[" + strings.Repeat(" ", apiserverconv.MaxInputBytes) + "]", []string{"-f", "-"}, 1, "larger than 4194304 bytes"},
+		{"too large", "[" + strings.Repeat(" ", apiserverconv.MaxInputBytes) + "]", []string{"-f", "-"}, 1, "<stdin>: more than 33554432 bytes"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, out, errOut := convertCLI(t, tc.stdin, tc.args...)

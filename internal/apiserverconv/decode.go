@@ -13,11 +13,16 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
-// MaxInputBytes bounds one input: gRPC's default limit on a received
-// message (4 MiB, google.golang.org/grpc server.go,
-// defaultServerMaxReceiveMessageSize), which the KubeRay API server kept;
-// no larger request could have been sent to it.
-const MaxInputBytes = 4 << 20
+// MaxInputBytes bounds one input, which is decoded whole: room for a few
+// thousand requests (a cluster request is a few KB).
+const MaxInputBytes = 32 << 20
+
+// MaxRequestBytes bounds one request: the Kubernetes API server's bound on
+// a request body (k8s.io/apiserver/pkg/server, MaxRequestBodyBytes,
+// 3 MiB). The KubeRay API server took larger ones (apiserver/cmd/main.go,
+// grpc.MaxRecvMsgSize(math.MaxInt32)), but their objects, about as large,
+// could not be created.
+const MaxRequestBytes = 3 << 20
 
 // MaxDepth bounds the nesting of a request. The deepest field of any
 // request (clusterSpec.workerGroupSpec[i].environment.valuesFrom[k].source)
@@ -43,7 +48,7 @@ type rawObject struct {
 // error: nothing after it can be read reliably.
 func splitObjects(source string, data []byte) ([]rawObject, error) {
 	if len(data) > MaxInputBytes {
-		return nil, fmt.Errorf("%s: %d bytes: larger than %d bytes, more than the KubeRay API server accepted in one request", source, len(data), MaxInputBytes)
+		return nil, fmt.Errorf("%s: more than %d bytes; split it into several files", source, MaxInputBytes)
 	}
 	if !utf8.Valid(data) {
 		return nil, fmt.Errorf("%s: not valid UTF-8 at byte %d (the API server refused such requests)", source, firstInvalidUTF8(data))
@@ -63,7 +68,7 @@ func splitObjects(source string, data []byte) ([]rawObject, error) {
 		switch tok {
 		case json.Delim('{'):
 			src := next()
-			o, err := decodeObject(dec, nil, 1)
+			o, err := decodeRequest(dec, 1)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", src, err)
 			}
@@ -78,7 +83,7 @@ func splitObjects(source string, data []byte) ([]rawObject, error) {
 				if t != json.Delim('{') {
 					return nil, fmt.Errorf("%s: item %d of a list: must be a request object, not %s", src, i, describeToken(t))
 				}
-				o, err := decodeObject(dec, nil, 2)
+				o, err := decodeRequest(dec, 2)
 				if err != nil {
 					return nil, fmt.Errorf("%s: %w", src, err)
 				}
@@ -91,6 +96,20 @@ func splitObjects(source string, data []byte) ([]rawObject, error) {
 			return nil, fmt.Errorf("%s: must be a request object, or a list of them, not %s", next(), describeToken(tok))
 		}
 	}
+}
+
+// decodeRequest reads a request object whose '{' was read, at most
+// MaxRequestBytes of it.
+func decodeRequest(dec *json.Decoder, depth int) (*jsonObject, error) {
+	start := dec.InputOffset() - 1
+	o, err := decodeObject(dec, nil, depth)
+	if err != nil {
+		return nil, err
+	}
+	if n := dec.InputOffset() - start; n > MaxRequestBytes {
+		return nil, fmt.Errorf("%d bytes: more than the %d bytes a Kubernetes request may have, so its object could not be created", n, MaxRequestBytes)
+	}
+	return o, nil
 }
 
 // decodeObject reads the members of an object whose '{' was read.

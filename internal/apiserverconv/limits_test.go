@@ -27,7 +27,8 @@ func TestLimits(t *testing.T) {
 	  "workerGroupSpec": [{"groupName": "w", "computeTemplate": "t", "maxReplicas": 1, "volumes": [` + strings.Join(vols[150:], ",") + `]}]}}`
 
 	for _, tc := range []struct{ name, input, want string }{
-		{"too large", "[" + strings.Repeat(" ", MaxInputBytes) + "]", "in: 4194306 bytes: larger than 4194304 bytes"},
+		{"input too large", "[" + strings.Repeat(" ", MaxInputBytes) + "]", "in: more than 33554432 bytes; split it"},
+		{"request too large", `{"name": "t", "cpu": 1, "memory": 1` + strings.Repeat(" ", MaxRequestBytes) + "}", "in: object 1: 3145764 bytes: more than the 3145728 bytes a Kubernetes request may have"},
 		{"too deep", `{"name": "t", "cpu": 1, "memory": 1, "x": ` + strings.Repeat("[", MaxDepth) + strings.Repeat("]", MaxDepth) + "}",
 			"in: object 1: x" + strings.Repeat("[0]", MaxDepth-1) + ": nested deeper than 32 levels"},
 		{"not UTF-8", "{\"name\": \"\xff\"}", "in: not valid UTF-8 at byte 10"},
