@@ -123,7 +123,7 @@ func decodeObject(dec *json.Decoder, fld *field.Path, depth int) (*jsonObject, e
 		key, _ := tok.(string) // the decoder accepts only strings as keys
 		kf := child(fld, key)
 		if _, dup := o.vals[key]; dup {
-			return nil, fmt.Errorf("%s: written twice (the API server refused duplicate fields)", kf)
+			return nil, fmt.Errorf("%s: written twice; keep one", kf)
 		}
 		v, err := decodeValue(dec, kf, depth)
 		if err != nil {
