@@ -43,59 +43,6 @@ import (
 	"github.com/raypilot/raypilot/webhook/certs"
 )
 
-// instance is one `raypilot webhook` (webhook.Run) started by a test.
-type instance struct {
-	name   string
-	addr   string // host:port of the webhook
-	health string // base URL of the probe listener
-	writes atomic.Int64
-	cancel context.CancelFunc
-	done   chan struct{}
-	err    error
-}
-
-// startInstance runs webhook.Run with opts on free ports, as cfg's user. It
-// counts the instance's writes to Secrets and webhook configurations.
-func startInstance(t *testing.T, name string, cfg *rest.Config, opts webhook.Options) *instance {
-	t.Helper()
-	port, healthPort := testcp.MustFreePort(), testcp.MustFreePort()
-	in := &instance{name: name, addr: fmt.Sprintf("127.0.0.1:%d", port),
-		health: fmt.Sprintf("http://127.0.0.1:%d", healthPort), done: make(chan struct{})}
-	cfg = rest.CopyConfig(cfg)
-	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper {
-		return roundTripFunc(func(req *http.Request) (*http.Response, error) {
-			if req.Method != http.MethodGet && (strings.Contains(req.URL.Path, "/secrets") || strings.Contains(req.URL.Path, "webhookconfigurations")) {
-				in.writes.Add(1)
-			}
-			return rt.RoundTrip(req)
-		})
-	}
-	opts.Host, opts.Port = "127.0.0.1", port
-	opts.HealthAddr = fmt.Sprintf("127.0.0.1:%d", healthPort)
-	if opts.MetricsAddr == "" {
-		opts.MetricsAddr = "0"
-	}
-	log, _ := zap.NewDevelopment(zap.IncreaseLevel(zap.InfoLevel))
-	ctx, cancel := context.WithCancel(context.Background())
-	in.cancel = cancel
-	go func() {
-		defer close(in.done)
-		in.err = webhook.Run(ctx, cfg, opts, log.Named(name))
-	}()
-	t.Cleanup(in.stop)
-	return in
-}
-
-// stop cancels the instance and waits for Run to return.
-func (in *instance) stop() {
-	in.cancel()
-	<-in.done
-}
-
-type roundTripFunc func(*http.Request) (*http.Response, error)
-
-func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
-
 // servedLeaf is the certificate the instance presents right now.
 func servedLeaf(addr string) (*x509.Certificate, error) {
 	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", addr, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // we inspect the certificate
@@ -117,9 +64,10 @@ func verifiesAs(caBundle []byte, leaf *x509.Certificate) error {
 	return err
 }
 
-// probe GETs url and returns the status code and body.
+// probe GETs url and returns the status code and body; a server that
+// does not answer (another process holding the port) fails it in time.
 func probe(url string) (int, string) {
-	resp, err := http.Get(url)
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Get(url)
 	if err != nil {
 		return 0, err.Error()
 	}
@@ -530,8 +478,7 @@ func TestWebhookDrainsInFlightReviewOnShutdown(t *testing.T) {
 	if err := os.WriteFile(dir+"/tls.key", bundle.Key, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	metricsPort := testcp.MustFreePort()
-	in := startInstance(t, "drain", env.Config, webhook.Options{CertDir: dir, MetricsAddr: fmt.Sprintf("127.0.0.1:%d", metricsPort)})
+	in := startInstance(t, "drain", env.Config, webhook.Options{CertDir: dir})
 	if err := testcp.WaitReady(context.Background(), in.health+"/readyz", 60*time.Second, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -561,7 +508,7 @@ func TestWebhookDrainsInFlightReviewOnShutdown(t *testing.T) {
 	// mutate path now, so the process-wide gauge is this request's.
 	gauge := fmt.Sprintf(`controller_runtime_webhook_requests_in_flight{webhook="%s"} 1`, webhook.MutatePath)
 	eventually(t, 30*time.Second, "review counted in flight", func() error {
-		if _, m := probe(fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort)); !strings.Contains(m, gauge) {
+		if _, m := probe(in.metrics + "/metrics"); !strings.Contains(m, gauge) {
 			return errors.New("gauge not 1")
 		}
 		return nil

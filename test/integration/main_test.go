@@ -7,7 +7,6 @@ package integration
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"encoding/base64"
 	"fmt"
 	"os"
@@ -103,31 +102,26 @@ func run(m *testing.M, bin string) (int, error) {
 		return 0, err
 	}
 
-	port, healthPort := testcp.MustFreePort(), testcp.MustFreePort()
-	webhookAddr = fmt.Sprintf("127.0.0.1:%d", port)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	log, _ := zap.NewDevelopment(zap.IncreaseLevel(zap.WarnLevel))
-	done := make(chan error, 1)
-	go func() {
-		done <- webhook.Run(ctx, cfg, webhook.Options{
-			Host: "127.0.0.1", Port: port, CertDir: certDir,
-			MetricsAddr: "0", HealthAddr: fmt.Sprintf("127.0.0.1:%d", healthPort),
-		}, log)
-	}()
-	if err := waitReady(fmt.Sprintf("http://127.0.0.1:%d/readyz", healthPort), done); err != nil {
-		return 0, err
+	shared, err := runInstance("shared", cfg, webhook.Options{CertDir: certDir}, log)
+	if err != nil {
+		return 0, fmt.Errorf("webhook: %w", err)
 	}
-	if err := registerWebhooks(port, bundle.CACert); err != nil {
+	defer shared.stop()
+	webhookAddr = shared.addr
+	if err := testcp.WaitReady(context.Background(), shared.health+"/readyz", 60*time.Second, shared.exited()); err != nil {
+		return 0, fmt.Errorf("webhook: %w", err)
+	}
+	if err := registerWebhooks(shared.port, bundle.CACert); err != nil {
 		return 0, err
 	}
 	if err := waitWebhookActive(); err != nil {
 		return 0, err
 	}
 	code := m.Run()
-	cancel()
-	if err := <-done; err != nil {
-		return code, fmt.Errorf("webhook: %w", err)
+	shared.stop()
+	if shared.err != nil {
+		return code, fmt.Errorf("webhook: %w", shared.err)
 	}
 	return code, nil
 }
@@ -138,14 +132,6 @@ func moduleDir(mod string) (string, error) {
 		return "", fmt.Errorf("go list -m %s: %w", mod, err)
 	}
 	return strings.TrimSpace(string(out)), nil
-}
-
-func waitReady(url string, done <-chan error) error {
-	if err := testcp.WaitReady(context.Background(), url, 60*time.Second, done); err != nil {
-		_, derr := tls.Dial("tcp", webhookAddr, &tls.Config{InsecureSkipVerify: true})
-		return fmt.Errorf("webhook: %w (dial %s: %v)", err, webhookAddr, derr)
-	}
-	return nil
 }
 
 // registerWebhooks installs the webhook configurations the local control
