@@ -18,7 +18,7 @@ import (
 // with exit 0 and, on stdout, its description, usage, an Examples section
 // and its flags; a subcommand added without them fails here.
 func TestHelp(t *testing.T) {
-	commands := []string{"", "expand", "plan", "webhook", "scaler", "version", "help"}
+	commands := []string{"", "expand", "convert", "plan", "webhook", "scaler", "version", "help"}
 	var tree []string
 	for _, c := range newRootCommand().Commands() {
 		tree = append(tree, c.Name())

@@ -1,11 +1,12 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"strings"
+
+	"github.com/spf13/cobra"
 
 	"github.com/raypilot/raypilot/internal/apiserverconv"
 )
@@ -54,50 +55,45 @@ type convertOptions struct {
 	kind string
 }
 
-// runConvert is `raypilot convert` with its flags: -f/--filename
-// (repeatable, - is stdin), -n/--namespace, -o/--output yaml|json, --kind.
-// It returns the exit code: 0 with the objects on stdout, 1 on conversion
-// errors (one per line on stderr), 2 on usage and I/O errors.
-func runConvert(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+// newConvertCommand is `raypilot convert`: exit 0 with the objects on
+// stdout, 1 on conversion errors (one per line on stderr), 2 on usage and
+// I/O errors.
+func newConvertCommand() *cobra.Command {
+	var files filenameFlags
 	o := convertOptions{output: "yaml"}
-	fs := flag.NewFlagSet("convert", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	files := stringsFlag{&o.files}
-	fs.Var(files, "f", "file of API server requests (repeatable; - is stdin)")
-	fs.Var(files, "filename", "same as -f")
-	fs.StringVar(&o.namespace, "n", "", "namespace of objects whose request names none")
-	fs.StringVar(&o.namespace, "namespace", "", "same as -n")
-	fs.StringVar(&o.output, "o", "yaml", "output format: yaml or json")
-	fs.StringVar(&o.output, "output", "yaml", "same as -o")
+	cmd := &cobra.Command{
+		Use:     convertUse,
+		Short:   convertShort,
+		Long:    convertLong,
+		Example: convertExample,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			paths, err := files.paths()
+			if err != nil {
+				return exitWith(2, err)
+			}
+			o.files = paths
+			return convertRun(o, cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	fs := cmd.Flags()
+	files.addTo(fs, "file of API server requests")
+	_ = cmd.MarkFlagRequired("filename")
+	fs.StringVarP(&o.namespace, "namespace", "n", "", "namespace of objects whose request names none")
+	fs.VarP(choiceFlag{&o.output, []string{"yaml", "json"}}, "output", "o", "output format: yaml or json")
 	fs.StringVar(&o.kind, "kind", "", "kind of every request: ComputeTemplate, Cluster, RayJob or RayService")
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "raypilot convert: unexpected arguments %q\nusage: raypilot %s\n", fs.Args(), convertUse)
-		return 2
-	}
-	return convertRun(o, stdin, stdout, stderr)
+	return cmd
 }
 
-// convertRun converts the files of o once its flags are read, and returns
-// the exit code as runConvert does.
-func convertRun(o convertOptions, stdin io.Reader, stdout, stderr io.Writer) int {
-	usage := func(format string, args ...any) int {
-		fmt.Fprintf(stderr, "raypilot convert: "+format+"\nusage: raypilot %s\n", append(args, convertUse)...)
-		return 2
-	}
-	if len(o.files) == 0 {
-		return usage("no input: name the request files with -f (- is stdin)")
-	}
-	if o.output != "yaml" && o.output != "json" {
-		return usage("-o %q: yaml or json", o.output)
-	}
+// convertRun converts the files of o once its flags are read: nil with the
+// objects on stdout, exit 1 with the conversion errors printed one per
+// line on stderr, exit 2 on usage and I/O errors.
+func convertRun(o convertOptions, stdin io.Reader, stdout, stderr io.Writer) error {
 	opts := apiserverconv.Options{Namespace: o.namespace}
 	if o.kind != "" {
 		kind, err := apiserverconv.ParseKind(o.kind)
 		if err != nil {
-			return usage("--kind: %v", err)
+			return usageErrorf("--kind: %v", err)
 		}
 		opts.Kind = kind
 	}
@@ -106,14 +102,13 @@ func convertRun(o convertOptions, stdin io.Reader, stdout, stderr io.Writer) int
 	for _, name := range o.files {
 		if name == "-" {
 			if stdinRead {
-				return usage("-f - given twice: stdin can be read once")
+				return usageErrorf("-f - given twice: stdin can be read once")
 			}
 			stdinRead = true
 		}
 		in, err := readConvertInput(name, stdin)
 		if err != nil {
-			fmt.Fprintf(stderr, "raypilot convert: %v\n", err)
-			return 2
+			return exitWith(2, err)
 		}
 		inputs = append(inputs, in)
 	}
@@ -123,7 +118,7 @@ func convertRun(o convertOptions, stdin io.Reader, stdout, stderr io.Writer) int
 	}
 	if len(res.Errors) > 0 {
 		fmt.Fprintln(stderr, strings.Join(res.Errors, "\n"))
-		return 1
+		return exitWith(1, nil)
 	}
 	render := apiserverconv.YAML
 	if o.output == "json" {
@@ -131,14 +126,12 @@ func convertRun(o convertOptions, stdin io.Reader, stdout, stderr io.Writer) int
 	}
 	data, err := render(res.Objects)
 	if err != nil {
-		fmt.Fprintf(stderr, "raypilot convert: %v\n", err)
-		return 2
+		return exitWith(2, err)
 	}
 	if _, err := stdout.Write(data); err != nil {
-		fmt.Fprintf(stderr, "raypilot convert: %v\n", err)
-		return 2
+		return exitWith(2, err)
 	}
-	return 0
+	return nil
 }
 
 // readConvertInput reads one input ("-": stdin), at most one byte more
@@ -160,15 +153,3 @@ func readConvertInput(name string, stdin io.Reader) (apiserverconv.Input, error)
 	}
 	return apiserverconv.Input{Source: source, Data: data}, nil
 }
-
-// stringsFlag is a repeatable string flag.
-type stringsFlag struct{ values *[]string }
-
-func (f stringsFlag) String() string {
-	if f.values == nil {
-		return ""
-	}
-	return strings.Join(*f.values, ",")
-}
-
-func (f stringsFlag) Set(v string) error { *f.values = append(*f.values, v); return nil }

@@ -16,7 +16,7 @@ const convertTestdata = "../../internal/apiserverconv/testdata"
 func convertCLI(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code = runConvert(args, strings.NewReader(stdin), &out, &errb)
+	code = run(append([]string{"convert"}, args...), strings.NewReader(stdin), &out, &errb)
 	return code, out.String(), errb.String()
 }
 
@@ -91,10 +91,10 @@ func TestConvertErrors(t *testing.T) {
 		code        int
 		stderr      string
 	}{
-		{"no input", "", nil, 2, "no input"},
-		{"output", "", []string{"-f", cluster, "-o", "xml"}, 2, `-o "xml": yaml or json`},
+		{"no input", "", nil, 2, `required flag(s) "filename" not set`},
+		{"output", "", []string{"-f", cluster, "-o", "xml"}, 2, `invalid argument "xml" for "-o, --output" flag: want yaml or json`},
 		{"kind", "", []string{"-f", cluster, "--kind", "Pod"}, 2, `unknown kind "Pod"`},
-		{"arguments", "", []string{"-f", cluster, "extra"}, 2, `unexpected arguments ["extra"]`},
+		{"arguments", "", []string{"-f", cluster, "extra"}, 2, `unknown command "extra" for "raypilot convert"`},
 		{"stdin twice", "{}", []string{"-f", "-", "-f", "-"}, 2, "stdin can be read once"},
 		{"missing file", "", []string{"-f", filepath.Join(t.TempDir(), "none.json")}, 2, "no such file"},
 		{"unknown field", `{"name": "t", "cpu": 1, "memory": 1, "gpus": 1}`, []string{"-f", "-"}, 1,

@@ -13,6 +13,7 @@ import (
 func subcommands() []func() *cobra.Command {
 	return []func() *cobra.Command{
 		newExpandCommand,
+		newConvertCommand,
 		newPlanCommand,
 		newWebhookCommand,
 		newScalerCommand,
