@@ -347,7 +347,7 @@ func (r *webhookReplica) launch(t *testing.T) {
 		"--cert-mode=self-managed", "--cert-secret-name", "raypilot-webhook-tls", "--cert-secret-namespace", haReleaseNS,
 		"--webhook-service-name", r.service,
 		"--mutating-webhook-configuration", r.config, "--validating-webhook-configuration", r.config,
-		"--leader-election")
+		"--leader-elect")
 }
 
 // scrape reads the metrics a process serves on addr; a process that does
@@ -783,7 +783,7 @@ func startScaler(t *testing.T, binary, name string, gcs *countingListener, names
 		r.health, r.metrics = localAddr(ports[0]), localAddr(ports[1])
 		r.proc = startHAProcess(t, "scaler-"+name, binary, "scaler",
 			"--kubeconfig", kubeconfig, "--gcs-proxy-address", gcs.Addr().String(), "--interval", haScalerInterval.String(),
-			"--leader-elect", "--leader-election-namespace", namespace,
+			"--leader-elect", "--leader-elect-resource-namespace", namespace,
 			"--leader-elect-lease-duration", haLeaseDuration.String(), "--leader-elect-renew-deadline", haRenewDeadline.String(),
 			"--leader-elect-retry-period", haRetryPeriod.String(),
 			"--metrics-bind-address", r.metrics, "--health-probe-bind-address", r.health)
