@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/raypilot/raypilot/defaults"
+	"github.com/raypilot/raypilot/internal/goldencorpus"
 )
 
 // Every enforceable field has a golden case that shows it: a case whose
@@ -24,15 +25,15 @@ func TestEnforceableFieldsHaveGoldenCases(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			var shown []string
 			for _, c := range corpus {
-				if !c.policy.Enforces(name) {
+				if !c.Policy.Enforces(name) {
 					continue
 				}
-				relaxed := *c.policy
-				relaxed.Enforce = slices.DeleteFunc(slices.Clone(c.policy.Enforce), func(n string) bool { return n == name })
-				if !bytes.Equal(withoutHash(render(t, c)), withoutHash(render(t, corpusCase{name: c.name, docs: c.docs, policy: &relaxed}))) {
-					shown = append(shown, c.name)
+				relaxed := *c.Policy
+				relaxed.Enforce = slices.DeleteFunc(slices.Clone(c.Policy.Enforce), func(n string) bool { return n == name })
+				if !bytes.Equal(withoutHash(render(t, c)), withoutHash(render(t, goldencorpus.Case{Name: c.Name, Dir: c.Dir, Docs: c.Docs, Policy: &relaxed}))) {
+					shown = append(shown, c.Name)
 				}
-				assertDefaultRequired(t, c.name, name)
+				assertDefaultRequired(t, c.Name, name)
 			}
 			if len(shown) == 0 {
 				t.Errorf("no golden case in testdata/expand shows enforce: [%s] (a case whose policy enforces it, with input the enforcement changes)", name)

@@ -5,99 +5,61 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
-	"github.com/raypilot/raypilot/defaults"
+	"github.com/raypilot/raypilot/internal/goldencorpus"
 	"github.com/raypilot/raypilot/manifest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/expand")
 
-// corpusCase is one input of testdata/expand: NAME.yaml, with an optional
-// NAME.policy.yaml, and its expected result in NAME.golden.
-type corpusCase struct {
-	name   string
-	docs   []manifest.Document
-	policy *defaults.Policy
-}
-
-func loadCorpus(t testing.TB) []corpusCase {
+// loadCorpus reads testdata/expand with the loader every way into the
+// engine shares (a stale golden or policy file fails it).
+func loadCorpus(t testing.TB) []goldencorpus.Case {
 	t.Helper()
-	inputs, err := filepath.Glob(filepath.Join("testdata", "expand", "*.yaml"))
+	cases, err := goldencorpus.Load(filepath.Join("testdata", "expand"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []corpusCase
-	for _, in := range inputs {
-		if strings.HasSuffix(in, ".policy.yaml") {
-			continue
-		}
-		name := strings.TrimSuffix(filepath.Base(in), ".yaml")
-		data, err := os.ReadFile(in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		docs, err := manifest.Read(bytes.NewReader(data), in)
-		if err != nil {
-			t.Fatalf("%s: %v", in, err)
-		}
-		policy := defaults.DefaultPolicy()
-		if pdata, err := os.ReadFile(strings.TrimSuffix(in, ".yaml") + ".policy.yaml"); err == nil {
-			if policy, err = defaults.ParsePolicy(pdata); err != nil {
-				t.Fatalf("%s policy: %v", name, err)
-			}
-		}
-		out = append(out, corpusCase{name: name, docs: docs, policy: policy})
-	}
-	if len(out) == 0 {
+	if len(cases) == 0 {
 		t.Fatal("empty corpus")
+	}
+	return cases
+}
+
+// render is what the golden files hold: warnings, errors, then the output.
+func render(t testing.TB, c goldencorpus.Case) []byte {
+	t.Helper()
+	res, err := manifest.Expand(c.Docs, c.Policy, goldencorpus.Namespace)
+	if err != nil {
+		t.Fatalf("%s: %v", c.Name, err)
+	}
+	out, err := goldencorpus.Render(res)
+	if err != nil {
+		t.Fatalf("%s: %v", c.Name, err)
 	}
 	return out
 }
 
-// render is what the golden files hold: warnings, errors, then the output.
-func render(t testing.TB, c corpusCase) []byte {
-	t.Helper()
-	res, err := manifest.Expand(c.docs, c.policy, "default")
-	if err != nil {
-		t.Fatalf("%s: %v", c.name, err)
-	}
-	var buf bytes.Buffer
-	for _, w := range res.Warnings {
-		buf.WriteString("Warning: " + w + "\n")
-	}
-	for _, e := range res.Errors {
-		buf.WriteString("Error: " + e + "\n")
-	}
-	if len(res.Errors) == 0 {
-		out, err := manifest.YAML(res.Documents)
-		if err != nil {
-			t.Fatal(err)
-		}
-		buf.WriteString("---\n")
-		buf.Write(out)
-	}
-	return buf.Bytes()
-}
-
+// TestGolden checks the engine against the corpus and, with -update,
+// rewrites it (manifest's and webhook's TestGoldenCorpus then check the
+// other ways in against the same files).
 func TestGolden(t *testing.T) {
 	for _, c := range loadCorpus(t) {
-		t.Run(c.name, func(t *testing.T) {
+		t.Run(c.Name, func(t *testing.T) {
 			got := render(t, c)
-			path := filepath.Join("testdata", "expand", c.name+".golden")
 			if *update {
-				if err := os.WriteFile(path, got, 0o644); err != nil {
+				if err := os.WriteFile(c.GoldenPath(), got, 0o644); err != nil {
 					t.Fatal(err)
 				}
 				return
 			}
-			want, err := os.ReadFile(path)
+			want, err := c.Golden()
 			if err != nil {
 				t.Fatalf("%v (run go test ./defaults -update)", err)
 			}
 			if !bytes.Equal(got, want) {
-				t.Errorf("%s differs from the golden file; got:\n%s", path, got)
+				t.Errorf("%s differs from the golden file; got:\n%s", c.GoldenPath(), got)
 			}
 		})
 	}
@@ -109,7 +71,7 @@ func TestGoldenDeterministic(t *testing.T) {
 		want := render(t, c)
 		for i := 0; i < 20; i++ {
 			if got := render(t, c); !bytes.Equal(got, want) {
-				t.Fatalf("%s: run %d differs:\n%s\nfirst:\n%s", c.name, i, got, want)
+				t.Fatalf("%s: run %d differs:\n%s\nfirst:\n%s", c.Name, i, got, want)
 			}
 		}
 	}

@@ -27,17 +27,17 @@ func expandableCorpus(t *testing.T) []rayObject {
 	t.Helper()
 	var out []rayObject
 	for _, c := range loadCorpus(t) {
-		set, err := manifest.Templates(c.docs, "default")
+		set, err := manifest.Templates(c.Docs, "default")
 		if err != nil {
 			t.Fatal(err)
 		}
-		for i, d := range c.docs {
+		for i, d := range c.Docs {
 			if !defaults.IsExpandable(d.Kind) {
 				continue
 			}
-			in := input(d.JSON, set, c.policy)
+			in := input(d.JSON, set, c.Policy)
 			if res := defaults.Expand(in); len(res.Errors) == 0 {
-				out = append(out, rayObject{name: fmt.Sprintf("%s/%d", c.name, i), json: d.JSON, templates: set, policy: c.policy})
+				out = append(out, rayObject{name: fmt.Sprintf("%s/%d", c.Name, i), json: d.JSON, templates: set, policy: c.Policy})
 			}
 		}
 	}

@@ -24,14 +24,14 @@ import (
 func TestCorpusOutputAcceptedByKubeRay(t *testing.T) {
 	checked := 0
 	for _, c := range loadCorpus(t) {
-		if strings.HasPrefix(c.name, "err-") {
+		if strings.HasPrefix(c.Name, "err-") {
 			continue
 		}
-		set, err := manifest.Templates(c.docs, "default")
+		set, err := manifest.Templates(c.Docs, "default")
 		if err != nil {
-			t.Fatalf("%s: %v", c.name, err)
+			t.Fatalf("%s: %v", c.Name, err)
 		}
-		for _, d := range c.docs {
+		for _, d := range c.Docs {
 			if !defaults.IsExpandable(d.Kind) {
 				continue
 			}
@@ -47,8 +47,8 @@ func TestCorpusOutputAcceptedByKubeRay(t *testing.T) {
 				name string
 				in   []byte
 			}{{"as-written", d.JSON}, {"as-admitted", admitted}} {
-				t.Run(c.name+"/"+d.Kind+"/"+d.Name+"/"+path.name, func(t *testing.T) {
-					res := defaults.Expand(defaults.Input{Object: path.in, Namespace: "default", Templates: set, Policy: c.policy})
+				t.Run(c.Name+"/"+d.Kind+"/"+d.Name+"/"+path.name, func(t *testing.T) {
+					res := defaults.Expand(defaults.Input{Object: path.in, Namespace: "default", Templates: set, Policy: c.Policy})
 					if len(res.Errors) > 0 {
 						t.Fatalf("corpus case rejected: %v", res.Errors)
 					}
