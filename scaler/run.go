@@ -10,14 +10,12 @@ import (
 	rayv1 "github.com/ray-project/kuberay/ray-operator/apis/ray/v1"
 	"go.uber.org/zap"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
@@ -83,6 +81,10 @@ type Options struct {
 	// internal/lease's defaults). After a crash the successor waits up to
 	// LeaseDuration plus two RetryPeriods.
 	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
+	// WatchNamespaces, when set, limits the RayClusters and pods cached
+	// (and so the clusters scaled and the Secrets read) to these
+	// namespaces, for RBAC granted by Roles there.
+	WatchNamespaces []string
 }
 
 // Run scales every RayCluster annotated raypilot.io/autoscaling: central
@@ -102,10 +104,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log *zap.Logger) e
 		Metrics:                metricsserver.Options{BindAddress: opts.MetricsAddr},
 		HealthProbeBindAddress: opts.HealthAddr,
 		PprofBindAddress:       opts.PprofAddr,
-		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
-			// Only Ray pods are cached, not every pod of the cluster.
-			&corev1.Pod{}: {Label: labels.SelectorFromSet(labels.Set{"ray.io/is-ray-node": "yes"})},
-		}},
+		Cache:                  cacheOptions(opts.WatchNamespaces),
 	})
 	if err != nil {
 		return fmt.Errorf("create manager: %w", err)

@@ -11,7 +11,6 @@ import (
 	"github.com/go-logr/zapr"
 	"go.uber.org/zap"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -60,6 +59,14 @@ type Options struct {
 	// ShutdownTimeout then bounds the drain of in-flight reviews (0:
 	// tlsserver.DefaultShutdownTimeout).
 	ShutdownDelay, ShutdownTimeout time.Duration
+	// WatchNamespaces, when set, limits the ComputeTemplate and ConfigMap
+	// caches (and reads) to these namespaces, for RBAC granted by Roles
+	// there; a template lookup in another namespace is refused with a
+	// message naming them. ClusterComputeTemplates stay cluster-wide.
+	WatchNamespaces []string
+	// NoConfigMapTemplates starts no ConfigMap informer and reads no
+	// ConfigMap: ConfigMap templates are not found.
+	NoConfigMapTemplates bool
 }
 
 // Certificate modes.
@@ -86,9 +93,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log *zap.Logger) e
 	}
 	ctrl.SetLogger(zapr.NewLogger(log.Named("controller-runtime")))
 
-	byObject := map[client.Object]cache.ByObject{
-		&corev1.ConfigMap{}: {Label: labels.SelectorFromSet(labels.Set{configTypeLabel: configTypeTemplate})},
-	}
+	byObject := templateCacheOptions(opts.WatchNamespaces, opts.NoConfigMapTemplates)
 	selfManaged := false
 	switch opts.CertMode {
 	case "", CertModeFiles:
@@ -158,12 +163,16 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log *zap.Logger) e
 		return fmt.Errorf("add the webhook server: %w", err)
 	}
 	// Start the informers up front so the first admission does not wait.
-	for _, o := range []client.Object{&v1alpha1.ComputeTemplate{}, &v1alpha1.ClusterComputeTemplate{}, &corev1.ConfigMap{}} {
+	informers := []client.Object{&v1alpha1.ComputeTemplate{}, &v1alpha1.ClusterComputeTemplate{}}
+	if !opts.NoConfigMapTemplates {
+		informers = append(informers, &corev1.ConfigMap{})
+	}
+	for _, o := range informers {
 		if _, err := mgr.GetCache().GetInformer(ctx, o); err != nil {
 			return fmt.Errorf("informer for %T: %w", o, err)
 		}
 	}
-	templates := Templates{Cache: mgr.GetCache(), Live: mgr.GetAPIReader()}
+	templates := Templates{Cache: mgr.GetCache(), Live: mgr.GetAPIReader(), Namespaces: opts.WatchNamespaces, NoConfigMaps: opts.NoConfigMapTemplates}
 	hc := Config{Templates: templates, Policy: policy.Get, Log: log.Named("admission")}
 	server.Register(MutatePath, &admission.Webhook{Handler: &MutatingHandler{hc}, RecoverPanic: ptr(true)})
 	server.Register(ValidatePath, &admission.Webhook{Handler: &ValidatingHandler{hc}, RecoverPanic: ptr(true)})
@@ -183,7 +192,8 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log *zap.Logger) e
 	}
 	go policy.Watch(ctx, opts.PolicyPollInterval)
 	log.Info("serving admission webhooks", zap.String("host", opts.Host), zap.Int("port", opts.Port),
-		zap.String("certMode", opts.CertMode), zap.String("certDir", opts.CertDir), zap.String("policy", opts.PolicyFile))
+		zap.String("certMode", opts.CertMode), zap.String("certDir", opts.CertDir), zap.String("policy", opts.PolicyFile),
+		zap.Strings("watchNamespaces", opts.WatchNamespaces), zap.Bool("configMapTemplates", !opts.NoConfigMapTemplates))
 	return mgr.Start(ctx)
 }
 

@@ -27,6 +27,14 @@ type Templates struct {
 	// Live reads through the API server (the manager's API reader); nil
 	// trusts the cache's misses.
 	Live client.Reader
+	// Namespaces, when set, are the only namespaces whose ComputeTemplates
+	// and ConfigMaps Cache holds (and the webhook may read): a lookup in
+	// another one is a *defaults.InvalidTemplateError naming the flag, not
+	// a cluster-wide read.
+	Namespaces []string
+	// NoConfigMaps turns ConfigMap templates off: none is read, and every
+	// one is reported as not found.
+	NoConfigMaps bool
 }
 
 var _ defaults.TemplateSource = Templates{}
@@ -74,6 +82,9 @@ func describe(obj client.Object, key types.NamespacedName) string {
 
 // ComputeTemplate implements defaults.TemplateSource.
 func (s Templates) ComputeTemplate(ctx context.Context, namespace, name string) (*defaults.Template, error) {
+	if !s.watches(namespace) {
+		return nil, s.notWatched(namespace)
+	}
 	var ct v1alpha1.ComputeTemplate
 	if ok, err := s.get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, &ct); !ok {
 		return nil, err
@@ -82,8 +93,15 @@ func (s Templates) ComputeTemplate(ctx context.Context, namespace, name string) 
 }
 
 // ConfigMapTemplate implements defaults.TemplateSource. The live read sees
-// unlabelled ConfigMaps too; those are not templates.
+// unlabelled ConfigMaps too; those are not templates. With NoConfigMaps
+// nothing is read and no template is found.
 func (s Templates) ConfigMapTemplate(ctx context.Context, namespace, name string) (*defaults.Template, error) {
+	if s.NoConfigMaps {
+		return nil, nil
+	}
+	if !s.watches(namespace) {
+		return nil, s.notWatched(namespace)
+	}
 	var cm corev1.ConfigMap
 	if ok, err := s.get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, &cm); !ok {
 		return nil, err
@@ -108,8 +126,13 @@ func (s Templates) ClusterComputeTemplate(ctx context.Context, name string) (*de
 }
 
 // Names implements defaults.TemplateSource, from the cache only: it only
-// words the "not found" message.
+// words the "not found" message. With NoConfigMaps and withConfigMaps it
+// lists the other kinds and says, as its error, that ConfigMaps are not
+// read.
 func (s Templates) Names(ctx context.Context, namespace string, withConfigMaps bool) ([]string, error) {
+	if !s.watches(namespace) {
+		return nil, s.notWatched(namespace)
+	}
 	var out []string
 	var errs []error
 	var cts v1alpha1.ComputeTemplateList
@@ -119,7 +142,9 @@ func (s Templates) Names(ctx context.Context, namespace string, withConfigMaps b
 	for _, t := range cts.Items {
 		out = append(out, defaults.KindComputeTemplate+"/"+t.Name)
 	}
-	if withConfigMaps {
+	if withConfigMaps && s.NoConfigMaps {
+		errs = append(errs, errConfigMapsOff)
+	} else if withConfigMaps {
 		var cms corev1.ConfigMapList
 		if err := s.Cache.List(ctx, &cms, client.InNamespace(namespace), client.MatchingLabels{configTypeLabel: configTypeTemplate}); err != nil {
 			errs = append(errs, err)

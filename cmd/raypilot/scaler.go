@@ -67,6 +67,7 @@ keep warm caches and take over when it stops renewing.`,
 	fs.DurationVar(&o.GCSTimeout, "gcs-timeout", gcs.DefaultTimeout, "timeout of each GCS call but the drains (reading the cluster state, reporting, asking the Ray version)")
 	fs.DurationVar(&o.GCSDrainTimeout, "gcs-drain-timeout", gcs.DefaultDrainTimeout, "timeout of each drain call (the GCS answers after a round trip to the node's raylet); a node that misses it is retried later")
 	fs.Var(serviceAccountFlag{configMapFlag{&o.RayClientServiceAccount}}, "ray-client-service-account", "NAMESPACE/NAME of the ServiceAccount whose short-lived tokens (TokenRequest API, 10 minutes) the scaler sends to clusters with Ray's Kubernetes token authentication (RAY_ENABLE_K8S_TOKEN_AUTH=true); it should be allowed only the verbs ray:write and ray-user on rayclusters.ray.io, as a cluster's head sees its tokens. Empty: such clusters are refused; the scaler never sends its own ServiceAccount token")
+	fs.Var(namespacesFlag{&o.WatchNamespaces}, "watch-namespaces", "comma-separated namespaces whose RayClusters and Ray pods are cached and scaled, and whose Secrets are read, for RBAC granted by Roles there (empty: all namespaces)")
 	le.addTo(fs, leaderElectFlags{namespace: os.Getenv("POD_NAMESPACE"), name: "raypilot-scaler",
 		leaseDuration: 10 * time.Second, renewDeadline: 7 * time.Second, retryPeriod: time.Second}, leaderElectUsage{
 		enable:    "elect a leader among replicas; only the leader scales",

@@ -20,6 +20,7 @@ func newWebhookCommand() *cobra.Command {
 		service, extraSANs string
 		le                 leaderElectFlags
 		common             serverFlags
+		configMapTemplates bool
 	)
 	cmd := &cobra.Command{
 		Use:   "webhook [flags]",
@@ -43,6 +44,7 @@ policy file, when set, is reloaded on change.`,
   raypilot webhook --kubeconfig ~/.kube/config --context kind-raypilot --log-format console`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.NoConfigMapTemplates = !configMapTemplates
 			sm := &o.SelfManaged
 			sm.LeaderElection = le.enabled
 			sm.Lease.Namespace, sm.Lease.Name = le.namespace, le.name
@@ -81,6 +83,8 @@ policy file, when set, is reloaded on change.`,
 	fs.DurationVar(&o.ShutdownDelay, "shutdown-delay", 2*time.Second, "on SIGTERM, keep serving this long, closing each connection after its next response so clients reconnect to another replica, before refusing new connections")
 	fs.DurationVar(&o.ShutdownTimeout, "graceful-shutdown-timeout", 15*time.Second, "on SIGTERM, wait at most this long for in-flight reviews")
 	fs.StringVar(&o.CertMode, "cert-mode", webhook.CertModeFiles, "files: tls.crt/tls.key in --cert-dir (reloaded on change); self-managed: a CA and certificate kept in --cert-secret-name, injected into the webhook configurations and renewed")
+	fs.Var(namespacesFlag{&o.WatchNamespaces}, "watch-namespaces", "comma-separated namespaces whose ComputeTemplates and ConfigMap templates are cached and read, for RBAC granted by Roles there (empty: all namespaces); ClusterComputeTemplates stay cluster-wide. A cluster in another namespace (only sent here if the webhook configurations match it) is denied with a message naming this flag, never expanded without its namespace's templates")
+	fs.BoolVar(&configMapTemplates, "configmap-templates", true, "read KubeRay API server ConfigMap templates (labelled ray.io/config-type=compute-template); false: no ConfigMap informer and no ConfigMap reads, such templates are not found (for policy.limits.readAPIServerConfigMaps=false without ConfigMap rights)")
 	sm := &o.SelfManaged
 	fs.StringVar(&sm.SecretName, "cert-secret-name", "raypilot-webhook-tls", "self-managed: Secret holding the CA and the serving certificate")
 	fs.StringVar(&sm.SecretNamespace, "cert-secret-namespace", os.Getenv("POD_NAMESPACE"), "self-managed: namespace of that Secret (default $POD_NAMESPACE)")

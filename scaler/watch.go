@@ -1,0 +1,27 @@
+package scaler
+
+import (
+	rayv1 "github.com/ray-project/kuberay/ray-operator/apis/ray/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// cacheOptions are the scaler's informer settings: RayClusters and Ray pods
+// (not every pod of the cluster), in the namespaces listed (empty: all).
+// Secrets are read live, in the namespace of a cached Ray pod only, so they
+// follow.
+func cacheOptions(namespaces []string) cache.Options {
+	var in map[string]cache.Config
+	if len(namespaces) > 0 {
+		in = make(map[string]cache.Config, len(namespaces))
+		for _, ns := range namespaces {
+			in[ns] = cache.Config{}
+		}
+	}
+	return cache.Options{ByObject: map[client.Object]cache.ByObject{
+		&rayv1.RayCluster{}: {Namespaces: in},
+		&corev1.Pod{}:       {Namespaces: in, Label: labels.SelectorFromSet(labels.Set{"ray.io/is-ray-node": "yes"})},
+	}}
+}
