@@ -550,6 +550,16 @@ func (p *podman) must(args ...string) string {
 	return out
 }
 
+// logs is what container name wrote, to stdout and stderr (podman logs
+// writes each to its own).
+func (p *podman) logs(name string) string {
+	out, err := exec.Command("podman", append(slices.Clone(p.args), "logs", name)...).CombinedOutput()
+	if err != nil {
+		return fmt.Sprintf("podman logs %s: %v: %s", name, err, out)
+	}
+	return string(out)
+}
+
 // hardened are the run flags of every container here: the image's own user
 // (not overridden), a read-only root file system, no privileges to gain,
 // no capabilities, and limits podman can set on this kernel.
@@ -656,27 +666,19 @@ func runWebhook(t *testing.T, p *podman, id string) {
 		}
 	}
 
-	port, health := testcp.MustFreePort(), testcp.MustFreePort()
-	name := fmt.Sprintf("raypilot-image-test-%d", port)
-	args := append([]string{"run", "--detach", "--name", name, "--network", "host"}, hardened...)
-	args = append(args,
-		"--volume", certDir+":/certs:ro", "--volume", kubeDir+":/kube:ro",
-		id, "webhook", "--kubeconfig", "/kube/config", "--cert-dir", "/certs",
-		"--host", "127.0.0.1", fmt.Sprintf("--port=%d", port),
-		"--metrics-bind-address", "0", fmt.Sprintf("--health-probe-bind-address=127.0.0.1:%d", health))
-	p.must(args...)
-	logs := func() string { out, _ := p.run("logs", name); return out }
-	exited := make(chan error, 1)
-	go func() {
-		out, err := p.run("wait", name)
-		if err == nil {
-			err = fmt.Errorf("exit code %s", strings.TrimSpace(out))
-		}
-		exited <- err
-	}()
-	if err := testcp.WaitReady(context.Background(), fmt.Sprintf("http://127.0.0.1:%d/readyz", health), 90*time.Second, exited); err != nil {
-		t.Fatalf("webhook in the image: %v\nlogs:\n%s", err, logs())
+	// The webhook binds the port numbers it is given; when another process
+	// took one after it was chosen, it exits, and runs again on new ports.
+	var name string
+	var port int
+	err = testcp.WithFreePorts(2, func(ports []int) error {
+		port = ports[0]
+		name = fmt.Sprintf("raypilot-image-test-%d", port)
+		return startWebhook(p, id, name, certDir, kubeDir, ports[0], ports[1])
+	})
+	if err != nil {
+		t.Fatalf("webhook in the image: %v", err)
 	}
+	logs := func() string { return p.logs(name) }
 
 	// The process runs as 65532 (the image's user; no --user given).
 	pid := strings.TrimSpace(p.must("inspect", "--format", "{{.State.Pid}}", name))
@@ -728,6 +730,37 @@ func runWebhook(t *testing.T, p *podman, id string) {
 	if code := strings.TrimSpace(p.must("inspect", "--format", "{{.State.ExitCode}}", name)); code != "0" {
 		t.Errorf("webhook exited %s on SIGTERM\nlogs:\n%s", code, logs())
 	}
+}
+
+// startWebhook runs `raypilot webhook` in the image as container name,
+// serving HTTPS on port and probes on health (host network), and waits
+// until it is ready. When it is not, the container is removed and the
+// error carries its log.
+func startWebhook(p *podman, id, name, certDir, kubeDir string, port, health int) error {
+	args := append([]string{"run", "--detach", "--name", name, "--network", "host"}, hardened...)
+	args = append(args,
+		"--volume", certDir+":/certs:ro", "--volume", kubeDir+":/kube:ro",
+		id, "webhook", "--kubeconfig", "/kube/config", "--cert-dir", "/certs",
+		"--host", "127.0.0.1", fmt.Sprintf("--port=%d", port),
+		"--metrics-bind-address", "0", fmt.Sprintf("--health-probe-bind-address=127.0.0.1:%d", health))
+	if _, err := p.run(args...); err != nil {
+		return err
+	}
+	exited := make(chan error, 1)
+	go func() {
+		out, err := p.run("wait", name)
+		if err == nil {
+			err = fmt.Errorf("exit code %s", strings.TrimSpace(out))
+		}
+		exited <- err
+	}()
+	err := testcp.WaitReady(context.Background(), fmt.Sprintf("http://127.0.0.1:%d/readyz", health), 90*time.Second, exited)
+	if err == nil {
+		return nil
+	}
+	logs := p.logs(name)
+	_, _ = p.run("rm", "--force", "--time", "0", name)
+	return fmt.Errorf("%w\nlogs:\n%s", err, logs)
 }
 
 // buildDockerfile builds the Dockerfile with podman (buildah) and compares
