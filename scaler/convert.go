@@ -3,6 +3,7 @@ package scaler
 import (
 	"encoding/hex"
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 	"time"
@@ -33,12 +34,10 @@ func StateFromProto(st *rpcpb.ClusterResourceState) engine.State {
 			Total:      n.GetTotalResources(),
 			Available:  n.GetAvailableResources(),
 			Labels:     labels,
-			Idle:       time.Duration(n.GetIdleDurationMs()) * time.Millisecond,
+			Idle:       idleDuration(n.GetIdleDurationMs()),
 		})
 	}
-	for _, r := range st.GetPendingResourceRequests() {
-		out.Pending = append(out.Pending, engine.ShapeCount{Request: request(r.GetRequest()), Count: int(r.GetCount())})
-	}
+	out.Pending = shapeCounts(st.GetPendingResourceRequests())
 	for i, g := range st.GetPendingGangResourceRequests() {
 		// The GCS appends a gang entry before it looks at the placement
 		// group's bundles, so an entry can come without any: no demand.
@@ -54,11 +53,28 @@ func StateFromProto(st *rpcpb.ClusterResourceState) engine.State {
 }
 
 func constraint(c *rpcpb.ClusterResourceConstraint) engine.Constraint {
-	var con engine.Constraint
-	for _, r := range c.GetResourceRequests() {
-		con.Bundles = append(con.Bundles, engine.ShapeCount{Request: request(r.GetRequest()), Count: int(r.GetCount())})
+	return engine.Constraint{Bundles: shapeCounts(c.GetResourceRequests())}
+}
+
+// shapeCounts converts counted requests, leaving out those with no
+// positive count: they ask for nothing (the GCS itself sends only shapes
+// with pending units), and kept they would count as demand.
+func shapeCounts(rs []*rpcpb.ResourceRequestByCount) []engine.ShapeCount {
+	var out []engine.ShapeCount
+	for _, r := range rs {
+		if r.GetCount() > 0 {
+			out = append(out, engine.ShapeCount{Request: request(r.GetRequest()), Count: int(r.GetCount())})
+		}
 	}
-	return con
+	return out
+}
+
+// idleDuration is idle_duration_ms as a Duration, saturating instead of
+// overflowing (a wrapped value could make a long-idle node look busy) and
+// never negative.
+func idleDuration(ms int64) time.Duration {
+	const maxMs = math.MaxInt64 / int64(time.Millisecond)
+	return time.Duration(min(max(ms, 0), maxMs)) * time.Millisecond
 }
 
 func request(r *rpcpb.ResourceRequest) engine.Request {

@@ -95,17 +95,18 @@ func TestDecideAppliesPolicyAndOwnPods(t *testing.T) {
 }
 
 // Demand counts pending requests and placement groups with bundles; a
-// gang entry the GCS sent before it read the bundles is no demand.
+// gang entry the GCS sent before it read the bundles, or a request for no
+// unit, is no demand.
 func TestDecisionDemand(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
-	st := twoIdleWorkers()
+	st := twoIdleWorkers(&rpcpb.ResourceRequestByCount{Request: &rpcpb.ResourceRequest{ResourcesBundle: map[string]float64{"CPU": 1}}, Count: 0})
 	st.PendingGangResourceRequests = []*rpcpb.GangResourceRequest{{Details: "0a1b:PACK|PENDING"}}
 	d, err := Decide(twoGroupCluster(), defaults.DefaultPolicy(), st, twoIdleWorkerPods(), now)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if d.Demand() {
-		t.Error("Demand() true for a placement group without bundles")
+		t.Error("Demand() true for a request of no unit and a placement group without bundles")
 	}
 	st.PendingGangResourceRequests = []*rpcpb.GangResourceRequest{gangOf("0a1b", "PACK", map[string]float64{"CPU": 1})}
 	if d, err = Decide(twoGroupCluster(), defaults.DefaultPolicy(), st, twoIdleWorkerPods(), now); err != nil {
