@@ -23,14 +23,9 @@ func TestFlagsAcceptedByBinary(t *testing.T) {
 		t.Fatalf("go build ./cmd/raypilot: %v\n%s", err, out)
 	}
 	noKubeconfig := "--kubeconfig=" + filepath.Join(t.TempDir(), "absent")
-	cases := map[string][]string{"self-managed": nil, "cert-manager": allOptional, "every value": everyValue(t)}
-	// watchNamespaces passes flags the binary does not have yet
-	// (--watch-namespaces, --configmap-templates): checked once it has them.
-	if help, _ := exec.Command(bin, "webhook", "-h").CombinedOutput(); strings.Contains(string(help), "-watch-namespaces") {
-		cases["watched namespaces"] = watchedNamespaces(t)
-	} else {
-		t.Log("raypilot webhook has no --watch-namespaces yet: watchNamespaces' flags not checked")
-	}
+	cases := map[string][]string{"self-managed": nil, "cert-manager": allOptional, "every value": everyValue(t),
+		"watched namespaces":                      watchedNamespaces(t),
+		"watched namespaces, ConfigMap templates": append(watchedNamespaces(t), "--set", "policy.limits.readAPIServerConfigMaps=true")}
 	for name, flags := range cases {
 		r := render(t, "raypilot", flags...)
 		for _, d := range []struct{ deployment, container string }{{"raypilot-webhook", "webhook"}, {"raypilot-scaler", "scaler"}} {

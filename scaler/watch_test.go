@@ -1,0 +1,34 @@
+package scaler
+
+import (
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// TestCacheOptions: RayClusters and Ray pods are cached in the watched
+// namespaces only (all without), pods by the Ray node label either way.
+func TestCacheOptions(t *testing.T) {
+	for _, tc := range []struct {
+		namespaces []string
+		want       int
+	}{{nil, 0}, {[]string{"team-a", "team-b"}, 2}} {
+		o := cacheOptions(tc.namespaces)
+		if len(o.ByObject) != 2 {
+			t.Fatalf("%d kinds configured, want RayCluster and Pod", len(o.ByObject))
+		}
+		for obj, by := range o.ByObject {
+			if len(by.Namespaces) != tc.want {
+				t.Errorf("watch %v: %T cached in %v", tc.namespaces, obj, by.Namespaces)
+			}
+			for _, ns := range tc.namespaces {
+				if _, ok := by.Namespaces[ns]; !ok {
+					t.Errorf("watch %v: %T not cached in %s", tc.namespaces, obj, ns)
+				}
+			}
+			if _, pod := obj.(*corev1.Pod); pod && by.Label.String() != "ray.io/is-ray-node=yes" {
+				t.Errorf("pods selected by %q", by.Label)
+			}
+		}
+	}
+}
