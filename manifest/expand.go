@@ -67,25 +67,36 @@ func Expand(docs []Document, policy *defaults.Policy, namespace string) (*Output
 			changed = changed || d.Items[i].Text == nil && defaults.IsExpandable(it.Kind)
 		}
 		if changed {
-			var list map[string]json.RawMessage
-			if err := json.Unmarshal(d.JSON, &list); err != nil {
-				return nil, fmt.Errorf("%s: %w", d.Source, err)
+			if d, err = RejoinItems(d); err != nil {
+				return nil, err
 			}
-			items := make([]json.RawMessage, len(d.Items))
-			for i, it := range d.Items {
-				items[i] = it.JSON
-			}
-			if list["items"], err = json.Marshal(items); err != nil {
-				return nil, fmt.Errorf("%s: %w", d.Source, err)
-			}
-			if d.JSON, err = json.Marshal(list); err != nil {
-				return nil, fmt.Errorf("%s: %w", d.Source, err)
-			}
-			d.Text = nil
 		}
 		out.Documents = append(out.Documents, d)
 	}
 	return out, nil
+}
+
+// RejoinItems returns list document d with its JSON's items replaced by
+// those of d.Items, as they now are, and no Text (which would still show
+// the old items).
+func RejoinItems(d Document) (Document, error) {
+	var list map[string]json.RawMessage
+	if err := json.Unmarshal(d.JSON, &list); err != nil {
+		return d, fmt.Errorf("%s: %w", d.Source, err)
+	}
+	items := make([]json.RawMessage, len(d.Items))
+	for i, it := range d.Items {
+		items[i] = it.JSON
+	}
+	var err error
+	if list["items"], err = json.Marshal(items); err != nil {
+		return d, fmt.Errorf("%s: %w", d.Source, err)
+	}
+	if d.JSON, err = json.Marshal(list); err != nil {
+		return d, fmt.Errorf("%s: %w", d.Source, err)
+	}
+	d.Text = nil
+	return d, nil
 }
 
 // expandOne expands d when it is a Ray object, recording its warnings and

@@ -1,7 +1,6 @@
 package goldencorpus
 
 import (
-	"encoding/json"
 	"fmt"
 
 	"github.com/raypilot/raypilot/defaults"
@@ -48,7 +47,6 @@ func AdmitEach(docs []manifest.Document, admit func(manifest.Document) (Verdict,
 			out.Documents = append(out.Documents, d)
 			continue
 		}
-		items := make([]json.RawMessage, len(d.Items))
 		d.Items = append([]manifest.Document(nil), d.Items...)
 		admitted := false
 		for i, it := range d.Items {
@@ -56,21 +54,13 @@ func AdmitEach(docs []manifest.Document, admit func(manifest.Document) (Verdict,
 			if err != nil {
 				return nil, err
 			}
-			d.Items[i], items[i], admitted = it, it.JSON, admitted || ray
+			d.Items[i], admitted = it, admitted || ray
 		}
 		if admitted {
-			var list map[string]json.RawMessage
-			if err := json.Unmarshal(d.JSON, &list); err != nil {
-				return nil, fmt.Errorf("%s: %w", d.Source, err)
-			}
 			var err error
-			if list["items"], err = json.Marshal(items); err != nil {
-				return nil, fmt.Errorf("%s: %w", d.Source, err)
+			if d, err = manifest.RejoinItems(d); err != nil {
+				return nil, err
 			}
-			if d.JSON, err = json.Marshal(list); err != nil {
-				return nil, fmt.Errorf("%s: %w", d.Source, err)
-			}
-			d.Text = nil
 		}
 		out.Documents = append(out.Documents, d)
 	}
