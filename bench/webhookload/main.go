@@ -88,7 +88,7 @@ func run(ctx context.Context, c config) error {
 	fmt.Printf("webhookload: GOMAXPROCS %d, NumCPU %d, %d connections per target, %s per rate\n",
 		runtime.GOMAXPROCS(0), runtime.NumCPU(), c.connections, c.duration)
 	fmt.Printf("webhook  %s (separate process, pid %d)\nbaseline %s (in-process: decode + encode, no expansion)\n\n",
-		env.webhookURL, env.proc.Process.Pid, env.baselineURL)
+		env.webhookURL, env.proc.Pid(), env.baselineURL)
 
 	targets := []*target{
 		newTarget("webhook", env.webhookURL, env.caPool, c.connections),

@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
@@ -36,9 +35,7 @@ import (
 type environment struct {
 	tmp         string
 	env         *envtest.Environment
-	proc        *exec.Cmd
-	procDone    chan error
-	logPath     string
+	proc        *testcp.Process
 	baseline    *http.Server
 	caPool      *x509.CertPool
 	review      []byte
@@ -135,27 +132,16 @@ func setup(ctx context.Context, binary string) (*environment, error) {
 	e.caPool = x509.NewCertPool()
 	e.caPool.AppendCertsFromPEM(bundle.CACert)
 
-	port, healthPort := testcp.MustFreePort(), testcp.MustFreePort()
-	e.webhookURL = fmt.Sprintf("https://127.0.0.1:%d%s", port, webhook.MutatePath)
-	e.logPath = filepath.Join(tmp, "webhook.log")
-	logFile, err := os.Create(e.logPath)
-	if err != nil {
-		return e, err
-	}
-	defer logFile.Close()
 	fmt.Fprintln(os.Stderr, "webhookload: starting raypilot webhook")
-	e.proc = exec.Command(binary, "webhook",
-		"--host", "127.0.0.1", "--port", fmt.Sprint(port), "--cert-dir", certDir,
-		"--metrics-bind-address", "0", "--health-probe-bind-address", fmt.Sprintf("127.0.0.1:%d", healthPort),
-		"--kubeconfig", kubeconfig)
-	e.proc.Stdout, e.proc.Stderr = logFile, logFile
-	if err := e.proc.Start(); err != nil {
-		e.proc = nil
-		return e, fmt.Errorf("start %s webhook: %w", binary, err)
-	}
-	e.procDone = make(chan error, 1)
-	go func() { e.procDone <- e.proc.Wait() }()
-	if err := e.waitReady(ctx, fmt.Sprintf("http://127.0.0.1:%d/readyz", healthPort)); err != nil {
+	// The webhook binds the port numbers it is given; when another process
+	// took one after it was chosen, it exits, and runs again on new ports.
+	err = testcp.WithFreePorts(2, func(ports []int) error {
+		var serr error
+		e.webhookURL = fmt.Sprintf("https://127.0.0.1:%d%s", ports[0], webhook.MutatePath)
+		e.proc, serr = startWebhook(ctx, binary, filepath.Join(tmp, "webhook.log"), certDir, kubeconfig, ports[0], ports[1])
+		return serr
+	})
+	if err != nil {
 		return e, err
 	}
 
@@ -188,41 +174,29 @@ func setup(ctx context.Context, binary string) (*environment, error) {
 	return e, nil
 }
 
-func (e *environment) waitReady(ctx context.Context, url string) error {
-	exited := make(chan error, 1)
-	go func() {
-		select {
-		case err := <-e.procDone:
-			e.procDone <- err
-			exited <- err
-		case <-ctx.Done():
-		}
-	}()
-	if err := testcp.WaitReady(ctx, url, 60*time.Second, exited); err != nil {
-		return fmt.Errorf("webhook: %w; log:\n%s", err, e.logTail())
+// startWebhook runs `raypilot webhook` serving HTTPS on port and probes on
+// health of 127.0.0.1 and waits until it is ready; a process that is not
+// is stopped, and the error carries its log.
+func startWebhook(ctx context.Context, binary, logPath, certDir, kubeconfig string, port, health int) (*testcp.Process, error) {
+	p, err := testcp.StartProcess(logPath, nil, binary, "webhook",
+		"--host", "127.0.0.1", "--port", fmt.Sprint(port), "--cert-dir", certDir,
+		"--metrics-bind-address", "0", "--health-probe-bind-address", fmt.Sprintf("127.0.0.1:%d", health),
+		"--kubeconfig", kubeconfig)
+	if err != nil {
+		return nil, err
 	}
-	return nil
-}
-
-func (e *environment) logTail() string {
-	data, _ := os.ReadFile(e.logPath)
-	if len(data) > 4000 {
-		data = data[len(data)-4000:]
+	if err := p.WaitReady(ctx, fmt.Sprintf("http://127.0.0.1:%d/readyz", health), 60*time.Second); err != nil {
+		p.Stop()
+		return nil, fmt.Errorf("webhook: %w", err)
 	}
-	return string(data)
+	return p, nil
 }
 
 // close stops the webhook process (SIGTERM, then SIGKILL after 10s), the
 // baseline server and the control plane, and removes the temporary folder.
 func (e *environment) close() {
-	if e.proc != nil && e.proc.Process != nil {
-		_ = e.proc.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-e.procDone:
-		case <-time.After(10 * time.Second):
-			_ = e.proc.Process.Kill()
-			<-e.procDone
-		}
+	if e.proc != nil {
+		e.proc.Stop()
 	}
 	if e.baseline != nil {
 		_ = e.baseline.Close()
