@@ -15,27 +15,18 @@ func Listen() (net.Listener, error) {
 	return net.Listen("tcp", "127.0.0.1:0")
 }
 
-// FreePort returns a TCP port free on 127.0.0.1 at the time of the call.
-// It is free only then: another process (any outgoing connection takes an
-// ephemeral port) can bind it before the server it is meant for does. Serve
-// an in-process server on Listen's listener instead, and start a server
-// that takes a port number through WithFreePorts, which tries again on new
-// ports when that happens.
+// FreePort returns a TCP port free on 127.0.0.1 at the time of the call:
+// the racy variant. The port is free only then; another process (any
+// outgoing connection takes an ephemeral port) can bind it before the
+// server it is meant for does. Use Listen for an in-process server that
+// can serve on a listener, and WithFreePorts, which starts the server
+// again on new ports when that happens, for one that takes a port number.
 func FreePort() (int, error) {
 	ports, err := FreePorts(1)
 	if err != nil {
 		return 0, err
 	}
 	return ports[0], nil
-}
-
-// MustFreePort is FreePort for set-up code that cannot go on without one.
-func MustFreePort() int {
-	port, err := FreePort()
-	if err != nil {
-		panic(err)
-	}
-	return port
 }
 
 // FreePorts returns n distinct TCP ports free on 127.0.0.1 at the time of
