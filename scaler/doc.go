@@ -1,6 +1,6 @@
 // Package scaler is raypilot's central autoscaler: for every RayCluster
 // annotated raypilot.io/autoscaling: central it reads the Ray GCS state,
 // asks the pure engine (scaler/engine) for a plan, drains idle nodes through
-// Ray and patches worker replicas (scaler/actuator). This package holds the
+// Ray and patches worker replicas (scaler/internal/actuator). This package holds the
 // I/O glue: conversions, the controller loop, GCS connections and metrics.
 package scaler

@@ -8,8 +8,8 @@ import (
 	"go.uber.org/zap"
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/raypilot/raypilot/scaler/actuator"
 	"github.com/raypilot/raypilot/scaler/gcs"
+	"github.com/raypilot/raypilot/scaler/internal/actuator"
 )
 
 // drainFailures turns the round's failed drain calls into per-node retries

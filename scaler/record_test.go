@@ -11,8 +11,8 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 	"k8s.io/client-go/tools/events"
 
-	"github.com/raypilot/raypilot/scaler/actuator"
 	"github.com/raypilot/raypilot/scaler/engine"
+	"github.com/raypilot/raypilot/scaler/internal/actuator"
 )
 
 // A round that decides on part of the demand says so with one

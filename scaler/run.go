@@ -29,7 +29,7 @@ import (
 	"github.com/raypilot/raypilot/defaults"
 	"github.com/raypilot/raypilot/internal/eventnote"
 	"github.com/raypilot/raypilot/internal/lease"
-	"github.com/raypilot/raypilot/policyfile"
+	"github.com/raypilot/raypilot/internal/policyfile"
 	"github.com/raypilot/raypilot/scaler/gcs"
 )
 

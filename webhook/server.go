@@ -24,10 +24,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/raypilot/raypilot/api/v1alpha1"
+	"github.com/raypilot/raypilot/internal/certrotate"
 	"github.com/raypilot/raypilot/internal/eventnote"
-	"github.com/raypilot/raypilot/policyfile"
-	"github.com/raypilot/raypilot/webhook/certrotate"
-	"github.com/raypilot/raypilot/webhook/tlsserver"
+	"github.com/raypilot/raypilot/internal/policyfile"
+	"github.com/raypilot/raypilot/internal/tlsserver"
 )
 
 // Options configure the webhook server.

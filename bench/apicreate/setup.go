@@ -17,8 +17,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
+	"github.com/raypilot/raypilot/internal/certs"
 	"github.com/raypilot/raypilot/internal/testcp"
-	"github.com/raypilot/raypilot/webhook/certs"
 )
 
 // environment is the control plane, the webhook process and a client.

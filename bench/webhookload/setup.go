@@ -26,9 +26,9 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/raypilot/raypilot/api/v1alpha1"
+	"github.com/raypilot/raypilot/internal/certs"
 	"github.com/raypilot/raypilot/internal/testcp"
 	"github.com/raypilot/raypilot/webhook"
-	"github.com/raypilot/raypilot/webhook/certs"
 )
 
 // environment is everything the run starts; close tears it down.

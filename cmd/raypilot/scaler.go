@@ -10,7 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	ctrl "sigs.k8s.io/controller-runtime"
 
-	"github.com/raypilot/raypilot/policyfile"
+	"github.com/raypilot/raypilot/internal/policyfile"
 	"github.com/raypilot/raypilot/scaler"
 	"github.com/raypilot/raypilot/scaler/gcs"
 )

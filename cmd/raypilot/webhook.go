@@ -8,8 +8,8 @@ import (
 	"github.com/spf13/cobra"
 	ctrl "sigs.k8s.io/controller-runtime"
 
+	"github.com/raypilot/raypilot/internal/certrotate"
 	"github.com/raypilot/raypilot/webhook"
-	"github.com/raypilot/raypilot/webhook/certrotate"
 )
 
 // newWebhookCommand is `raypilot webhook`: serve the admission webhooks

@@ -11,7 +11,7 @@ import (
 
 // TestDashboardCoversMetrics: the Grafana dashboard is valid JSON and plots
 // every metric the scaler registers (read from scaler/metrics.go), the
-// policy reload counter both components register (policyfile/policyfile.go)
+// policy reload counter both components register (internal/policyfile/policyfile.go)
 // and the webhook's controller-runtime metrics, so a renamed metric shows up
 // here.
 func TestDashboardCoversMetrics(t *testing.T) {
@@ -37,7 +37,7 @@ func TestDashboardCoversMetrics(t *testing.T) {
 	}
 	all := strings.Join(exprs, "\n")
 	var names [][]string
-	for _, file := range []string{"scaler/metrics.go", "policyfile/policyfile.go"} {
+	for _, file := range []string{"scaler/metrics.go", "internal/policyfile/policyfile.go"} {
 		src, err := os.ReadFile(filepath.Join(repoRoot, file))
 		if err != nil {
 			t.Fatal(err)

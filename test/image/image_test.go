@@ -46,9 +46,9 @@ import (
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/yaml"
 
+	"github.com/raypilot/raypilot/internal/certs"
 	"github.com/raypilot/raypilot/internal/testcp"
 	"github.com/raypilot/raypilot/webhook"
-	"github.com/raypilot/raypilot/webhook/certs"
 )
 
 const (

@@ -35,12 +35,12 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
+	"github.com/raypilot/raypilot/internal/certrotate"
+	"github.com/raypilot/raypilot/internal/certs"
 	"github.com/raypilot/raypilot/internal/lease"
 	"github.com/raypilot/raypilot/internal/testcp"
 	"github.com/raypilot/raypilot/scaler"
 	"github.com/raypilot/raypilot/webhook"
-	"github.com/raypilot/raypilot/webhook/certrotate"
-	"github.com/raypilot/raypilot/webhook/certs"
 )
 
 // servedLeaf is the certificate the instance presents right now.

@@ -20,9 +20,9 @@ import (
 	"go.uber.org/zap"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
+	"github.com/raypilot/raypilot/internal/certs"
 	"github.com/raypilot/raypilot/internal/testcp"
 	"github.com/raypilot/raypilot/webhook"
-	"github.com/raypilot/raypilot/webhook/certs"
 )
 
 // env is the shared control plane; kubeconfig is an admin kubeconfig file.

@@ -13,7 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/raypilot/raypilot/webhook/certs"
+	"github.com/raypilot/raypilot/internal/certs"
 )
 
 func TestTLSSettings(t *testing.T) {

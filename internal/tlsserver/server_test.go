@@ -23,8 +23,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
+	"github.com/raypilot/raypilot/internal/certs"
 	"github.com/raypilot/raypilot/internal/testcp"
-	"github.com/raypilot/raypilot/webhook/certs"
 )
 
 // running is a started server and how to reach it.

@@ -3,17 +3,18 @@ package actuator_test
 import (
 	"context"
 	"fmt"
-	rayv1 "github.com/ray-project/kuberay/ray-operator/apis/ray/v1"
 	"slices"
 	"testing"
+
+	rayv1 "github.com/ray-project/kuberay/ray-operator/apis/ray/v1"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/raypilot/raypilot/scaler/actuator"
 	"github.com/raypilot/raypilot/scaler/engine"
 	"github.com/raypilot/raypilot/scaler/gcs"
 	"github.com/raypilot/raypilot/scaler/gcs/rpcpb"
+	"github.com/raypilot/raypilot/scaler/internal/actuator"
 )
 
 // TestApplyDrainFailureIsPerNode: the GCS forwards a raylet's failure as

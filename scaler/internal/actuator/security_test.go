@@ -9,8 +9,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/raypilot/raypilot/scaler/actuator"
 	"github.com/raypilot/raypilot/scaler/engine"
+	"github.com/raypilot/raypilot/scaler/internal/actuator"
 )
 
 // writtenLists returns the workersToDelete lists a patch writes, by group

@@ -13,8 +13,8 @@ import (
 	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllertest"
 
-	"github.com/raypilot/raypilot/webhook/certs"
-	"github.com/raypilot/raypilot/webhook/tlsserver"
+	"github.com/raypilot/raypilot/internal/certs"
+	"github.com/raypilot/raypilot/internal/tlsserver"
 )
 
 var _ tlsserver.CertificateSource = (*Rotator)(nil)

@@ -9,7 +9,7 @@ import (
 	jsonpatch "github.com/evanphx/json-patch/v5"
 	rayv1 "github.com/ray-project/kuberay/ray-operator/apis/ray/v1"
 
-	"github.com/raypilot/raypilot/scaler/actuator"
+	"github.com/raypilot/raypilot/scaler/internal/actuator"
 )
 
 func ptr[T any](v T) *T { return &v }

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/raypilot/raypilot/webhook/certs"
+	"github.com/raypilot/raypilot/internal/certs"
 )
 
 // Keys of the Secret's data. tls.crt and tls.key follow the kubernetes.io/tls

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/raypilot/raypilot/webhook/certs"
+	"github.com/raypilot/raypilot/internal/certs"
 )
 
 // swapSource serves whichever certificate was set last and records its

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/raypilot/raypilot/webhook/certs"
+	"github.com/raypilot/raypilot/internal/certs"
 )
 
 var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
