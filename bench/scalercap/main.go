@@ -215,34 +215,40 @@ func run(ctx context.Context, c config) error {
 
 func measure(ctx context.Context, c config, name, binary, tmp string, cp *testcp.ControlPlane, cl client.WithWatch, gcs *fakeGCS, clusters []*benchCluster) (*phaseResult, error) {
 	res := &phaseResult{Name: name, Clusters: len(clusters), WindowSeconds: c.window.Seconds()}
-	ports := make([]int, 3)
-	for i := range ports {
-		p, err := testcp.FreePort()
-		if err != nil {
-			return nil, err
+	// The metrics, probe and pprof ports; started again on new ones when
+	// another process took one before the scaler bound it.
+	var (
+		proc                   *testcp.Process
+		metricsPort, pprofPort int
+	)
+	err := testcp.WithFreePorts(3, func(ports []int) error {
+		args := []string{"scaler", "--interval", c.interval.String(), "--gcs-proxy-address", gcs.addr,
+			"--metrics-bind-address", fmt.Sprintf("127.0.0.1:%d", ports[0]),
+			"--health-probe-bind-address", fmt.Sprintf("127.0.0.1:%d", ports[1])}
+		if c.concurrency > 0 {
+			args = append(args, "--concurrency", strconv.Itoa(c.concurrency))
 		}
-		ports[i] = p
-	}
-	args := []string{"scaler", "--interval", c.interval.String(), "--gcs-proxy-address", gcs.addr,
-		"--metrics-bind-address", fmt.Sprintf("127.0.0.1:%d", ports[0]),
-		"--health-probe-bind-address", fmt.Sprintf("127.0.0.1:%d", ports[1])}
-	if c.concurrency > 0 {
-		args = append(args, "--concurrency", strconv.Itoa(c.concurrency))
-	}
-	if c.pprofDir != "" {
-		args = append(args, "--pprof-bind-address", fmt.Sprintf("127.0.0.1:%d", ports[2]))
-	}
-	// KUBECONFIG rather than --kubeconfig: the config then comes from
-	// controller-runtime's loader, as in a pod, with its client-side rate
-	// limits (none; API priority and fairness applies).
-	proc, err := testcp.StartProcess(filepath.Join(tmp, "scaler-"+name+".log"), []string{"KUBECONFIG=" + cp.Kubeconfig}, binary, args...)
+		if c.pprofDir != "" {
+			args = append(args, "--pprof-bind-address", fmt.Sprintf("127.0.0.1:%d", ports[2]))
+		}
+		// KUBECONFIG rather than --kubeconfig: the config then comes from
+		// controller-runtime's loader, as in a pod, with its client-side
+		// rate limits (none; API priority and fairness applies).
+		p, err := testcp.StartProcess(filepath.Join(tmp, "scaler-"+name+".log"), []string{"KUBECONFIG=" + cp.Kubeconfig}, binary, args...)
+		if err != nil {
+			return err
+		}
+		if err := p.WaitReady(ctx, fmt.Sprintf("http://127.0.0.1:%d/readyz", ports[1]), 60*time.Second); err != nil {
+			p.Stop()
+			return err
+		}
+		proc, metricsPort, pprofPort = p, ports[0], ports[2]
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
 	defer proc.Stop()
-	if err := proc.WaitReady(ctx, fmt.Sprintf("http://127.0.0.1:%d/readyz", ports[1]), 60*time.Second); err != nil {
-		return nil, err
-	}
 	start := time.Now()
 	var fakes []*fakeCluster
 	for _, bc := range clusters {
@@ -275,7 +281,7 @@ func measure(ctx context.Context, c config, name, binary, tmp string, cp *testcp
 	if c.pprofDir != "" {
 		prof = make(chan []byte, 1)
 		go func() {
-			prof <- fetch(fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/profile?seconds=%d", ports[2], int(c.window.Seconds())))
+			prof <- fetch(fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/profile?seconds=%d", pprofPort, int(c.window.Seconds())))
 		}()
 	}
 	res.LoadStart = testcp.LoadAverage()
@@ -311,7 +317,7 @@ func measure(ctx context.Context, c config, name, binary, tmp string, cp *testcp
 	res.Lost = r.finish(ctx, 5*time.Second)
 	res.CPUCores = (cpu1 - cpu0) / elapsed
 	res.RSSMaxMiB, res.RSSEndMiB = float64(rssMax)/1024, float64(rssEnd)/1024
-	metrics := fetch(fmt.Sprintf("http://127.0.0.1:%d/metrics", ports[0]))
+	metrics := fetch(fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort))
 	res.Managed = gauge(metrics, "raypilot_scaler_clusters")
 	res.Goroutines = gauge(metrics, "go_goroutines")
 	res.HeapInuseMiB = gauge(metrics, "go_memstats_heap_inuse_bytes") / (1 << 20)
@@ -351,7 +357,7 @@ func measure(ctx context.Context, c config, name, binary, tmp string, cp *testcp
 	res.RoundP50ms, res.RoundP99ms, res.RoundMaxms = quantiles(round)
 
 	if prof != nil {
-		heap := fetch(fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/heap", ports[2]))
+		heap := fetch(fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/heap", pprofPort))
 		data := <-prof
 		if err := os.MkdirAll(c.pprofDir, 0o755); err == nil && len(data) > 0 {
 			res.Profile = filepath.Join(c.pprofDir, "scaler-"+name+".pprof")
