@@ -10,27 +10,17 @@ import (
 
 // Listen returns a listener on a free port of 127.0.0.1. An in-process
 // server that serves on it cannot lose the port to another process, as one
-// given a port number from FreePort can.
+// given a port number from FreePorts can.
 func Listen() (net.Listener, error) {
 	return net.Listen("tcp", "127.0.0.1:0")
 }
 
-// FreePort returns a TCP port free on 127.0.0.1 at the time of the call:
-// the racy variant. The port is free only then; another process (any
+// FreePorts returns n distinct TCP ports free on 127.0.0.1 at the time of
+// the call: the racy way. A port is free only then; another process (any
 // outgoing connection takes an ephemeral port) can bind it before the
 // server it is meant for does. Use Listen for an in-process server that
 // can serve on a listener, and WithFreePorts, which starts the server
-// again on new ports when that happens, for one that takes a port number.
-func FreePort() (int, error) {
-	ports, err := FreePorts(1)
-	if err != nil {
-		return 0, err
-	}
-	return ports[0], nil
-}
-
-// FreePorts returns n distinct TCP ports free on 127.0.0.1 at the time of
-// the call (see FreePort for the race that follows).
+// again on new ports when that happens, for one that takes port numbers.
 func FreePorts(n int) ([]int, error) {
 	ports := make([]int, 0, n)
 	// Every listener stays open until all are chosen, so no port is
