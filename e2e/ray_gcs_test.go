@@ -326,8 +326,10 @@ func TestTokenAuthenticatedCluster(t *testing.T) {
 func TestUnsupportedRayLeftAlone(t *testing.T) {
 	ns := namespace(t, "e2e-old-ray")
 	const name = "oldray"
-	startCluster(t, ns, name, twoGroupCluster(name, "2", "", ""))
-	raysimSetRayVersion(t, ns, name, "2.6.3")
+	// The head's image names Ray 2.6.3, which is what its GCS reports from
+	// the first CheckAlive on (a version set after the start would race the
+	// scaler's first round).
+	startCluster(t, ns, name, strings.Replace(twoGroupCluster(name, "2", "", ""), `rayVersion: "2.52.0"`, `rayVersion: "2.6.3"`, 1))
 	raysimPostActor(t, ns, name, raysimActorSpec{Name: "a", Resources: map[string]float64{"CPU": 1}})
 	eventually(t, 30*time.Second, "an UnsupportedRay Event", func() (bool, string) {
 		reasons := eventReasons(t, ns)
