@@ -105,7 +105,7 @@ func setup(ctx context.Context, binary string) (*environment, error) {
 	err = testcp.WithFreePorts(2, func(ports []int) error {
 		var serr error
 		port = ports[0]
-		e.webhook, serr = startWebhook(ctx, binary, filepath.Join(tmp, "webhook.log"), certDir, e.cp.Kubeconfig, ports[0], ports[1])
+		e.webhook, serr = testcp.StartWebhook(ctx, binary, filepath.Join(tmp, "webhook.log"), certDir, e.cp.Kubeconfig, ports[0], ports[1])
 		return serr
 	})
 	if err != nil {
@@ -127,24 +127,6 @@ func setup(ctx context.Context, binary string) (*environment, error) {
 		return e, fmt.Errorf("hack/local-cluster/webhook.yaml: %w", err)
 	}
 	return e, nil
-}
-
-// startWebhook runs `raypilot webhook` serving HTTPS on port and probes on
-// health of 127.0.0.1 and waits until it is ready; a process that is not
-// is stopped, and the error carries its log.
-func startWebhook(ctx context.Context, binary, logPath, certDir, kubeconfig string, port, health int) (*testcp.Process, error) {
-	p, err := testcp.StartProcess(logPath, nil, binary, "webhook",
-		"--host", "127.0.0.1", "--port", strconv.Itoa(port), "--cert-dir", certDir,
-		"--metrics-bind-address", "0", "--health-probe-bind-address", fmt.Sprintf("127.0.0.1:%d", health),
-		"--kubeconfig", kubeconfig)
-	if err != nil {
-		return nil, err
-	}
-	if err := p.WaitReady(ctx, fmt.Sprintf("http://127.0.0.1:%d/readyz", health), 60*time.Second); err != nil {
-		p.Stop()
-		return nil, err
-	}
-	return p, nil
 }
 
 // apply creates every document of a YAML file in namespace default.

@@ -138,7 +138,7 @@ func setup(ctx context.Context, binary string) (*environment, error) {
 	err = testcp.WithFreePorts(2, func(ports []int) error {
 		var serr error
 		e.webhookURL = fmt.Sprintf("https://127.0.0.1:%d%s", ports[0], webhook.MutatePath)
-		e.proc, serr = startWebhook(ctx, binary, filepath.Join(tmp, "webhook.log"), certDir, kubeconfig, ports[0], ports[1])
+		e.proc, serr = testcp.StartWebhook(ctx, binary, filepath.Join(tmp, "webhook.log"), certDir, kubeconfig, ports[0], ports[1])
 		return serr
 	})
 	if err != nil {
@@ -172,24 +172,6 @@ func setup(ctx context.Context, binary string) (*environment, error) {
 		return e, fmt.Errorf("webhook sanity check: %w", err)
 	}
 	return e, nil
-}
-
-// startWebhook runs `raypilot webhook` serving HTTPS on port and probes on
-// health of 127.0.0.1 and waits until it is ready; a process that is not
-// is stopped, and the error carries its log.
-func startWebhook(ctx context.Context, binary, logPath, certDir, kubeconfig string, port, health int) (*testcp.Process, error) {
-	p, err := testcp.StartProcess(logPath, nil, binary, "webhook",
-		"--host", "127.0.0.1", "--port", fmt.Sprint(port), "--cert-dir", certDir,
-		"--metrics-bind-address", "0", "--health-probe-bind-address", fmt.Sprintf("127.0.0.1:%d", health),
-		"--kubeconfig", kubeconfig)
-	if err != nil {
-		return nil, err
-	}
-	if err := p.WaitReady(ctx, fmt.Sprintf("http://127.0.0.1:%d/readyz", health), 60*time.Second); err != nil {
-		p.Stop()
-		return nil, fmt.Errorf("webhook: %w", err)
-	}
-	return p, nil
 }
 
 // close stops the webhook process (SIGTERM, then SIGKILL after 10s), the
