@@ -54,7 +54,7 @@ func (c *clusterExpansion) find(name string, fld *field.Path) *Template {
 	} else if len(names) > 0 {
 		existing = strings.Join(names, ", ")
 	}
-	c.Errs = append(c.Errs, field.Invalid(fld, name, fmt.Sprintf("compute template not found; searched %s; templates available in namespace %q: %s", strings.Join(searched, ", "), ns, existing)))
+	c.Errs = append(c.Errs, field.Invalid(fld, name, fmt.Sprintf("compute template not found; searched %s; templates available in namespace %q: %s", strings.Join(searched, ", "), ns, existing)).WithOrigin(OriginTemplateNotFound))
 	return nil
 }
 
@@ -64,7 +64,7 @@ func (c *clusterExpansion) find(name string, fld *field.Path) *Template {
 func (c *clusterExpansion) lookupFailed(fld *field.Path, name string, err error) {
 	var invalid *InvalidTemplateError
 	if errors.As(err, &invalid) {
-		c.Errs = append(c.Errs, field.Invalid(fld, name, "compute template cannot be read: "+invalid.Error()))
+		c.Errs = append(c.Errs, field.Invalid(fld, name, "compute template cannot be read: "+invalid.Error()).WithOrigin(OriginTemplateInvalid))
 		return
 	}
 	c.Errs = append(c.Errs, field.InternalError(fld, fmt.Errorf("compute template %q could not be looked up (%w); nothing was changed, retry the request", name, err)))

@@ -52,6 +52,6 @@ func (c *clusterExpansion) checkPodSecurity(spec obj, fld *field.Path, extra ...
 	lv := psaapi.LevelVersion{Level: psaapi.Level(level), Version: psaapi.LatestVersion()}
 	res := psapolicy.AggregateCheckResults(podSecurityEvaluator.EvaluatePod(lv, &metav1.ObjectMeta{}, &ps))
 	if !res.Allowed {
-		c.Errs = append(c.Errs, field.Forbidden(fld, fmt.Sprintf("violates PodSecurity %q (policy limits.podSecurity): %s", level+":latest", res.ForbiddenDetail())))
+		c.Errs = append(c.Errs, field.Forbidden(fld, fmt.Sprintf("violates PodSecurity %q (policy limits.podSecurity): %s", level+":latest", res.ForbiddenDetail())).WithOrigin(OriginPolicy))
 	}
 }

@@ -82,7 +82,7 @@ func (c *clusterExpansion) replicas(g obj, fld *field.Path) {
 		c.Errs = append(c.Errs, field.Invalid(fld.Child("replicas"), rep, fmt.Sprintf("must be <= maxReplicas (%d)", maxR)))
 	}
 	if lim := int64(c.in.Policy.Limits.MaxReplicasPerGroup); lim > 0 && hasMax && maxR > lim {
-		c.Errs = append(c.Errs, field.Invalid(fld.Child("maxReplicas"), maxR, fmt.Sprintf("must be <= %d (policy limits.maxReplicasPerGroup)", lim)))
+		c.Errs = append(c.Errs, field.Invalid(fld.Child("maxReplicas"), maxR, fmt.Sprintf("must be <= %d (policy limits.maxReplicasPerGroup)", lim)).WithOrigin(OriginPolicy))
 	}
 }
 
@@ -109,9 +109,9 @@ func (c *clusterExpansion) clusterWorkerLimit(groups []obj, fld *field.Path) {
 		}
 	}
 	if minSum > lim {
-		c.Errs = append(c.Errs, field.Invalid(fld, minSum, fmt.Sprintf("minReplicas add up to %d workers, above the policy limit %d (limits.maxWorkersPerCluster)", minSum, lim)))
+		c.Errs = append(c.Errs, field.Invalid(fld, minSum, fmt.Sprintf("minReplicas add up to %d workers, above the policy limit %d (limits.maxWorkersPerCluster)", minSum, lim)).WithOrigin(OriginPolicy))
 	} else if repSum > lim {
-		c.Errs = append(c.Errs, field.Invalid(fld, repSum, fmt.Sprintf("replicas add up to %d workers, above the policy limit %d (limits.maxWorkersPerCluster)", repSum, lim)))
+		c.Errs = append(c.Errs, field.Invalid(fld, repSum, fmt.Sprintf("replicas add up to %d workers, above the policy limit %d (limits.maxWorkersPerCluster)", repSum, lim)).WithOrigin(OriginPolicy))
 	}
 }
 
@@ -200,13 +200,13 @@ func (c *clusterExpansion) checkPodLimits(r podResources, podFld *field.Path) {
 	lim := c.in.Policy.Limits
 	cpu, mem, gpu := r.cpu, r.memory, r.gpu
 	if lim.MaxCPUPerPod != nil && cpu.Cmp(*lim.MaxCPUPerPod) > 0 {
-		c.Errs = append(c.Errs, field.Invalid(podFld, cpu.String(), fmt.Sprintf("the pod asks for %s CPU (its containers, or an init container, plus sidecars), above the policy limit %s (limits.maxCPUPerPod); use a smaller compute template", cpu.String(), lim.MaxCPUPerPod.String())))
+		c.Errs = append(c.Errs, field.Invalid(podFld, cpu.String(), fmt.Sprintf("the pod asks for %s CPU (its containers, or an init container, plus sidecars), above the policy limit %s (limits.maxCPUPerPod); use a smaller compute template", cpu.String(), lim.MaxCPUPerPod.String())).WithOrigin(OriginPolicy))
 	}
 	if lim.MaxMemoryPerPod != nil && mem.Cmp(*lim.MaxMemoryPerPod) > 0 {
-		c.Errs = append(c.Errs, field.Invalid(podFld, mem.String(), fmt.Sprintf("the pod asks for %s memory (its containers, or an init container, plus sidecars), above the policy limit %s (limits.maxMemoryPerPod); use a smaller compute template", mem.String(), lim.MaxMemoryPerPod.String())))
+		c.Errs = append(c.Errs, field.Invalid(podFld, mem.String(), fmt.Sprintf("the pod asks for %s memory (its containers, or an init container, plus sidecars), above the policy limit %s (limits.maxMemoryPerPod); use a smaller compute template", mem.String(), lim.MaxMemoryPerPod.String())).WithOrigin(OriginPolicy))
 	}
 	if lim.MaxGPUPerPod != nil && gpu > *lim.MaxGPUPerPod {
-		c.Errs = append(c.Errs, field.Invalid(podFld, gpu, fmt.Sprintf("the pod asks for %d GPUs (its containers, or an init container, plus sidecars), above the policy limit %d (limits.maxGPUPerPod)", gpu, *lim.MaxGPUPerPod)))
+		c.Errs = append(c.Errs, field.Invalid(podFld, gpu, fmt.Sprintf("the pod asks for %d GPUs (its containers, or an init container, plus sidecars), above the policy limit %d (limits.maxGPUPerPod)", gpu, *lim.MaxGPUPerPod)).WithOrigin(OriginPolicy))
 	}
 }
 
@@ -267,7 +267,7 @@ func (c *clusterExpansion) checkImage(ctr obj, fld *field.Path) {
 			return
 		}
 	}
-	c.Errs = append(c.Errs, field.Invalid(fld.Child("image"), img, "must start with one of the allowed prefixes (policy limits.allowedImagePrefixes): "+strings.Join(prefixes, ", ")))
+	c.Errs = append(c.Errs, field.Invalid(fld.Child("image"), img, "must start with one of the allowed prefixes (policy limits.allowedImagePrefixes): "+strings.Join(prefixes, ", ")).WithOrigin(OriginPolicy))
 }
 
 // podResources is what a pod or container asks for, in the units the
@@ -444,7 +444,7 @@ func (c *clusterExpansion) checkPodPlacement(p *podTemplate) {
 		return
 	}
 	if claims, _ := p.spec["resourceClaims"].([]any); len(claims) > 0 {
-		c.Errs = append(c.Errs, field.Forbidden(p.specFld.Child("resourceClaims"), "dynamic resource claims cannot be counted against the policy limit limits.maxGPUPerPod; request GPUs as container resources"))
+		c.Errs = append(c.Errs, field.Forbidden(p.specFld.Child("resourceClaims"), "dynamic resource claims cannot be counted against the policy limit limits.maxGPUPerPod; request GPUs as container resources").WithOrigin(OriginPolicy))
 	}
 }
 

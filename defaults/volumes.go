@@ -96,7 +96,7 @@ func ParseVolumes(text string, fld *field.Path) ([]CompactVolume, field.ErrorLis
 		return field.ErrorList{field.Invalid(fld, text, "must be a YAML or JSON list of volumes"+detail)}
 	}
 	if len(text) > MaxVolumesBytes {
-		return nil, field.ErrorList{&field.Error{Type: field.ErrorTypeTooLong, Field: fld.String(), BadValue: "", Detail: fmt.Sprintf(
+		return nil, field.ErrorList{&field.Error{Type: field.ErrorTypeTooLong, Field: fld.String(), BadValue: "", Origin: OriginTooLarge, Detail: fmt.Sprintf(
 			"may not be more than %d bytes (it has %d): it holds at most %d volumes; mount a few ConfigMaps or Secrets with several items, or one volume with subdirectories, instead of one volume per file",
 			MaxVolumesBytes, len(text), MaxCompactVolumes)}}
 	}
@@ -160,7 +160,7 @@ func ParseVolumes(text string, fld *field.Path) ([]CompactVolume, field.ErrorLis
 }
 
 func tooManyVolumes(fld *field.Path, n int) *field.Error {
-	return &field.Error{Type: field.ErrorTypeTooMany, Field: fld.String(), BadValue: n, Detail: fmt.Sprintf(
+	return &field.Error{Type: field.ErrorTypeTooMany, Field: fld.String(), BadValue: n, Origin: OriginTooLarge, Detail: fmt.Sprintf(
 		"must have at most %d volumes; mount a few ConfigMaps or Secrets with several items, or one volume with subdirectories, instead of one volume per file", MaxCompactVolumes)}
 }
 
@@ -177,7 +177,7 @@ func (e *expander) parseVolumes(text string, fld *field.Path) ([]CompactVolume, 
 		return nil, nil // the object is refused already; nothing more is parsed
 	}
 	if e.volumeBytes > MaxVolumesBytes {
-		return nil, field.ErrorList{&field.Error{Type: field.ErrorTypeTooLong, Field: fld.String(), BadValue: "", Detail: fmt.Sprintf(
+		return nil, field.ErrorList{&field.Error{Type: field.ErrorTypeTooLong, Field: fld.String(), BadValue: "", Origin: OriginTooLarge, Detail: fmt.Sprintf(
 			"the %s annotations of this object add up to more than %d bytes; write volumes the groups share once, in the object's own annotation",
 			AnnotationVolumes, MaxVolumesBytes)}}
 	}
