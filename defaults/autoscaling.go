@@ -22,7 +22,7 @@ var defaultSidecarResources = corev1.ResourceList{
 
 // autoscaling performs the hand-off to the central scaler. The mode is
 // decided once, at CREATE: with policy mode central an autoscaled cluster
-// gets enableInTreeAutoscaling false and the annotation
+// gets enableInTreeAutoscaling false and the annotation and label
 // raypilot.io/autoscaling: central; with mode in-tree only the sidecar's
 // defaults are filled; "disabled" leaves the cluster alone. An UPDATE keeps
 // the stored object's mode (an annotation dropped by a replace is put back),
@@ -31,6 +31,12 @@ var defaultSidecarResources = corev1.ResourceList{
 // running beside the scaler. Moving a cluster is the user's explicit step:
 // setting the annotation on an UPDATE.
 func (c *clusterExpansion) autoscaling() {
+	c.labelAutoscaling(c.handOff())
+}
+
+// handOff decides the mode as autoscaling describes and reports whether
+// the object is handed to the central scaler.
+func (c *clusterExpansion) handOff() (central bool) {
 	annFld := clusterAnnotations.Key(AnnotationAutoscaling)
 	mode, _ := c.annotations[AnnotationAutoscaling].(string)
 	eitaFld := c.fld.Child("enableInTreeAutoscaling")
@@ -47,31 +53,44 @@ func (c *clusterExpansion) autoscaling() {
 		if inTree {
 			c.checkAutoscalerSidecar()
 		}
-		return
+		return false
 	case AutoscalingCentral:
 	case "":
 		if !inTree {
-			return
+			return false
 		}
 		if update || c.in.Policy.Defaults.Autoscaling.Mode != ModeCentral {
 			c.scalerOptions()
 			c.sidecarDefaults()
 			c.checkAutoscalerSidecar()
-			return
+			return false
 		}
 		ann := c.Object(c.meta, "annotations", clusterAnnotations, true)
 		if ann == nil {
-			return
+			return false
 		}
 		ann[AnnotationAutoscaling] = AutoscalingCentral
 	default:
 		c.Errs = append(c.Errs, field.NotSupported(annFld, mode, []string{AutoscalingCentral, AutoscalingDisabled}))
-		return
+		return false
 	}
 	if inTree {
 		c.spec["enableInTreeAutoscaling"] = false
 	}
 	c.scalerOptions()
+	return true
+}
+
+// labelAutoscaling sets LabelAutoscaling on a centrally scaled object.
+// Outside spec the expansion only adds, so a stale label on an object
+// taken from the scaler stays: the scaler removes it from RayClusters.
+func (c *clusterExpansion) labelAutoscaling(central bool) {
+	if !central {
+		return
+	}
+	if labels := c.Object(c.meta, "labels", clusterLabels, true); labels != nil {
+		labels[LabelAutoscaling] = AutoscalingCentral
+	}
 }
 
 // scalerOptions fills upscalingMode and idleTimeoutSeconds from the policy.

@@ -8,7 +8,9 @@ import (
 )
 
 // The autoscaling mode is decided at CREATE; an UPDATE keeps the stored
-// object's mode whatever the policy says now.
+// object's mode whatever the policy says now. A centrally scaled object
+// carries the mode as a label too, so that it can be selected on; the
+// user's own labels stay.
 func TestAutoscalingModeDecidedAtCreate(t *testing.T) {
 	central, err := defaults.ParsePolicy([]byte("defaults:\n  autoscaling: {mode: central}\n"))
 	if err != nil {
@@ -56,9 +58,18 @@ spec:
 			if got := jsonAt(t, res.Object, "spec", "enableInTreeAutoscaling"); got != c.wantInTree {
 				t.Errorf("enableInTreeAutoscaling = %v, want %v", got, c.wantInTree)
 			}
-			ann, _ := jsonAt(t, res.Object, "metadata").(map[string]any)["annotations"].(map[string]any)
+			meta, _ := jsonAt(t, res.Object, "metadata").(map[string]any)
+			ann, _ := meta["annotations"].(map[string]any)
 			if got, _ := ann[defaults.AnnotationAutoscaling].(string); got != c.wantAnnotation {
 				t.Errorf("annotation %s = %q, want %q", defaults.AnnotationAutoscaling, got, c.wantAnnotation)
+			}
+			labels, _ := meta["labels"].(map[string]any)
+			wantLabel := ""
+			if c.wantAnnotation == defaults.AutoscalingCentral {
+				wantLabel = defaults.AutoscalingCentral
+			}
+			if got, _ := labels[defaults.LabelAutoscaling].(string); got != wantLabel || labels["team"] != "a" {
+				t.Errorf("labels %v, want %s=%q and team=a", labels, defaults.LabelAutoscaling, wantLabel)
 			}
 		})
 	}

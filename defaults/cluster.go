@@ -52,7 +52,10 @@ func (c *clusterExpansion) hash(t *Template) string {
 	return h
 }
 
-var clusterAnnotations = field.NewPath("metadata", "annotations")
+var (
+	clusterAnnotations = field.NewPath("metadata", "annotations")
+	clusterLabels      = field.NewPath("metadata", "labels")
+)
 
 // serveNeed is what KubeRay's serve Service needs from the head container.
 type serveNeed uint8

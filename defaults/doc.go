@@ -35,7 +35,7 @@
 //   - compact volumes of every type become volumes and mounts; a group's volumes add to and override the cluster's by name [volumes]
 //   - Bidirectional mount propagation needs a privileged container [volumes]
 //   - KubeRay's in-tree autoscaler sidecar gets requests = limits, KubeRay's defaults where neither side is given, and the head's image [autoscaler-sidecar, seed]
-//   - policy autoscaling mode central switches the in-tree sidecar off and records raypilot.io/autoscaling: central [central-autoscaling]
+//   - policy autoscaling mode central switches the in-tree sidecar off and records raypilot.io/autoscaling: central as an annotation and a label [central-autoscaling]
 //   - a RayJob's rayClusterSpec and a RayService's rayClusterConfig expand like a RayCluster, with the annotations of their own metadata [rayjob-rayservice]
 //   - a RayJob's submitter pod is held to the policy: KubeRay's default one is written out when the policy sets anything on pods; clusterSelector jobs too; HTTPMode has none [rayjob-submitter, rayjob-submitter-service-account]
 //   - a submitter pod outside the policy's limits is refused like any Ray pod [err-rayjob-submitter]

@@ -27,6 +27,16 @@ const (
 	AnnotationEnableServeService = "ray.io/enable-serve-service"
 )
 
+// LabelAutoscaling mirrors AnnotationAutoscaling: "central" on the objects
+// handed to the central scaler, absent otherwise. Annotations cannot be
+// selected on, labels can: `kubectl get raycluster -l
+// raypilot.io/autoscaling=central` lists the clusters the scaler manages.
+// KubeRay copies a RayJob's and a RayService's labels to the RayCluster it
+// creates (kuberay v1.5.0: ray-operator/controllers/ray/rayjob_controller.go,
+// constructRayClusterForRayJob; rayservice_controller.go,
+// constructRayClusterForRayService).
+const LabelAutoscaling = "raypilot.io/autoscaling"
+
 // Operation is the admission operation an expansion is for.
 type Operation string
 
