@@ -62,7 +62,12 @@ func Dial(ctx context.Context, addr string, opts Options) (*Client, error) {
 	}
 	waitCtx, cancel := context.WithTimeout(ctx, opts.timeout())
 	defer cancel()
-	if err := waitReady(waitCtx, conn); err != nil {
+	start := time.Now()
+	err = waitReady(waitCtx, conn)
+	if opts.Observe != nil {
+		opts.Observe(CallDial, dialCode(err), time.Since(start))
+	}
+	if err != nil {
 		_ = conn.Close()
 		return nil, fmt.Errorf("gcs %s: connect: %w", addr, err)
 	}
@@ -108,8 +113,17 @@ func dialOptions(opts Options, cred credential) []grpc.DialOption {
 	if opts.Authority != "" {
 		dialOpts = append(dialOpts, grpc.WithAuthority(opts.Authority))
 	}
+	// Chained in order, the first outermost: the observer sees the RPCs
+	// authorize sends.
+	var chain []grpc.UnaryClientInterceptor
 	if cred != nil {
-		dialOpts = append(dialOpts, grpc.WithChainUnaryInterceptor(authorize(cred)))
+		chain = append(chain, authorize(cred))
+	}
+	if opts.Observe != nil {
+		chain = append(chain, observe(opts.Observe))
+	}
+	if len(chain) > 0 {
+		dialOpts = append(dialOpts, grpc.WithChainUnaryInterceptor(chain...))
 	}
 	return dialOpts
 }

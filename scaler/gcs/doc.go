@@ -6,7 +6,9 @@
 //
 // Dial connects, Probe checks that the GCS serves a compatible API, and
 // GetClusterResourceState, ReportAutoscalingState and DrainNode wrap the
-// RPCs a scaler needs. Every RPC is bounded by Options.Timeout.
+// RPCs a scaler needs. Every RPC is bounded by Options.Timeout, and
+// Options.Observe, when set, is told of each request and how it ended
+// (CallObserver), for metrics.
 //
 // Ray token authentication (Ray 2.52 and later): every RPC carries
 // "authorization: Bearer <token>", the token being

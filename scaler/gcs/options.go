@@ -146,6 +146,10 @@ type Options struct {
 	// dialled address: the cluster's own GCS address when dialling through
 	// a proxy or a simulator that serves many clusters on one port.
 	Authority string
+
+	// Observe, when set, is told of every request to the GCS: Dial's
+	// connection attempt and each RPC sent (CallObserver).
+	Observe CallObserver
 }
 
 // auth returns the effective mode: AuthNone with a token is AuthToken.
