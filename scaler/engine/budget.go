@@ -129,14 +129,14 @@ func (t Truncation) any() bool {
 func (t Truncation) String() string {
 	var parts []string
 	if t.Shapes < t.ShapesTotal {
-		parts = append(parts, fmt.Sprintf("%d of %d pending request shapes (%s left for later rounds)",
-			t.Shapes, t.ShapesTotal, plural(t.Requests, "request")))
+		parts = append(parts, fmt.Sprintf("%d of %s (%s left for later rounds)",
+			t.Shapes, plural(t.ShapesTotal, "pending request shape"), plural(t.Requests, "request")))
 	}
 	if t.Gangs < t.GangsTotal {
-		parts = append(parts, fmt.Sprintf("%d of %d placement groups", t.Gangs, t.GangsTotal))
+		parts = append(parts, fmt.Sprintf("%d of %s", t.Gangs, plural(t.GangsTotal, "placement group")))
 	}
 	if t.Bundles < t.BundlesTotal {
-		parts = append(parts, fmt.Sprintf("%d of %d request_resources bundle shapes", t.Bundles, t.BundlesTotal))
+		parts = append(parts, fmt.Sprintf("%d of %s", t.Bundles, plural(t.BundlesTotal, "request_resources bundle shape")))
 	}
 	s := ""
 	if len(parts) > 0 {
@@ -146,7 +146,11 @@ func (t Truncation) String() string {
 		if s != "" {
 			s += "; "
 		}
-		s += fmt.Sprintf("%s without a pod kept as they are, not modelled as nodes", plural(t.Replicas, "requested worker"))
+		modelled := "kept as they are, not modelled as nodes"
+		if t.Replicas == 1 {
+			modelled = "kept as it is, not modelled as a node"
+		}
+		s += fmt.Sprintf("%s without a pod %s", plural(t.Replicas, "requested worker"), modelled)
 	}
 	return s
 }

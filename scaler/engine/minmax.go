@@ -68,7 +68,7 @@ func (d *decider) enforceMaxPerType() {
 			if extra > 0 {
 				var gone []*snode
 				gone, nodes = d.selectForTermination(nodes, extra, CauseMaxPerType,
-					fmt.Sprintf("group has %d workers, maxReplicas allows %d", len(nodes), grp.MaxWorkers()))
+					fmt.Sprintf("group has %s, maxReplicas allows %d", plural(len(nodes), "worker"), grp.MaxWorkers()))
 				terminating = append(terminating, gone...)
 			}
 		}
@@ -106,7 +106,7 @@ func (d *decider) enforceMaxGlobal() {
 		return
 	}
 	gone, live := d.selectForTermination(live, extra, CauseMaxNodes,
-		fmt.Sprintf("cluster has %d workers, the cap is %d", workers, d.c.MaxWorkers))
+		fmt.Sprintf("cluster has %s, the cap is %d", plural(workers, "worker"), d.c.MaxWorkers))
 	d.nodes = append(append(terminating, gone...), live...)
 }
 

@@ -42,7 +42,10 @@ func boundsReason(g Group, pods int) string {
 	case g.Replicas > g.MaxReplicas:
 		return fmt.Sprintf("replicas %d is above maxReplicas %d", g.Replicas, g.MaxReplicas)
 	}
-	return fmt.Sprintf("%s exist", plural(pods, "pod"))
+	if pods == 1 {
+		return "1 pod exists"
+	}
+	return fmt.Sprintf("%d pods exist", pods)
 }
 
 // maxReasonItems bounds the request shapes and placement groups one decision
@@ -93,14 +96,14 @@ func (d *decider) launchReasons(g int) []string {
 			for _, q := range shapes[i:] {
 				rest = addSat(rest, shapeN[q])
 			}
-			parts = append(parts, fmt.Sprintf("%s of %d more shapes", plural(rest, "pending request"), len(shapes)-i))
+			parts = append(parts, fmt.Sprintf("%s of %s", plural(rest, "pending request"), plural(len(shapes)-i, "more shape")))
 			break
 		}
 		parts = append(parts, fmt.Sprintf("%s %s", plural(shapeN[q], "pending request"), shapeString(q.sorted)))
 	}
 	for i, gg := range gangs {
 		if i == maxReasonItems {
-			parts = append(parts, fmt.Sprintf("%d more placement groups", len(gangs)-i))
+			parts = append(parts, plural(len(gangs)-i, "more placement group"))
 			break
 		}
 		parts = append(parts, fmt.Sprintf("placement group %s (%s, %s)", gg.ID, gg.Strategy, plural(len(gg.Bundles), "bundle")))
@@ -147,6 +150,7 @@ var causeText = map[Cause]string{
 	CauseAllocationTimeout: "that never started Ray",
 }
 
+// plural counts what, a noun with a regular plural: "1 pod", "2 pods".
 func plural(n int, what string) string {
 	if n == 1 {
 		return "1 " + what
