@@ -12,6 +12,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/raypilot/raypilot/defaults"
@@ -29,6 +30,8 @@ type Config struct {
 	// Policy returns the current policy (it is reloaded on change).
 	Policy func() *defaults.Policy
 	Log    *zap.Logger
+	// Metrics counts the answers; nil counts nothing.
+	Metrics *Metrics
 }
 
 // MutatingHandler admits RayCluster, RayJob and RayService requests by
@@ -49,12 +52,17 @@ var (
 // Handle implements admission.Handler. It has no side effects, so dryRun
 // requests are answered exactly like others.
 func (h *MutatingHandler) Handle(ctx context.Context, req admission.Request) admission.Response {
+	return h.Metrics.observe(webhookMutate, req, func() (admission.Response, field.ErrorList) { return h.mutate(ctx, req) })
+}
+
+// mutate answers req; the errors are the engine's, for the metrics.
+func (h *MutatingHandler) mutate(ctx context.Context, req admission.Request) (admission.Response, field.ErrorList) {
 	res, log, done := h.expand(ctx, req, defaults.OutputPatch)
 	if done != nil {
-		return *done
+		return *done, res.Errors
 	}
 	if !res.Changed {
-		return admission.Allowed("")
+		return admission.Allowed(""), nil
 	}
 	log.Debug("expanded", zap.Int("patchOps", res.PatchOps))
 	// The engine's own patch, already encoded: Response.Complete only
@@ -63,17 +71,22 @@ func (h *MutatingHandler) Handle(ctx context.Context, req admission.Request) adm
 	return admission.Response{AdmissionResponse: admissionv1.AdmissionResponse{
 		UID: req.UID, Allowed: true, PatchType: &patchType, Patch: res.Patch,
 		Result: &metav1.Status{Code: http.StatusOK},
-	}}
+	}}, nil
 }
 
 // Handle implements admission.Handler; like the mutating handler's, it
 // answers dryRun requests like others.
 func (h *ValidatingHandler) Handle(ctx context.Context, req admission.Request) admission.Response {
+	return h.Metrics.observe(webhookValidate, req, func() (admission.Response, field.ErrorList) { return h.validate(ctx, req) })
+}
+
+// validate answers req; the errors are the engine's, for the metrics.
+func (h *ValidatingHandler) validate(ctx context.Context, req admission.Request) (admission.Response, field.ErrorList) {
 	res, _, done := h.expand(ctx, req, defaults.OutputNone)
 	if done != nil {
-		return *done
+		return *done, res.Errors
 	}
-	return admission.Allowed("").WithWarnings(res.Warnings...)
+	return admission.Allowed("").WithWarnings(res.Warnings...), nil
 }
 
 // expand runs the engine on req, building output. It returns the final

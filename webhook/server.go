@@ -126,6 +126,10 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log *zap.Logger) e
 	if err := policy.Instrument(metrics.Registry); err != nil {
 		return err
 	}
+	admissions, err := NewMetrics(metrics.Registry)
+	if err != nil {
+		return err
+	}
 	if opts.PolicyConfigMap.Name != "" {
 		policy.OnReport(policyfile.EventReporter(eventnote.Bounded(mgr.GetEventRecorder("raypilot-webhook")), opts.PolicyConfigMap, mgr.GetAPIReader(), log.Named("policy")))
 	}
@@ -147,6 +151,11 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log *zap.Logger) e
 	} else if certificates, err = tlsserver.FileSource(opts.CertDir); err != nil {
 		return err
 	}
+	unregister, err := registerCertificateExpiry(metrics.Registry, certificates, log)
+	if err != nil {
+		return err
+	}
+	defer unregister()
 	server := tlsserver.New(tlsserver.Options{
 		Host: opts.Host, Port: opts.Port, Certificates: certificates,
 		TLSOpts: []func(*tls.Config){func(c *tls.Config) {
@@ -173,7 +182,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log *zap.Logger) e
 		}
 	}
 	templates := Templates{Cache: mgr.GetCache(), Live: mgr.GetAPIReader(), Namespaces: opts.WatchNamespaces, NoConfigMaps: opts.NoConfigMapTemplates}
-	hc := Config{Templates: templates, Policy: policy.Get, Log: log.Named("admission")}
+	hc := Config{Templates: templates, Policy: policy.Get, Log: log.Named("admission"), Metrics: admissions}
 	server.Register(MutatePath, &admission.Webhook{Handler: &MutatingHandler{hc}, RecoverPanic: ptr(true)})
 	server.Register(ValidatePath, &admission.Webhook{Handler: &ValidatingHandler{hc}, RecoverPanic: ptr(true)})
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
