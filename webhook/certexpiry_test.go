@@ -18,7 +18,9 @@ import (
 
 // swapSource serves whatever certificate was stored last, as the
 // rotator does after each rotation.
-type swapSource struct{ cert atomic.Pointer[tls.Certificate] }
+type swapSource struct {
+	cert atomic.Pointer[tls.Certificate]
+}
 
 func (s *swapSource) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 	if c := s.cert.Load(); c != nil {
