@@ -53,7 +53,9 @@ image-docker:
 image-runtime:
 	hack/image/runtime.sh
 
-## tools: build (once, cached outside the checkout) etcd, kube-apiserver, kubectl
+## tools: build (once, cached outside the checkout) etcd, the Kubernetes
+## binaries (kube-apiserver, kubectl, kube-controller-manager, kube-scheduler,
+## kubelet, kube-proxy), kwok, the KubeRay operator and helm
 tools:
 	hack/tools.sh build
 
@@ -61,8 +63,11 @@ tools:
 ## the KubeRay tier (KubeRay v1.5.0's own builders on every expansion) and
 ## the real-node tier (the chart's pods on a real kubelet); it builds the
 ## image first (make image), which also warms the Go build cache
-## test/image's builds of it use.
-test: lint tools image-runtime image
+## test/image's builds of it use. The four preparations run at once: from
+## cold caches they are mostly compiling and downloading, and one at a
+## time leaves a core idle through every link and download.
+test:
+	$(MAKE) --no-print-directory -j4 lint tools image-runtime image
 	RAYPILOT_TOOLS_BIN="$$(hack/tools.sh bin-dir)" $(GO) test -count=1 ./...
 	$(KUBERAY_TIER) test $(KUBERAY_TIER_FLAGS) -count=1 ./...
 	cd hack/image && $(GO) test -count=1 ./...

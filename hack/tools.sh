@@ -2,8 +2,11 @@
 # Builds the pinned tools from the Go module proxy and caches them outside the
 # checkout, keyed by version: etcd, kube-apiserver, kubectl,
 # kube-controller-manager, kube-scheduler, kwok, the KubeRay operator
-# (kuberay-operator) and helm; on request (not built by default) kubelet
-# and kube-proxy, which only `hack/local-cluster.sh up --pods` uses.
+# (kuberay-operator), helm, and kubelet and kube-proxy (the real node of
+# `hack/local-cluster.sh up --pods`). The six Kubernetes binaries come from
+# one `go build` (their shared packages compile once, their links run in
+# parallel); the other tools build at the same time, as background jobs, so
+# a cold cache keeps both cores busy through module downloads and links.
 #
 #   hack/tools.sh build   [TOOL...]   build whatever is missing (default: all)
 #   hack/tools.sh bin-dir [TOOL...]   build if needed, then print the folder
@@ -22,6 +25,10 @@ etcd_dir=$cache_root/etcd-$ETCD_VERSION
 bin_dir=$cache_root/bin
 
 log() { echo "hack/tools.sh: $*" >&2; }
+
+# Tools are never debugged here: no DWARF, which saves compile time as well
+# as the link's (-ldflags -s -w); -trimpath keeps local paths out.
+tool_buildflags="-trimpath -gcflags=all=-dwarf=false"
 
 # A scratch module per tool keeps the product's go.mod free of k8s.io/kubernetes.
 make_k8s_module() {
@@ -76,10 +83,11 @@ build_kubernetes() {
     export GOFLAGS=-mod=mod GOWORK=off CGO_ENABLED=0
     go mod tidy -e >/dev/null 2>&1 || true
     go mod download
-    mkdir -p "$out.tmp"
-    for b in "${missing[@]}"; do
-      go build -trimpath -tags tools -ldflags "-s -w $ldflags" -o "$out.tmp/$b" "k8s.io/kubernetes/cmd/$b"
-    done
+    rm -rf "$out.tmp" && mkdir -p "$out.tmp"
+    local pkgs=()
+    for b in "${missing[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$b"); done
+    # -o DIR/ with several main packages writes one binary per package.
+    go build $tool_buildflags -tags tools -ldflags "-s -w $ldflags" -o "$out.tmp/" "${pkgs[@]}"
   )
   mkdir -p "$out"
   for b in "${missing[@]}"; do mv "$out.tmp/$b" "$out/$b"; done
@@ -110,7 +118,7 @@ GO
     cd "$mod"
     export GOFLAGS=-mod=mod GOWORK=off CGO_ENABLED=0
     go mod tidy -e >/dev/null 2>&1 || true
-    go build -trimpath -tags tools -ldflags "-s -w" -o "$out/etcd.tmp" go.etcd.io/etcd/server/v3
+    go build $tool_buildflags -tags tools -ldflags "-s -w" -o "$out/etcd.tmp" go.etcd.io/etcd/server/v3
   )
   mv "$out/etcd.tmp" "$out/etcd"
 }
@@ -127,7 +135,7 @@ go_install() {
     export GOFLAGS=-mod=mod GOWORK=off CGO_ENABLED=0 GOBIN=$tmp
     local ldflags="-s -w"
     [[ $name == helm ]] && ldflags+=" -X helm.sh/helm/v3/internal/version.version=$version"
-    go install -trimpath -ldflags "$ldflags" "$pkg@$version"
+    go install $tool_buildflags -ldflags "$ldflags" "$pkg@$version"
   )
   mkdir -p "$out"
   mv "$tmp/$(basename "${pkg}")" "$out/$name"
@@ -153,17 +161,17 @@ link_bin() {
   for b in kube-apiserver kubectl kube-controller-manager kube-scheduler; do
     ln -sfn "$k8s_dir/bin/$b" "$bin_dir/$b"
   done
-  # kubelet and kube-proxy only once built (hack/tools.sh build kubelet kube-proxy).
+  # kubelet and kube-proxy only once built: a caller may name the tools it
+  # needs (hack/local-cluster.sh without --pods does not need these two).
   for b in kubelet kube-proxy; do
-    [[ -x $k8s_dir/bin/$b ]] && ln -sfn "$k8s_dir/bin/$b" "$bin_dir/$b"
+    if [[ -x $k8s_dir/bin/$b ]]; then ln -sfn "$k8s_dir/bin/$b" "$bin_dir/$b"; fi
   done
-  return 0
   ln -sfn "$cache_root/kwok-$KWOK_VERSION/bin/kwok" "$bin_dir/kwok"
   ln -sfn "$cache_root/kuberay-operator-$KUBERAY_VERSION/bin/kuberay-operator" "$bin_dir/kuberay-operator"
   ln -sfn "$cache_root/helm-$HELM_VERSION/bin/helm" "$bin_dir/helm"
 }
 
-all_tools=(etcd kube-apiserver kubectl kube-controller-manager kube-scheduler kwok kuberay-operator helm)
+all_tools=(etcd kube-apiserver kubectl kube-controller-manager kube-scheduler kubelet kube-proxy kwok kuberay-operator helm)
 
 cmd=${1:-build}
 shift || true
@@ -171,15 +179,22 @@ tools=("$@")
 [[ ${#tools[@]} -eq 0 ]] && tools=("${all_tools[@]}")
 case $cmd in
   build | bin-dir)
-    k8s=()
+    k8s=() jobs=()
     for t in "${tools[@]}"; do
       case $t in
         kube-apiserver | kubectl | kube-controller-manager | kube-scheduler | kubelet | kube-proxy) k8s+=("$t") ;;
-        *) build_tool "$t" ;;
+        *) build_tool "$t" & jobs+=("$!:$t") ;;
       esac
     done
     # One go build session for the Kubernetes binaries shares their packages.
-    [[ ${#k8s[@]} -gt 0 ]] && build_kubernetes "${k8s[@]}"
+    if [[ ${#k8s[@]} -gt 0 ]]; then build_kubernetes "${k8s[@]}" & jobs+=("$!:${k8s[*]}"); fi
+    # Each job runs under set -e; wait collects every failure before exiting.
+    failed=()
+    for j in "${jobs[@]}"; do wait "${j%%:*}" || failed+=("${j#*:}"); done
+    if [[ ${#failed[@]} -gt 0 ]]; then
+      log "failed to build: ${failed[*]}"
+      exit 1
+    fi
     link_bin
     [[ $cmd == bin-dir ]] && echo "$bin_dir"
     ;;
