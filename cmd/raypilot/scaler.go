@@ -9,7 +9,9 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/util/validation"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
+	"github.com/raypilot/raypilot/internal/buildinfo"
 	"github.com/raypilot/raypilot/internal/policyfile"
 	"github.com/raypilot/raypilot/scaler"
 	"github.com/raypilot/raypilot/scaler/gcs"
@@ -54,6 +56,9 @@ keep warm caches and take over when it stops renewing.`,
 				return failure(fmt.Errorf("cannot load policy: %w", err))
 			}
 			o.PolicyFile = policy
+			if err := buildinfo.Register(metrics.Registry, version); err != nil {
+				return failure(err)
+			}
 			if err := scaler.Run(ctrl.SetupSignalHandler(), cfg, o, log); err != nil {
 				return failure(err)
 			}

@@ -7,7 +7,9 @@ import (
 
 	"github.com/spf13/cobra"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
+	"github.com/raypilot/raypilot/internal/buildinfo"
 	"github.com/raypilot/raypilot/internal/certrotate"
 	"github.com/raypilot/raypilot/webhook"
 )
@@ -64,6 +66,9 @@ policy file, when set, is reloaded on change.`,
 				return failure(err)
 			}
 			defer func() { _ = log.Sync() }()
+			if err := buildinfo.Register(metrics.Registry, version); err != nil {
+				return failure(err)
+			}
 			if err := webhook.Run(ctrl.SetupSignalHandler(), cfg, o, log); err != nil {
 				return failure(err)
 			}
