@@ -360,7 +360,11 @@ func TestPlanIsTheScalersDecision(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := planToOutput(d.Plan, rc, pods, true)
+	view, err := scaler.ClusterFor(rc, defaults.DefaultPolicy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := planToOutput(d, view, rc, pods, true)
 	if !reflect.DeepEqual(res.Replicas, want.Replicas) || !reflect.DeepEqual(res.Decisions, want.Decisions) || !reflect.DeepEqual(res.Launch, want.Launch) {
 		t.Errorf("raypilot plan: replicas %v, decisions %q, launch %v; scaler.Decide: %v, %q, %v",
 			res.Replicas, res.Decisions, res.Launch, want.Replicas, want.Decisions, want.Launch)
