@@ -16,7 +16,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
-	"go.uber.org/zap/zaptest"
+	"go.uber.org/zap"
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -117,7 +117,9 @@ func startRun(t *testing.T, cfg *rest.Config, opts Options) error {
 	finished := make(chan struct{})
 	go func() {
 		defer close(finished)
-		exited <- Run(ctx, cfg, opts, zaptest.NewLogger(t))
+		// Not a test logger: Run makes it controller-runtime's global one,
+		// which other tests log through after this one ends.
+		exited <- Run(ctx, cfg, opts, zap.NewNop())
 	}()
 	stop := func() { cancel(); <-finished }
 	if err := testcp.WaitReady(ctx, "http://"+opts.HealthAddr+"/readyz", 60*time.Second, exited); err != nil {
