@@ -1,6 +1,9 @@
 package main
 
 import (
+	"os"
+	"runtime/debug"
+
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"go.uber.org/zap"
@@ -19,12 +22,22 @@ func (s *serverFlags) addTo(fs *pflag.FlagSet) {
 	s.log.addTo(fs)
 }
 
-// setup loads the API server config and builds the logger, named after
-// cmd, that writes to cmd's stderr.
+// setup loads the API server config, builds the logger, named after cmd,
+// that writes to cmd's stderr, and sets the Go runtime's memory limit from
+// the container's (softMemoryLimit).
 func (s *serverFlags) setup(cmd *cobra.Command) (*zap.Logger, *rest.Config, error) {
 	rc, err := s.kube.restConfig()
 	if err != nil {
 		return nil, nil, err
 	}
-	return s.log.logger(cmd.ErrOrStderr()).Named(cmd.Name()), rc, nil
+	log := s.log.logger(cmd.ErrOrStderr()).Named(cmd.Name())
+	limit, ok, err := softMemoryLimit(os.Getenv)
+	if err != nil {
+		return nil, nil, err
+	}
+	if ok {
+		debug.SetMemoryLimit(limit)
+		log.Info("Go memory limit set from the container's", zap.Int64("bytes", limit), zap.Int("percent", memoryLimitPercent))
+	}
+	return log, rc, nil
 }

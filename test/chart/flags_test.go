@@ -48,3 +48,29 @@ func TestFlagsAcceptedByBinary(t *testing.T) {
 		}
 	}
 }
+
+// TestMemoryLimitReachesBinary: both containers learn their own memory
+// limit from the downward API, which raypilot turns into the Go runtime's
+// soft limit (cmd/raypilot/memlimit.go); without it a heap growing towards
+// the limit is OOM-killed before the collector works harder.
+func TestMemoryLimitReachesBinary(t *testing.T) {
+	r := render(t, "raypilot")
+	for _, d := range []struct{ deployment, container string }{{"raypilot-webhook", "webhook"}, {"raypilot-scaler", "scaler"}} {
+		c := container(t, deployment(t, r, d.deployment), d.container)
+		found := false
+		for _, e := range c.Env {
+			if e.Name != "RAYPILOT_MEMORY_LIMIT_BYTES" {
+				continue
+			}
+			found = true
+			ref := e.ValueFrom
+			if ref == nil || ref.ResourceFieldRef == nil || ref.ResourceFieldRef.Resource != "limits.memory" ||
+				(ref.ResourceFieldRef.Divisor.Value() != 0 && ref.ResourceFieldRef.Divisor.Value() != 1) {
+				t.Errorf("%s: RAYPILOT_MEMORY_LIMIT_BYTES = %+v, want the container's limits.memory in bytes", d.deployment, e)
+			}
+		}
+		if !found {
+			t.Errorf("%s: no RAYPILOT_MEMORY_LIMIT_BYTES in the container's env", d.deployment)
+		}
+	}
+}
