@@ -40,6 +40,9 @@
 #                                 until it is ready; its log is appended to
 #   hack/local-cluster.sh restart COMPONENT        stop (TERM), then start
 #
+# Host ports next to $RAYPILOT_WEBHOOK_PORT (default 29443): the webhook's
+# health +1 and metrics +4, the scaler's health +2 and metrics +3.
+#
 # State (PID files, logs, certificates, etcd data) lives in one folder:
 # $RAYPILOT_CLUSTER_DIR, default ~/.cache/raypilot/cluster.
 #
@@ -238,7 +241,7 @@ start_component() {
       log "starting raypilot webhook on https://127.0.0.1:$WEBHOOK_PORT"
       start raypilot-webhook "$state/raypilot" webhook --kubeconfig "$state/webhook.kubeconfig" \
         --host 127.0.0.1 --port "$WEBHOOK_PORT" --policy "$policy" \
-        --metrics-bind-address 0 --health-probe-bind-address "127.0.0.1:$((WEBHOOK_PORT + 1))" \
+        --metrics-bind-address "127.0.0.1:$((WEBHOOK_PORT + 4))" --health-probe-bind-address "127.0.0.1:$((WEBHOOK_PORT + 1))" \
         --cert-mode self-managed --cert-secret-name raypilot-webhook-tls --cert-secret-namespace "$RELEASE_NAMESPACE" \
         --webhook-service-name raypilot-webhook --cert-extra-sans 127.0.0.1 \
         --mutating-webhook-configuration raypilot --validating-webhook-configuration raypilot \
