@@ -154,11 +154,11 @@ func expandLenient(in Input, data []byte) Result { return expandData(in, data, t
 func expandData(in Input, data []byte, lenient bool) Result {
 	doc, err := jsontree.Decode(data)
 	if err != nil {
-		return Result{Errors: field.ErrorList{field.Invalid(field.NewPath(""), "<body>", "not a JSON object: "+err.Error())}}
+		return Result{Errors: field.ErrorList{field.Invalid(field.NewPath(""), "<body>", "not a JSON object: "+err.Error()).WithOrigin(OriginDecode)}}
 	}
 	root, ok := doc.(obj)
 	if !ok {
-		return Result{Errors: field.ErrorList{field.Invalid(field.NewPath(""), "<body>", "must be a JSON object")}}
+		return Result{Errors: field.ErrorList{field.Invalid(field.NewPath(""), "<body>", "must be a JSON object").WithOrigin(OriginDecode)}}
 	}
 	var before any
 	if in.Output != OutputNone {

@@ -69,6 +69,8 @@ func TestAdmissionMetrics(t *testing.T) {
 			kind: "RayCluster", op: "CREATE", result: resultDenied, reason: defaults.OriginTemplateInvalid},
 		{name: "too large", webhook: webhookMutate, req: request(admissionv1.Create, "RayCluster", bigVolumes),
 			kind: "RayCluster", op: "CREATE", result: resultDenied, reason: defaults.OriginTooLarge},
+		{name: "decode", webhook: webhookMutate, req: request(admissionv1.Create, "RayCluster", `[1]`),
+			kind: "RayCluster", op: "CREATE", result: resultDenied, reason: defaults.OriginDecode},
 		{name: "lookup failed", source: failingSource{&defaults.TemplateSet{}}, webhook: webhookMutate, req: request(admissionv1.Create, "RayCluster", compact),
 			kind: "RayCluster", op: "CREATE", result: resultError, reason: reasonUnavailable},
 		{name: "panic", source: panickingSource{&defaults.TemplateSet{}}, webhook: webhookValidate, req: request(admissionv1.Update, "RayCluster", compact), panics: true,
