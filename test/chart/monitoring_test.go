@@ -33,8 +33,9 @@ func alertRules(t *testing.T, r rendered) map[string]alertRule {
 // its exporter really has (found in the exporter's source: this repository,
 // controller-runtime, cert-manager, the API server), with the release's job
 // and namespace, the scaler's Lease name and the Certificate's name the
-// chart renders; the cert-manager alerts only with cert-manager; a component
-// not deployed has no alerts.
+// chart renders; the cert-manager alerts only with cert-manager, the
+// self-managed certificate's expiry alert only without, at a sixth of
+// selfManagedCerts.certValidity; a component not deployed has no alerts.
 func TestPrometheusRule(t *testing.T) {
 	if r := render(t, "raypilot"); r.lookup("PrometheusRule", "raypilot") != nil {
 		t.Fatalf("PrometheusRule rendered by default")
@@ -64,12 +65,13 @@ func TestPrometheusRule(t *testing.T) {
 	// Where each metric must be found, spelt out in full (in the source or
 	// in the exporter's own tests of its exposition).
 	exporters := map[string][]string{
-		"controller_runtime_webhook_requests_total":         {filepath.Join(controllerRuntime, "pkg", "webhook")},
-		"certwatcher_read_certificate_errors_total":         {filepath.Join(controllerRuntime, "pkg", "certwatcher")},
-		"leader_election_master_status":                     {filepath.Join(controllerRuntime, "pkg", "metrics")},
-		"raypilot_scaler_gcs_errors_total":                  {filepath.Join(repoRoot, "scaler")},
-		"apiserver_admission_webhook_rejection_count":       {filepath.Join(apiserver, "pkg", "admission", "metrics")},
-		"certmanager_certificate_renewal_timestamp_seconds": {filepath.Join(certManager, "pkg", "metrics")},
+		"raypilot_webhook_admissions_total":                     {filepath.Join(repoRoot, "webhook")},
+		"raypilot_webhook_certificate_expiry_timestamp_seconds": {filepath.Join(repoRoot, "webhook")},
+		"certwatcher_read_certificate_errors_total":             {filepath.Join(controllerRuntime, "pkg", "certwatcher")},
+		"leader_election_master_status":                         {filepath.Join(controllerRuntime, "pkg", "metrics")},
+		"raypilot_scaler_gcs_errors_total":                      {filepath.Join(repoRoot, "scaler")},
+		"apiserver_admission_webhook_rejection_count":           {filepath.Join(apiserver, "pkg", "admission", "metrics")},
+		"certmanager_certificate_renewal_timestamp_seconds":     {filepath.Join(certManager, "pkg", "metrics")},
 	}
 	selector := regexp.MustCompile(`([a-zA-Z_:][a-zA-Z0-9_:]*)\{`)
 	for _, rule := range rules {
@@ -89,7 +91,7 @@ func TestPrometheusRule(t *testing.T) {
 		}
 	}
 	for alert, want := range map[string]string{
-		"RaypilotWebhookErrors":                   `job="raypilot-webhook", namespace="` + releaseNamespace + `"`,
+		"RaypilotWebhookErrors":                   `raypilot_webhook_admissions_total{job="raypilot-webhook", namespace="` + releaseNamespace + `", result="error"}`,
 		"RaypilotWebhookCertificateReloadFailing": `job="raypilot-webhook", namespace="` + releaseNamespace + `"`,
 		"RaypilotScalerGCSUnreachable":            `job="raypilot-scaler-metrics", namespace="` + releaseNamespace + `"`,
 		"RaypilotScalerNotLeading":                `job="raypilot-scaler-metrics", namespace="` + releaseNamespace + `", name="raypilot-scaler"`,
@@ -121,15 +123,44 @@ func TestPrometheusRule(t *testing.T) {
 		t.Errorf("the scaler's Role does not let it renew its Lease %q", lease)
 	}
 
-	// Self-managed: no cert-manager alerts. No scaler deployed: no scaler alerts.
-	rules = alertRules(t, render(t, "raypilot", "--set", "metrics.prometheusRule.enabled=true", "--set", "scaler.deploy=false"))
+	if _, ok := rules["RaypilotWebhookCertificateExpiring"]; ok {
+		t.Errorf("cert-manager: RaypilotWebhookCertificateExpiring rendered (it follows selfManagedCerts.certValidity)")
+	}
+
+	// Self-managed: the expiry alert, no cert-manager alerts. No scaler
+	// deployed: no scaler alerts.
+	selfManaged := render(t, "raypilot", "--set", "metrics.prometheusRule.enabled=true", "--set", "scaler.deploy=false")
+	rules = alertRules(t, selfManaged)
 	for a := range rules {
-		if strings.Contains(a, "Certificate") || strings.Contains(a, "Scaler") {
+		if a != "RaypilotWebhookCertificateExpiring" && strings.Contains(a, "Certificate") || strings.Contains(a, "Scaler") {
 			t.Errorf("self-managed, scaler not deployed: alert %s rendered", a)
 		}
 	}
-	if _, ok := rules["RaypilotWebhookCallsFailing"]; !ok {
-		t.Errorf("self-managed: no RaypilotWebhookCallsFailing, the only sign of an expired certificate")
+	for _, a := range []string{"RaypilotWebhookCallsFailing", "RaypilotWebhookErrors"} {
+		if _, ok := rules[a]; !ok {
+			t.Errorf("self-managed: no %s", a)
+		}
+	}
+	// Renewal is due with a third of the validity left (the flag the
+	// chart passes); the alert fires with a sixth left.
+	for _, c := range []struct {
+		validity string
+		want     string
+	}{
+		{"", "< 100800"}, // the default 168h
+		{"1h30m", "< 900"},
+		{"2.5h", "< 1500"},
+	} {
+		r := selfManaged
+		if c.validity != "" {
+			r = render(t, "raypilot", "--set", "metrics.prometheusRule.enabled=true", "--set", "selfManagedCerts.certValidity="+c.validity)
+		}
+		flag, _ := flagValue(container(t, deployment(t, r, "raypilot-webhook"), "webhook").Args, "cert-validity")
+		expr := alertRules(t, r)["RaypilotWebhookCertificateExpiring"].Expr
+		if !strings.Contains(expr, `raypilot_webhook_certificate_expiry_timestamp_seconds{job="raypilot-webhook", namespace="`+releaseNamespace+`"}`) ||
+			!strings.HasSuffix(expr, c.want) {
+			t.Errorf("--cert-validity=%s: RaypilotWebhookCertificateExpiring is %q, want the release's series %s", flag, expr, c.want)
+		}
 	}
 }
 
