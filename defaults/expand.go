@@ -28,9 +28,11 @@ const (
 )
 
 // LabelAutoscaling mirrors AnnotationAutoscaling: "central" on the objects
-// handed to the central scaler, absent otherwise. Annotations cannot be
-// selected on, labels can: `kubectl get raycluster -l
-// raypilot.io/autoscaling=central` lists the clusters the scaler manages.
+// handed to the central scaler. Annotations cannot be selected on, labels
+// can: `kubectl get raycluster -l raypilot.io/autoscaling=central` lists
+// the clusters the scaler manages. The expansion only adds it; the scaler
+// adds it to managed RayClusters that lack it and removes it from the
+// others.
 // KubeRay copies a RayJob's and a RayService's labels to the RayCluster it
 // creates (kuberay v1.5.0: ray-operator/controllers/ray/rayjob_controller.go,
 // constructRayClusterForRayJob; rayservice_controller.go,

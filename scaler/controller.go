@@ -27,14 +27,26 @@ import (
 
 // Event reasons the scaler records on RayClusters.
 const (
-	EventScaledUp      = "ScaledUp"
-	EventScaledDown    = "ScaledDown"
+	// EventScaledUp: a worker group's replicas went up (Normal; the
+	// decision's text says why).
+	EventScaledUp = "ScaledUp"
+	// EventScaledDown: a worker group's replicas went down (Normal).
+	EventScaledDown = "ScaledDown"
+	// EventDrainRejected: Ray refused to drain a node that is no longer
+	// idle; its pod stays.
 	EventDrainRejected = "DrainRejected"
 	// EventDrainFailed: a drain call about one node failed; the node keeps
 	// its pod and is tried again after a backoff.
-	EventDrainFailed    = "DrainFailed"
-	EventInfeasible     = "Infeasible"
+	EventDrainFailed = "DrainFailed"
+	// EventInfeasible: demand that no worker group can place within its
+	// maxReplicas, said once per change.
+	EventInfeasible = "Infeasible"
+	// EventGCSUnreachable: the cluster's GCS cannot be reached or asked
+	// (Warning, once per outage); scaling holds until it answers again.
 	EventGCSUnreachable = "GCSUnreachable"
+	// EventGCSReachable: the GCS answers again after an outage (Normal);
+	// scaling resumes.
+	EventGCSReachable = "GCSReachable"
 	// EventUnsupportedRay: the cluster's Ray is one whose autoscaler API the
 	// scaler does not speak (gcs.CheckRayVersion); it is left alone.
 	EventUnsupportedRay = "UnsupportedRay"
@@ -90,6 +102,8 @@ type clusterMemory struct {
 	rayLimits string
 	// drains holds back the pods whose drain call failed recently.
 	drains drainRetries
+	// groups are the worker groups whose gauges are set (groupmetrics.go).
+	groups map[string]bool
 }
 
 func (r *Reconciler) remember(key types.NamespacedName) *clusterMemory {
@@ -104,12 +118,18 @@ func (r *Reconciler) remember(key types.NamespacedName) *clusterMemory {
 	return m
 }
 
+// forget drops all the scaler holds of a cluster: its memory, its GCS
+// connection and its metric series.
 func (r *Reconciler) forget(key types.NamespacedName) {
 	r.mu.Lock()
+	_, known := r.memory[key]
 	delete(r.memory, key)
 	r.metrics.clusters.Set(float64(len(r.memory)))
 	r.mu.Unlock()
 	r.conns.drop(key)
+	if known {
+		r.metrics.forgetCluster(key)
+	}
 }
 
 // podClusterIndex indexes the cached Ray pods by their ray.io/cluster
@@ -144,12 +164,16 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		}
 		return ctrl.Result{}, err
 	}
+	log := r.Log.With(zap.String("raycluster", req.String()))
 	if !Managed(rc) {
 		r.forget(req.NamespacedName)
+		r.syncLabel(ctx, rc, false, log)
 		return ctrl.Result{}, nil
 	}
+	r.syncLabel(ctx, rc, true, log)
 	now := r.Now()
 	mem := r.remember(req.NamespacedName)
+	mem.groups = r.metrics.observeGroups(rc, nil, mem.groups)
 	if !mem.lastRun.IsZero() {
 		if lag := now.Sub(mem.lastRun) - r.Interval; lag > 0 {
 			r.metrics.loopLag.Observe(lag.Seconds())
@@ -164,7 +188,6 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.Client.List(ctx, &pods, client.InNamespace(rc.Namespace), client.MatchingFields{podClusterIndex: rc.Name}); err != nil {
 		return ctrl.Result{}, fmt.Errorf("list pods of %s: %w", req, err)
 	}
-	log := r.Log.With(zap.String("raycluster", req.String()))
 	if r.refuseInTree(rc, mem, pods.Items, log) {
 		return again, nil // never two autoscalers on one cluster
 	}
@@ -190,7 +213,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	if mem.gcsDown {
 		mem.gcsDown = false
-		r.Events.Eventf(rc, nil, corev1.EventTypeNormal, EventGCSUnreachable, "Scale", "GCS at %s reachable again; scaling resumed", conn.addr)
+		r.Events.Eventf(rc, nil, corev1.EventTypeNormal, EventGCSReachable, "Scale", "GCS at %s reachable again; scaling resumed", conn.addr)
 	}
 	mem.failures = 0
 
@@ -234,7 +257,6 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 
 	mem.reportVersion = max(mem.reportVersion+1, now.UnixMilli())
 	if err := conn.ReportAutoscalingState(ctx, autoscalingState(st, plan, mem.reportVersion)); err != nil {
-		r.metrics.gcsErrors.WithLabelValues("ReportAutoscalingState").Inc()
 		log.Info("cannot report autoscaling state", zap.Error(err))
 	}
 	return again, nil
@@ -263,6 +285,8 @@ func (r *Reconciler) record(rc *rayv1.RayCluster, mem *clusterMemory, plan engin
 			r.metrics.reaction.Observe(now.Sub(mem.demandSince).Seconds())
 			mem.demandSince = time.Time{}
 		}
+		r.metrics.scaled(rc, res, now)
+		mem.groups = r.metrics.observeGroups(rc, res.Replicas, mem.groups)
 	}
 	for _, rej := range res.Rejected {
 		r.Events.Eventf(rc, nil, corev1.EventTypeWarning, EventDrainRejected, "Drain", "Ray refused to drain %s (%s): %s", rej.Pod, rej.Cause, rej.Rejected)
@@ -307,16 +331,16 @@ func infeasibleText(inf engine.Infeasible) string {
 	var parts []string
 	for i, r := range inf.Requests {
 		if i == maxEventShapes {
-			parts = append(parts, fmt.Sprintf("%d more shapes", len(inf.Requests)-i))
+			parts = append(parts, plural(len(inf.Requests)-i, "more shape"))
 			break
 		}
 		parts = append(parts, fmt.Sprintf("%d × %s", r.Count, shape(r.Resources)))
 	}
 	if n := len(inf.Gangs); n > 0 {
-		parts = append(parts, fmt.Sprintf("%d placement groups", n))
+		parts = append(parts, plural(n, "placement group"))
 	}
 	if n := len(inf.Constraints); n > 0 {
-		parts = append(parts, fmt.Sprintf("%d request_resources constraints", n))
+		parts = append(parts, plural(n, "request_resources constraint"))
 	}
 	return "cannot be placed within the worker groups' maxReplicas: " + strings.Join(parts, ", ")
 }
@@ -334,7 +358,6 @@ func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys
 // gcsFailure holds the cluster (no decision on stale state), surfaces the
 // failure once per outage, and backs off up to 30 s.
 func (r *Reconciler) gcsFailure(rc *rayv1.RayCluster, mem *clusterMemory, call string, err error, log *zap.Logger) ctrl.Result {
-	r.metrics.gcsErrors.WithLabelValues(call).Inc()
 	mem.failures++
 	if !mem.gcsDown {
 		mem.gcsDown = true

@@ -101,7 +101,8 @@ func countEvents(events []string, eventType, reason string) int {
 
 // An unreachable GCS holds the cluster: the rounds back off (the interval
 // doubled per failure, at most 30 s) and the outage gets one Warning Event,
-// however many rounds it lasts, and one Normal Event when it ends. The next
+// however many rounds it lasts, and one Normal GCSReachable Event when it
+// ends. The next
 // outage gets its own Warning, and its backoff starts over.
 func TestGCSOutageBacksOffWithOneEvent(t *testing.T) {
 	h := newReconcileHarness(t, pendingState(), interceptor.Funcs{}, inTreeTestCluster(false), headPod("rc-head", false))
@@ -130,8 +131,8 @@ func TestGCSOutageBacksOffWithOneEvent(t *testing.T) {
 			t.Errorf("round after the outage: %+v, want the interval", res)
 		}
 		ev = h.drainEvents()
-		if n := countEvents(ev, corev1.EventTypeNormal, EventGCSUnreachable); n != 1 || len(ev) != 1 {
-			t.Errorf("events after the outage %q, want one Normal %s", ev, EventGCSUnreachable)
+		if n := countEvents(ev, corev1.EventTypeNormal, EventGCSReachable); n != 1 || len(ev) != 1 {
+			t.Errorf("events after the outage %q, want one Normal %s", ev, EventGCSReachable)
 		}
 	}
 	s := time.Second

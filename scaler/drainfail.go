@@ -34,11 +34,10 @@ func (r *Reconciler) drainFailures(ctx context.Context, rc *rayv1.RayCluster, me
 	for _, f := range res.Failed {
 		if gcs.IsConnectionError(f.Err) {
 			if unreachable == nil {
-				unreachable = f.Err // counted once, by gcsFailure
+				unreachable = f.Err // reported once, by gcsFailure
 			}
 			continue
 		}
-		r.metrics.gcsErrors.WithLabelValues("DrainNode").Inc()
 		wait := mem.drains.failed(f.Pod, now, r.Interval)
 		r.metrics.decisions.WithLabelValues("drain_failed").Inc()
 		r.Events.Eventf(rc, nil, corev1.EventTypeWarning, EventDrainFailed, "Drain",

@@ -44,7 +44,8 @@ func twoGroupCluster() *rayv1.RayCluster {
 	}
 	return &rayv1.RayCluster{
 		ObjectMeta: metav1.ObjectMeta{Name: "rc", Namespace: "ml",
-			Annotations: map[string]string{defaults.AnnotationAutoscaling: defaults.AutoscalingCentral}},
+			Annotations: map[string]string{defaults.AnnotationAutoscaling: defaults.AutoscalingCentral},
+			Labels:      map[string]string{defaults.LabelAutoscaling: defaults.AutoscalingCentral}},
 		Spec: rayv1.RayClusterSpec{
 			EnableInTreeAutoscaling: ptr.To(false),
 			HeadGroupSpec:           rayv1.HeadGroupSpec{RayStartParams: map[string]string{"num-cpus": "0"}, Template: tmpl("1")},

@@ -66,7 +66,8 @@ func inTreeTestCluster(inTree bool) *rayv1.RayCluster {
 	}
 	return &rayv1.RayCluster{
 		ObjectMeta: metav1.ObjectMeta{Name: "rc", Namespace: "ml",
-			Annotations: map[string]string{defaults.AnnotationAutoscaling: defaults.AutoscalingCentral}},
+			Annotations: map[string]string{defaults.AnnotationAutoscaling: defaults.AutoscalingCentral},
+			Labels:      map[string]string{defaults.LabelAutoscaling: defaults.AutoscalingCentral}},
 		Spec: rayv1.RayClusterSpec{
 			EnableInTreeAutoscaling: ptr.To(inTree),
 			HeadGroupSpec:           rayv1.HeadGroupSpec{RayStartParams: map[string]string{"num-cpus": "0"}, Template: tmpl("1")},
@@ -143,7 +144,7 @@ func newInterceptedReconciler(t *testing.T, gcsAddr string, funcs interceptor.Fu
 		Interval: time.Second, Now: time.Now, metrics: m,
 		memory: map[types.NamespacedName]*clusterMemory{},
 		conns: &connections{clients: map[types.NamespacedName]*conn{}, proxy: gcsAddr,
-			options: gcs.Options{Timeout: 5 * time.Second}, secrets: k},
+			options: gcs.Options{Timeout: 5 * time.Second, Observe: m.observeGCS}, secrets: k},
 	}
 	t.Cleanup(r.conns.closeAll)
 	return r, k, rec

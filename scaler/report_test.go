@@ -164,3 +164,32 @@ func TestInfeasibleTextBounded(t *testing.T) {
 		t.Errorf("Event text of %d bytes: %q; want 5 shapes and a count of the rest", len(text), text)
 	}
 }
+
+// Counted nouns in Event texts agree with their count.
+func TestEventTextGrammar(t *testing.T) {
+	shapes := func(n int) []engine.ShapeCount {
+		var out []engine.ShapeCount
+		for i := range n {
+			out = append(out, engine.ShapeCount{Request: engine.Request{Resources: map[string]float64{"CPU": float64(100 + i)}}, Count: 1})
+		}
+		return out
+	}
+	for _, c := range []struct {
+		inf  engine.Infeasible
+		want string
+	}{
+		{engine.Infeasible{Requests: shapes(maxEventShapes + 1), Gangs: make([]engine.Gang, 1), Constraints: make([]engine.Constraint, 1)},
+			"1 more shape, 1 placement group, 1 request_resources constraint"},
+		{engine.Infeasible{Requests: shapes(maxEventShapes + 2), Gangs: make([]engine.Gang, 2), Constraints: make([]engine.Constraint, 2)},
+			"2 more shapes, 2 placement groups, 2 request_resources constraints"},
+	} {
+		if got := infeasibleText(c.inf); !strings.HasSuffix(got, c.want) {
+			t.Errorf("%q, want it to end in %q", got, c.want)
+		}
+	}
+	for n, want := range map[int]string{0: "0 pods", 1: "1 pod", 2: "2 pods"} {
+		if got := plural(n, "pod"); got != want {
+			t.Errorf("plural(%d) = %q, want %q", n, got, want)
+		}
+	}
+}

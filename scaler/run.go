@@ -141,7 +141,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log *zap.Logger) e
 		Policy: opts.Policy, Interval: opts.Interval, Now: time.Now, metrics: m,
 		memory: map[types.NamespacedName]*clusterMemory{},
 		conns: &connections{clients: map[types.NamespacedName]*conn{}, proxy: opts.GCSProxy,
-			options: gcs.Options{Timeout: opts.GCSTimeout, DrainTimeout: opts.GCSDrainTimeout}, secrets: mgr.GetAPIReader(),
+			options: gcs.Options{Timeout: opts.GCSTimeout, DrainTimeout: opts.GCSDrainTimeout, Observe: m.observeGCS}, secrets: mgr.GetAPIReader(),
 			rayClient: rayClient},
 	}
 	defer r.conns.closeAll()
@@ -159,9 +159,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log *zap.Logger) e
 	})
 	err = ctrl.NewControllerManagedBy(mgr).
 		Named("raypilot-scaler").
-		For(&rayv1.RayCluster{}, builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool {
-			return o.GetAnnotations()[defaults.AnnotationAutoscaling] == defaults.AutoscalingCentral
-		}))).
+		For(&rayv1.RayCluster{}, builder.WithPredicates(predicate.NewPredicateFuncs(watched))).
 		Watches(&corev1.Pod{}, podToCluster).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(opts.Concurrency, 1)}).
 		Complete(r)
