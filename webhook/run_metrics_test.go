@@ -23,13 +23,14 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/raypilot/raypilot/internal/certs"
+	"github.com/raypilot/raypilot/internal/policyfile"
 	"github.com/raypilot/raypilot/internal/testcp"
 )
 
 // TestRunServesMetrics starts the webhook server (Run) in process, sends
 // it reviews over HTTPS and scrapes its /metrics over HTTP: each metric of
-// the webhook's own is there with its type and label names, and the
-// reviews are counted.
+// the webhook's own (and the policy reload counter) is there with its type
+// and label names, and the reviews are counted.
 func TestRunServesMetrics(t *testing.T) {
 	cfg := fakeAPIServer(t)
 	bundle, err := certs.Generate([]string{"127.0.0.1"}, 24*time.Hour, time.Now())
@@ -71,6 +72,7 @@ func TestRunServesMetrics(t *testing.T) {
 		{MetricAdmissions, dto.MetricType_COUNTER, []string{"kind", "operation", "reason", "result", "webhook"}},
 		{MetricAdmissionDuration, dto.MetricType_HISTOGRAM, []string{"kind", "webhook"}},
 		{MetricCertificateExpiry, dto.MetricType_GAUGE, nil},
+		{policyfile.MetricReloads, dto.MetricType_COUNTER, []string{"result"}},
 	} {
 		f := families[m.name]
 		if f == nil || len(f.Metric) == 0 {
