@@ -39,9 +39,7 @@ var groupLabels = []string{"namespace", "cluster", "group"}
 var gcsBuckets = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}
 
 func newMetrics(reg prometheus.Registerer) (*metricSet, error) {
-	groupGauge := func(name, help string) *prometheus.GaugeVec {
-		return prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help}, groupLabels)
-	}
+	groupGauge := func(o prometheus.GaugeOpts) *prometheus.GaugeVec { return prometheus.NewGaugeVec(o, groupLabels) }
 	m := &metricSet{
 		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "raypilot_scaler_decisions_total",
@@ -78,14 +76,14 @@ func newMetrics(reg prometheus.Registerer) (*metricSet, error) {
 			Name: "raypilot_scaler_workers_removed_total",
 			Help: "Worker pods the scaler listed for deletion, by cause (idle, max_num_node_per_type, max_num_nodes, ray_stopped, allocation_timeout).",
 		}, []string{"cause"}),
-		workersDesired: groupGauge("raypilot_scaler_workers_desired",
-			"Workers (replicas × numOfHosts) a worker group of a managed RayCluster is to have, as the scaler last wrote or read it."),
-		workersMin: groupGauge("raypilot_scaler_workers_min",
-			"Workers (minReplicas × numOfHosts) a worker group of a managed RayCluster keeps at least."),
-		workersMax: groupGauge("raypilot_scaler_workers_max",
-			"Workers (maxReplicas × numOfHosts) a worker group of a managed RayCluster may have at most."),
-		lastScale: groupGauge("raypilot_scaler_last_scale_timestamp_seconds",
-			"Unix time the scaler last changed a worker group's replicas."),
+		workersDesired: groupGauge(prometheus.GaugeOpts{Name: "raypilot_scaler_workers_desired",
+			Help: "Workers (replicas × numOfHosts) a worker group of a managed RayCluster is to have, as the scaler last wrote or read it."}),
+		workersMin: groupGauge(prometheus.GaugeOpts{Name: "raypilot_scaler_workers_min",
+			Help: "Workers (minReplicas × numOfHosts) a worker group of a managed RayCluster keeps at least."}),
+		workersMax: groupGauge(prometheus.GaugeOpts{Name: "raypilot_scaler_workers_max",
+			Help: "Workers (maxReplicas × numOfHosts) a worker group of a managed RayCluster may have at most."}),
+		lastScale: groupGauge(prometheus.GaugeOpts{Name: "raypilot_scaler_last_scale_timestamp_seconds",
+			Help: "Unix time the scaler last changed a worker group's replicas."}),
 	}
 	for _, c := range []prometheus.Collector{m.decisions, m.reaction, m.loopLag, m.clusters, m.gcsRequests, m.gcsDuration,
 		m.workersAdded, m.workersRemoved, m.workersDesired, m.workersMin, m.workersMax, m.lastScale} {

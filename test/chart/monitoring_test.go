@@ -69,7 +69,7 @@ func TestPrometheusRule(t *testing.T) {
 		"raypilot_webhook_certificate_expiry_timestamp_seconds": {filepath.Join(repoRoot, "webhook")},
 		"certwatcher_read_certificate_errors_total":             {filepath.Join(controllerRuntime, "pkg", "certwatcher")},
 		"leader_election_master_status":                         {filepath.Join(controllerRuntime, "pkg", "metrics")},
-		"raypilot_scaler_gcs_errors_total":                      {filepath.Join(repoRoot, "scaler")},
+		"raypilot_scaler_gcs_requests_total":                    {filepath.Join(repoRoot, "scaler")},
 		"apiserver_admission_webhook_rejection_count":           {filepath.Join(apiserver, "pkg", "admission", "metrics")},
 		"certmanager_certificate_renewal_timestamp_seconds":     {filepath.Join(certManager, "pkg", "metrics")},
 	}
