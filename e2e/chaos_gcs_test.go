@@ -142,7 +142,7 @@ func TestChaosGCSUnreachableHoldsScaleDown(t *testing.T) {
 				fmt.Sprintf("replicas %d, workers %v", replicas(g), workerNames(t, c.ns))
 		})
 		reasons := eventReasons(t, c.ns)
-		for _, want := range []string{"GCSUnreachable: holding scaling", "GCSUnreachable: GCS at", "ScaledDown: small-wg 1→0"} {
+		for _, want := range []string{"GCSUnreachable: holding scaling", "GCSReachable: GCS at", "ScaledDown: small-wg 1→0"} {
 			if !hasEvent(reasons, want) {
 				t.Errorf("%s: no event %q in %q", c.ns, want, reasons)
 			}
