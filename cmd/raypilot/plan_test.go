@@ -40,6 +40,7 @@ type planResult struct {
 		Constraints int `json:"constraints"`
 	} `json:"infeasible"`
 	Replicas            map[string]int `json:"replicas"`
+	Groups              []planGroup    `json:"groups"`
 	Decisions           []string       `json:"decisions"`
 	UnnamedTerminations map[string]int `json:"unnamedTerminations"`
 	Notes               []string       `json:"notes"`
@@ -341,6 +342,10 @@ func TestPlanIsTheScalersDecision(t *testing.T) {
 	res := runPlanOK(t, args...)
 	if len(res.Terminate) != 0 || len(res.UnnamedTerminations) != 0 {
 		t.Errorf("terminate %v, unnamed %v: the worker is listed for deletion already", res.Terminate, res.UnnamedTerminations)
+	}
+	// Its pod no longer counts, as the engine counts pods.
+	if want := (planGroup{Name: "small-wg", Max: 5}); len(res.Groups) != 1 || res.Groups[0] != want {
+		t.Errorf("groups %+v, want %+v", res.Groups, want)
 	}
 
 	rc, err := planReadRayCluster(rcFile, nil)
