@@ -178,7 +178,7 @@ func planLive(ctx context.Context, env planLiveEnv, key types.NamespacedName, o 
 	if !g.Compat.Supported {
 		leftAlone = append(leftAlone, g.Compat.Reason)
 	} else if len(g.Compat.Limits) > 0 {
-		out.Notes = append(out.Notes, fmt.Sprintf("Ray %s works with limits: %s", g.Compat.Version, strings.Join(g.Compat.Limits, " ")))
+		out.Notes = append(out.Notes, fmt.Sprintf("Ray %s works with limits: %s", g.Compat.Version, strings.Join(g.Compat.Limits, "; ")))
 	}
 	out.Cluster = &planCluster{Namespace: key.Namespace, Name: key.Name, RayVersion: g.Compat.Version, GCS: how,
 		ScalerActs: len(leftAlone) == 0, LeftAlone: append([]string{}, leftAlone...)}
