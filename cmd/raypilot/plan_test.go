@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"sigs.k8s.io/yaml"
+
 	"github.com/raypilot/raypilot/defaults"
 	"github.com/raypilot/raypilot/scaler"
 )
@@ -394,4 +396,36 @@ func planOneWorkerClusterWith(t *testing.T, edit func(group map[string]any)) str
 		t.Fatal(err)
 	}
 	return writeFile(t, "rc.json", string(out))
+}
+
+// -o yaml is the JSON document as YAML, -o text the same plan for people;
+// without -o stored inputs print JSON, as scripts have always read them.
+func TestPlanOutputFormats(t *testing.T) {
+	args := []string{"plan", "-f", planFixture("raycluster.yaml"), "--ray-state", planFixture("state-demand-12cpu.json")}
+	_, asJSON, _ := runCLI(t, "", args...)
+	code, asYAML, errOut := runCLI(t, "", append(args, "-o", "yaml")...)
+	if code != 0 || errOut != "" {
+		t.Fatalf("-o yaml: exit %d, stderr %q", code, errOut)
+	}
+	var fromJSON, fromYAML any
+	if err := json.Unmarshal([]byte(asJSON), &fromJSON); err != nil {
+		t.Fatalf("default output is not JSON: %v\n%s", err, asJSON)
+	}
+	if err := yaml.Unmarshal([]byte(asYAML), &fromYAML); err != nil || !reflect.DeepEqual(fromJSON, fromYAML) {
+		t.Errorf("-o yaml (%v) is not the JSON document:\n%s\n%s", err, asYAML, asJSON)
+	}
+	code, text, errOut := runCLI(t, "", append(args, "-o", "text")...)
+	if code != 0 || errOut != "" {
+		t.Fatalf("-o text: exit %d, stderr %q", code, errOut)
+	}
+	for _, want := range []string{
+		"GROUP     REPLICAS  MIN  MAX  DESIRED  PODS  LAUNCH  TERMINATE\nsmall-wg  0         0    5    5        0     5       0\n",
+		"Pending demand: 12 × {CPU: 1}\n",
+		"Infeasible: 2 × {CPU: 1}\n",
+		"  small-wg 0→5: 10 pending requests {CPU: 1}\n",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("-o text lacks %q:\n%s", want, text)
+		}
+	}
 }
