@@ -56,8 +56,8 @@ drained or kept, the workers to terminate, the infeasible demand and why.
 
 Stored inputs: a RayCluster as stored and Ray's ClusterResourceState
 (protobuf JSON, or a GetClusterResourceStateReply). Only pods of --pods are
-ever named in "terminate": workers of the group in the RayCluster's
-namespace with a valid pod name. Without --pods the terminations are
+ever named in "terminate" and "idle": workers of the group in the
+RayCluster's namespace with a valid pod name. Without --pods the terminations are
 counted per group in "unnamedTerminations". The default output is JSON.
 
 A live cluster (--cluster): the RayCluster and its pods are read with the
