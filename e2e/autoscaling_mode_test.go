@@ -352,10 +352,17 @@ func scalerReconciles(t *testing.T) int {
 	return int(total)
 }
 
-// scalerMetricsPort reads the webhook port the control plane was started
-// with (settings.env next to the env file); the scaler's metrics listen on
-// that port + 3 (hack/local-cluster.sh).
+// scalerMetricsPort is the port of the scaler's metrics: the webhook port
+// + 3 (hack/local-cluster.sh).
 func scalerMetricsPort(t *testing.T) int {
+	t.Helper()
+	return webhookPort(t) + 3
+}
+
+// webhookPort reads the webhook port the control plane was started with
+// (settings.env next to the env file); hack/local-cluster.sh puts the
+// other host listeners next to it.
+func webhookPort(t *testing.T) int {
 	t.Helper()
 	envFile, err := exec.Command(filepath.Join(repoRoot, "hack", "local-cluster.sh"), "env").Output()
 	if err != nil {
@@ -371,7 +378,7 @@ func scalerMetricsPort(t *testing.T) int {
 			if err != nil {
 				t.Fatalf("settings.env: %q: %v", line, err)
 			}
-			return port + 3
+			return port
 		}
 	}
 	t.Fatal("settings.env names no WEBHOOK_PORT")
