@@ -67,6 +67,9 @@ type Input struct {
 	Policy *Policy
 	// Output selects what is built besides errors and warnings.
 	Output Output
+	// Volumes, when set, keeps parsed raypilot.io/volumes annotations
+	// across expansions (the webhook's); nil parses each one.
+	Volumes *VolumeCache
 }
 
 // Output selects what Expand builds besides Errors and Warnings; each
@@ -124,7 +127,7 @@ func expand(in Input) Result {
 	if len(res.Errors) == 0 || in.Operation != Update || len(in.OldObject) == 0 {
 		return res
 	}
-	prior := expandOnce(Input{Namespace: in.Namespace, Templates: in.Templates, Context: in.Context, Policy: in.Policy, Operation: Update, OldObject: in.OldObject, Output: OutputNone}, in.OldObject)
+	prior := expandOnce(Input{Namespace: in.Namespace, Templates: in.Templates, Context: in.Context, Policy: in.Policy, Operation: Update, OldObject: in.OldObject, Output: OutputNone, Volumes: in.Volumes}, in.OldObject)
 	had := map[string]bool{}
 	for _, e := range prior.Errors {
 		had[e.Error()] = true

@@ -167,21 +167,21 @@ func tooManyVolumes(fld *field.Path, n int) *field.Error {
 // parseVolumes is ParseVolumes within the object's budget of annotation
 // text (MaxVolumesBytes for all of them), so that many groups each with a
 // large annotation cannot multiply the parsing time.
-func (e *expander) parseVolumes(text string, fld *field.Path) ([]CompactVolume, field.ErrorList) {
+func (c *clusterExpansion) parseVolumes(text string, fld *field.Path) ([]CompactVolume, field.ErrorList) {
 	if len(text) > MaxVolumesBytes {
 		return ParseVolumes(text, fld) // refused on its own
 	}
-	reported := e.volumeBytes > MaxVolumesBytes
-	e.volumeBytes += len(text)
+	reported := c.volumeBytes > MaxVolumesBytes
+	c.volumeBytes += len(text)
 	if reported {
 		return nil, nil // the object is refused already; nothing more is parsed
 	}
-	if e.volumeBytes > MaxVolumesBytes {
+	if c.volumeBytes > MaxVolumesBytes {
 		return nil, field.ErrorList{&field.Error{Type: field.ErrorTypeTooLong, Field: fld.String(), BadValue: "", Origin: OriginTooLarge, Detail: fmt.Sprintf(
 			"the %s annotations of this object add up to more than %d bytes; write volumes the groups share once, in the object's own annotation",
 			AnnotationVolumes, MaxVolumesBytes)}}
 	}
-	return ParseVolumes(text, fld)
+	return c.parseVolumesCached(text, fld)
 }
 
 // decodeVolume fills v from one decoded entry. Keys are matched exactly

@@ -32,6 +32,21 @@ type Config struct {
 	Log    *zap.Logger
 	// Metrics counts the answers; nil counts nothing.
 	Metrics *Metrics
+	// Volumes keeps parsed raypilot.io/volumes annotations between
+	// admissions (NewVolumeCache); nil parses each one.
+	Volumes *defaults.VolumeCache
+}
+
+// Bounds of the cache of parsed raypilot.io/volumes annotations: at the
+// largest annotation (defaults.MaxVolumesBytes) 16 MiB still holds 32.
+const (
+	volumeCacheEntries = 1024
+	volumeCacheBytes   = 16 << 20
+)
+
+// NewVolumeCache is the cache Config.Volumes is given in Run.
+func NewVolumeCache() *defaults.VolumeCache {
+	return defaults.NewVolumeCache(volumeCacheEntries, volumeCacheBytes)
 }
 
 // MutatingHandler admits RayCluster, RayJob and RayService requests by
@@ -109,6 +124,7 @@ func (c *Config) expand(ctx context.Context, req admission.Request, output defau
 		Context:   ctx,
 		Policy:    c.Policy(),
 		Output:    output,
+		Volumes:   c.Volumes,
 	}
 	if req.Operation == admissionv1.Update {
 		in.Operation, in.OldObject = defaults.Update, req.OldObject.Raw

@@ -182,7 +182,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log *zap.Logger) e
 		}
 	}
 	templates := Templates{Cache: mgr.GetCache(), Live: mgr.GetAPIReader(), Namespaces: opts.WatchNamespaces, NoConfigMaps: opts.NoConfigMapTemplates}
-	hc := Config{Templates: templates, Policy: policy.Get, Log: log.Named("admission"), Metrics: admissions}
+	hc := Config{Templates: templates, Policy: policy.Get, Log: log.Named("admission"), Metrics: admissions, Volumes: NewVolumeCache()}
 	server.Register(MutatePath, &admission.Webhook{Handler: &MutatingHandler{hc}, RecoverPanic: ptr(true)})
 	server.Register(ValidatePath, &admission.Webhook{Handler: &ValidatingHandler{hc}, RecoverPanic: ptr(true)})
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
