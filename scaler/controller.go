@@ -191,7 +191,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if r.refuseInTree(rc, mem, pods.Items, log) {
 		return again, nil // never two autoscalers on one cluster
 	}
-	head := runningHead(pods.Items)
+	head := RunningHead(pods.Items)
 	if head == nil {
 		return again, nil // scaling waits for the head, as Ray's does
 	}
@@ -370,14 +370,4 @@ func (r *Reconciler) gcsFailure(rc *rayv1.RayCluster, mem *clusterMemory, call s
 	}
 	backoff := r.Interval << min(mem.failures, 5)
 	return ctrl.Result{RequeueAfter: min(backoff, 30*time.Second)}
-}
-
-func runningHead(pods []corev1.Pod) *corev1.Pod {
-	for i := range pods {
-		p := &pods[i]
-		if p.Labels[LabelNodeType] == "head" && p.Status.Phase == corev1.PodRunning && p.DeletionTimestamp == nil {
-			return p
-		}
-	}
-	return nil
 }

@@ -74,12 +74,11 @@ func (cs *connections) get(ctx context.Context, rc *rayv1.RayCluster, head *core
 	if c != nil {
 		cs.drop(key)
 	}
-	opts := cs.options
-	auth, err := cs.token(ctx, rc, head)
+	auth, err := GCSAuth(ctx, cs.secrets, cs.rayClient, rc, head)
 	if err != nil {
 		return nil, err
 	}
-	opts.Auth, opts.Token, opts.TokenSource = auth.Mode, auth.Token, auth.Source
+	opts := auth.Apply(cs.options)
 	target := addr
 	if cs.proxy != "" {
 		target, opts.Authority = cs.proxy, addr

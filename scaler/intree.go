@@ -15,14 +15,16 @@ import (
 // the scaler.
 const AutoscalerContainerName = "autoscaler"
 
-// inTreeAutoscaler tells whether KubeRay's in-tree autoscaler may be
-// writing rc's worker replicas: the spec still asks KubeRay for the sidecar,
-// or a head pod of the cluster still runs it. KubeRay does not recreate a
-// running head pod when enableInTreeAutoscaling turns false, so a cluster
-// moved to the central scaler keeps its sidecar until the head pod is
-// replaced. pods are the cluster's pods. key identifies the cause (the head
-// pod's UID, so the Event is recorded once per head pod); "" when none.
-func inTreeAutoscaler(rc *rayv1.RayCluster, pods []corev1.Pod) (key, why string) {
+// InTreeAutoscaler tells whether KubeRay's in-tree autoscaler may be
+// writing rc's worker replicas, which makes the scaler leave rc alone: the
+// spec still asks KubeRay for the sidecar, or a head pod of the cluster
+// still runs it. KubeRay does not recreate a running head pod when
+// enableInTreeAutoscaling turns false, so a cluster moved to the central
+// scaler keeps its sidecar until the head pod is replaced. pods are the
+// cluster's pods. why says so and how to fix it; key identifies the cause
+// (the head pod's UID, so the scaler's Event is recorded once per head
+// pod). Both are "" when the in-tree autoscaler cannot be running.
+func InTreeAutoscaler(rc *rayv1.RayCluster, pods []corev1.Pod) (key, why string) {
 	if e := rc.Spec.EnableInTreeAutoscaling; e != nil && *e {
 		return "spec", "spec.enableInTreeAutoscaling is true, so KubeRay runs its in-tree autoscaler in the head pod; " +
 			"set it to false (the webhook does when the annotation raypilot.io/autoscaling: central is set), " +
@@ -68,7 +70,7 @@ func hasContainer(p *corev1.Pod, name string) bool {
 // no report to its GCS. The Warning Event and the log line come once per
 // cause (per head pod), not every round.
 func (r *Reconciler) refuseInTree(rc *rayv1.RayCluster, mem *clusterMemory, pods []corev1.Pod, log *zap.Logger) bool {
-	key, why := inTreeAutoscaler(rc, pods)
+	key, why := InTreeAutoscaler(rc, pods)
 	if key == "" {
 		if mem.inTree != "" {
 			mem.inTree = ""

@@ -7,12 +7,13 @@ import (
 
 	rayv1 "github.com/ray-project/kuberay/ray-operator/apis/ray/v1"
 	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/raypilot/raypilot/scaler/gcs"
 )
 
-// rayAuth is the credential the scaler sends to one cluster's GCS.
-type rayAuth struct {
+// RayAuth is the credential sent to one cluster's GCS.
+type RayAuth struct {
 	// Mode is what every RPC carries.
 	Mode gcs.Auth
 	// Token is Ray's shared token, for gcs.AuthToken only.
@@ -26,31 +27,37 @@ type rayAuth struct {
 }
 
 // String describes the credential without the token.
-func (a rayAuth) String() string { return fmt.Sprintf("%s (%s)", a.Mode, a.Why) }
+func (a RayAuth) String() string { return fmt.Sprintf("%s (%s)", a.Mode, a.Why) }
 
 // GoString is String, so that %#v hides the token too.
-func (a rayAuth) GoString() string { return a.String() }
+func (a RayAuth) GoString() string { return a.String() }
 
-// token finds what the scaler must send to rc's GCS, the way a Ray client
-// started in the head's Ray container would (Ray's
+// Apply returns opts carrying the credential.
+func (a RayAuth) Apply(opts gcs.Options) gcs.Options {
+	opts.Auth, opts.Token, opts.TokenSource = a.Mode, a.Token, a.Source
+	return opts
+}
+
+// GCSAuth finds what to send to rc's GCS, the way a Ray client started in
+// the head's Ray container would (Ray's
 // src/ray/rpc/authentication/authentication_mode.cc and
 // authentication_token_loader.cc): the mode from RAY_AUTH_MODE and
 // RAY_ENABLE_K8S_TOKEN_AUTH, or Ray's default for the head's version (see
 // rayAuthModeFor); in token mode the token from RAY_AUTH_TOKEN, else the
 // file at RAY_AUTH_TOKEN_PATH, else Ray's default token file, each read
-// from the Secret behind it (findRayToken); in Kubernetes mode short-lived
-// tokens of the dedicated Ray client ServiceAccount (cs.rayClient), and
-// when raypilot has none, an error wrapping errKubernetesAuthOff: raypilot
+// through secrets from the Secret behind it (findRayToken); in Kubernetes
+// mode the tokens of rayClient, the dedicated Ray client ServiceAccount's,
+// and when it is nil, an error wrapping ErrKubernetesAuthOff: raypilot
 // never sends its own ServiceAccount token, which the head's owner could
 // capture. head is the running head pod. Errors name the pod, the variable
 // or file and the fix, and never contain a token.
-func (cs *connections) token(ctx context.Context, rc *rayv1.RayCluster, head *corev1.Pod) (rayAuth, error) {
+func GCSAuth(ctx context.Context, secrets client.Reader, rayClient gcs.TokenSource, rc *rayv1.RayCluster, head *corev1.Pod) (RayAuth, error) {
 	if head == nil {
-		return rayAuth{Mode: gcs.AuthNone, Why: "no head pod"}, nil
+		return RayAuth{Mode: gcs.AuthNone, Why: "no head pod"}, nil
 	}
 	c := rayContainer(head)
 	if c == nil {
-		return rayAuth{Mode: gcs.AuthNone, Why: "the head pod has no container"}, nil
+		return RayAuth{Mode: gcs.AuthNone, Why: "the head pod has no container"}, nil
 	}
 	pod := head
 	if pod.Namespace == "" && rc != nil {
@@ -58,30 +65,30 @@ func (cs *connections) token(ctx context.Context, rc *rayv1.RayCluster, head *co
 		pod.Namespace = rc.Namespace
 		c = rayContainer(pod)
 	}
-	env := &rayEnv{pod: pod, container: c, secrets: cs.secrets}
+	env := &rayEnv{pod: pod, container: c, secrets: secrets}
 	d, err := rayAuthModeFor(env, headRayVersion(rc, c))
 	if err != nil {
-		return rayAuth{}, fmt.Errorf("Ray token authentication: %w", err)
+		return RayAuth{}, fmt.Errorf("Ray token authentication: %w", err)
 	}
 	switch d.mode {
 	case modeDisabled:
-		return rayAuth{Mode: gcs.AuthNone, Why: d.why}, nil
+		return RayAuth{Mode: gcs.AuthNone, Why: d.why}, nil
 	case modeKubernetes:
-		if cs.rayClient == nil {
-			return rayAuth{}, fmt.Errorf("Ray token authentication (%s): %s: %w", d.why, env.where(), errKubernetesAuthOff)
+		if rayClient == nil {
+			return RayAuth{}, fmt.Errorf("Ray token authentication (%s): %s: %w", d.why, env.where(), ErrKubernetesAuthOff)
 		}
-		return rayAuth{Mode: gcs.AuthKubernetes, Source: cs.rayClient,
-			Why: d.why + ": Kubernetes token authentication; raypilot sends short-lived tokens from " + sourceName(cs.rayClient)}, nil
+		return RayAuth{Mode: gcs.AuthKubernetes, Source: rayClient,
+			Why: d.why + ": Kubernetes token authentication; raypilot sends short-lived tokens from " + sourceName(rayClient)}, nil
 	}
 	required := d.mode == modeToken
 	token, from, err := findRayToken(ctx, env, required)
 	if err != nil {
-		return rayAuth{}, fmt.Errorf("Ray token authentication (%s): %w", d.why, err)
+		return RayAuth{}, fmt.Errorf("Ray token authentication (%s): %w", d.why, err)
 	}
 	if token == "" {
-		return rayAuth{Mode: gcs.AuthNone, Why: d.why + "; the head has no token, so it runs without token authentication"}, nil
+		return RayAuth{Mode: gcs.AuthNone, Why: d.why + "; the head has no token, so it runs without token authentication"}, nil
 	}
-	return rayAuth{Mode: gcs.AuthToken, Token: token, Why: d.why + "; token from " + from}, nil
+	return RayAuth{Mode: gcs.AuthToken, Token: token, Why: d.why + "; token from " + from}, nil
 }
 
 // sourceName names a token source for reasons and errors: its String when

@@ -151,7 +151,7 @@ func runAuthCases(t *testing.T, cases []authCase) {
 				if kubernetesMode {
 					cs.rayClient = testRayClient
 				}
-				auth, err := cs.token(context.Background(), rc, tt.pod)
+				auth, err := GCSAuth(context.Background(), cs.secrets, cs.rayClient, rc, tt.pod)
 				for _, s := range []string{fmt.Sprint(err), auth.String(), fmt.Sprintf("%v %+v %#v", auth, auth, auth)} {
 					for _, tok := range allTestTokens {
 						if strings.Contains(s, tok) {
@@ -160,8 +160,8 @@ func runAuthCases(t *testing.T, cases []authCase) {
 					}
 				}
 				if !kubernetesMode && tt.wantErr == nil && tt.wantMode == gcs.AuthKubernetes {
-					if !errors.Is(err, errKubernetesAuthOff) || auth.Source != nil || auth.Token != "" {
-						t.Fatalf("Kubernetes mode off: got %s, error %v; want errKubernetesAuthOff and no credential", auth, err)
+					if !errors.Is(err, ErrKubernetesAuthOff) || auth.Source != nil || auth.Token != "" {
+						t.Fatalf("Kubernetes mode off: got %s, error %v; want ErrKubernetesAuthOff and no credential", auth, err)
 					}
 					for _, want := range []string{"scaler.rayKubernetesAuth.enabled=true", "--ray-client-service-account",
 						"never its own ServiceAccount token", tt.pod.Namespace + "/" + tt.pod.Name} {

@@ -42,10 +42,10 @@ const (
 	rayClientTokenMargin = 30 * time.Second
 )
 
-// errKubernetesAuthOff marks the refusal to connect to a cluster that
+// ErrKubernetesAuthOff marks the refusal to connect to a cluster that
 // delegates Ray's token authentication to Kubernetes while raypilot has no
 // Ray client ServiceAccount.
-var errKubernetesAuthOff = errors.New("the cluster delegates Ray's token authentication to Kubernetes and raypilot's Kubernetes mode is off, " +
+var ErrKubernetesAuthOff = errors.New("the cluster delegates Ray's token authentication to Kubernetes and raypilot's Kubernetes mode is off, " +
 	"so raypilot does not connect and sends no token (never its own ServiceAccount token, which the head pod could capture); " +
 	"turn Kubernetes mode on with the Helm chart value scaler.rayKubernetesAuth.enabled=true (flag --ray-client-service-account NAMESPACE/NAME) " +
 	"to send short-lived tokens of a ServiceAccount allowed only ray:write and ray-user on rayclusters.ray.io, " +

@@ -552,8 +552,8 @@ func TestKubernetesModeOffSendsNothing(t *testing.T) {
 	t.Cleanup(cs.closeAll)
 	rc := &rayv1.RayCluster{ObjectMeta: metav1.ObjectMeta{Namespace: testNS, Name: "rc"}}
 	_, err := cs.get(context.Background(), rc, head("rayproject/ray:2.57.0", plainEnv(envRayAuthMode, "token"), plainEnv(envRayK8sTokenAuth, "true")))
-	if !errors.Is(err, errKubernetesAuthOff) {
-		t.Fatalf("get: error %v, want errKubernetesAuthOff", err)
+	if !errors.Is(err, ErrKubernetesAuthOff) {
+		t.Fatalf("get: error %v, want ErrKubernetesAuthOff", err)
 	}
 	if n := len(g.all()); n != 0 || len(cs.clients) != 0 {
 		t.Errorf("the GCS saw %d calls; a refused cluster must not be dialled", n)

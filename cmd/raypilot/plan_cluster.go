@@ -12,14 +12,11 @@ import (
 	"syscall"
 	"time"
 
-	rayv1 "github.com/ray-project/kuberay/ray-operator/apis/ray/v1"
 	"github.com/spf13/cobra"
 	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -53,11 +50,8 @@ func runPlanLive(cmd *cobra.Command, o planOptions) (planOutput, error) {
 	if err != nil {
 		return planOutput{}, failure(err)
 	}
-	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		return planOutput{}, failure(err)
-	}
-	if err := rayv1.AddToScheme(scheme); err != nil {
+	scheme, err := livecluster.Scheme()
+	if err != nil {
 		return planOutput{}, failure(err)
 	}
 	c, err := client.New(cfg, client.Options{Scheme: scheme})
@@ -134,12 +128,16 @@ func planLive(ctx context.Context, env planLiveEnv, key types.NamespacedName, o 
 	if err != nil {
 		return planOutput{}, err
 	}
-	head := cl.Head()
+	head := scaler.RunningHead(cl.Pods)
 	if head == nil {
 		return planOutput{}, fmt.Errorf("RayCluster %s has no running head pod: the scaler waits for one before it reads the GCS, and so does the plan", key)
 	}
+	auth, err := planLiveAuth(ctx, env.reader, key, rc, head)
+	if err != nil {
+		return planOutput{}, err
+	}
 	gcsAddr := scaler.GCSAddress(rc)
-	opts := gcs.Options{Timeout: o.gcsTimeout}
+	opts := auth.Apply(gcs.Options{Timeout: o.gcsTimeout})
 	var target, how string
 	if o.gcsProxy != "" {
 		target, opts.Authority = o.gcsProxy, gcsAddr
@@ -162,7 +160,7 @@ func planLive(ctx context.Context, env planLiveEnv, key types.NamespacedName, o 
 	}
 	g, err := livecluster.ReadGCS(ctx, target, opts)
 	if errors.Is(err, gcs.ErrUnauthenticated) {
-		return planOutput{}, fmt.Errorf("RayCluster %s: %w (raypilot plan sends no Ray credential, so it cannot read a GCS with Ray token authentication)", key, err)
+		return planOutput{}, fmt.Errorf("RayCluster %s: %w (raypilot plan sent the credential its head pod's Ray container gives: %s)", key, err, auth)
 	}
 	if err != nil {
 		return planOutput{}, fmt.Errorf("RayCluster %s: GCS through %s: %w", key, how, err)
@@ -180,7 +178,7 @@ func planLive(ctx context.Context, env planLiveEnv, key types.NamespacedName, o 
 	} else if len(g.Compat.Limits) > 0 {
 		out.Notes = append(out.Notes, fmt.Sprintf("Ray %s works with limits: %s", g.Compat.Version, strings.Join(g.Compat.Limits, "; ")))
 	}
-	out.Cluster = &planCluster{Namespace: key.Namespace, Name: key.Name, RayVersion: g.Compat.Version, GCS: how,
+	out.Cluster = &planCluster{Namespace: key.Namespace, Name: key.Name, RayVersion: g.Compat.Version, GCS: how, Auth: auth.String(),
 		ScalerActs: len(leftAlone) == 0, LeftAlone: append([]string{}, leftAlone...)}
 	return out, nil
 }

@@ -19,9 +19,7 @@ import (
 	"google.golang.org/grpc/status"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
@@ -48,6 +46,10 @@ type liveFixture struct {
 	objs  []client.Object
 	mu    sync.Mutex
 	authz []string
+	// token, when set, is the one Ray token the GCS accepts: it refuses
+	// every call without "authorization: Bearer <token>", as Ray's GCS
+	// with RAY_AUTH_MODE=token does.
+	token string
 }
 
 func newLiveFixture(t *testing.T, stateFile string, edit func(*rayv1.RayCluster, []corev1.Pod)) *liveFixture {
@@ -75,7 +77,11 @@ func newLiveFixture(t *testing.T, stateFile string, edit func(*rayv1.RayCluster,
 		md, _ := metadata.FromIncomingContext(ctx)
 		f.mu.Lock()
 		f.authz = append(f.authz, md.Get(":authority")...)
+		token := f.token
 		f.mu.Unlock()
+		if token != "" && !slices.Equal(md.Get("authorization"), []string{"Bearer " + token}) {
+			return nil, errUnauthenticatedForTest
+		}
 		return h(ctx, req)
 	}))
 	f.gcs.Autoscaler.SetState(st)
@@ -90,11 +96,8 @@ func newLiveFixture(t *testing.T, stateFile string, edit func(*rayv1.RayCluster,
 // port-forwards go through pffake to the fixture's GCS.
 func (f *liveFixture) env(t *testing.T, extra ...client.Object) (planLiveEnv, *pffake.Server) {
 	t.Helper()
-	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
-	if err := rayv1.AddToScheme(scheme); err != nil {
+	scheme, err := livecluster.Scheme()
+	if err != nil {
 		t.Fatal(err)
 	}
 	api := pffake.Start(t, f.gcs.Addr)
@@ -365,15 +368,70 @@ current-context: a
 // refuses a call without a token.
 var errUnauthenticatedForTest = status.Error(codes.Unauthenticated, "InvalidAuthToken: Authentication token is missing or incorrect")
 
-// A GCS that refuses the read says why: the plan sends no Ray token.
+// A GCS that refuses the read says why, with the credential the plan
+// sent: none, for a head pod whose Ray container names no token.
 func TestPlanLiveUnauthenticated(t *testing.T) {
 	f := newLiveFixture(t, "state-idle-31s.json", nil)
-	g := gcsfake.Start(t, grpc.UnaryInterceptor(func(context.Context, any, *grpc.UnaryServerInfo, grpc.UnaryHandler) (any, error) {
-		return nil, errUnauthenticatedForTest
-	}))
+	f.token = liveToken
 	env, _ := f.env(t)
-	_, err := planLive(context.Background(), env, liveKey, liveOptions(g.Addr), planLiveNow)
-	if err == nil || !strings.Contains(err.Error(), "raypilot plan sends no Ray credential") || !strings.Contains(err.Error(), gcs.ErrUnauthenticated.Error()) {
+	_, err := planLive(context.Background(), env, liveKey, liveOptions(f.gcs.Addr), planLiveNow)
+	if err == nil || !strings.Contains(err.Error(), "raypilot plan sent the credential its head pod's Ray container gives: none") ||
+		!strings.Contains(err.Error(), gcs.ErrUnauthenticated.Error()) {
 		t.Errorf("error %v", err)
+	}
+}
+
+// liveToken is the Ray token of the token-authenticated live tests.
+const liveToken = "ray-token-7c1f3e9a2b5d4608"
+
+// withRayToken gives the head pod's Ray container Ray's token
+// authentication as KubeRay's spec.authOptions sets it up: RAY_AUTH_MODE
+// token, RAY_AUTH_TOKEN from key auth_token of Secret test-cluster.
+func withRayToken(_ *rayv1.RayCluster, pods []corev1.Pod) {
+	c := &pods[0].Spec.Containers[0]
+	c.Env = append(c.Env, corev1.EnvVar{Name: "RAY_AUTH_MODE", Value: "token"}, corev1.EnvVar{Name: "RAY_AUTH_TOKEN",
+		ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
+			LocalObjectReference: corev1.LocalObjectReference{Name: "test-cluster"}, Key: gcs.AuthTokenSecretKey}}})
+}
+
+// A GCS with Ray token authentication is read with the token the head
+// pod's Ray container takes from its Secret, found as the scaler finds it;
+// the plan says where the token came from and never shows it.
+func TestPlanLiveRayToken(t *testing.T) {
+	f := newLiveFixture(t, "state-idle-31s.json", withRayToken)
+	f.token = liveToken
+	env, _ := f.env(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "test-cluster"},
+		Data: map[string][]byte{gcs.AuthTokenSecretKey: []byte(liveToken + "\n")}})
+	out, err := planLive(context.Background(), env, liveKey, liveOptions(f.gcs.Addr), planLiveNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const from = "token from RAY_AUTH_TOKEN (Secret default/test-cluster, key auth_token)"
+	if c := out.Cluster; c == nil || !strings.HasPrefix(c.Auth, "token (RAY_AUTH_MODE=token") || !strings.Contains(c.Auth, from) {
+		t.Errorf("cluster %+v, want the credential %q", out.Cluster, from)
+	}
+	text := planText(t, out)
+	if !strings.Contains(text, "Ray credential: token (") || strings.Contains(text, liveToken) {
+		t.Errorf("text does not say the credential, or shows the token:\n%s", text)
+	}
+	if len(out.Terminate) != 1 {
+		t.Errorf("terminate %+v, want the idle worker", out.Terminate)
+	}
+}
+
+// A head pod that delegates Ray's token authentication to Kubernetes is
+// refused before the GCS is dialled: the plan sends no Kubernetes token.
+func TestPlanLiveKubernetesAuthRefused(t *testing.T) {
+	f := newLiveFixture(t, "state-idle-31s.json", func(_ *rayv1.RayCluster, pods []corev1.Pod) {
+		c := &pods[0].Spec.Containers[0]
+		c.Env = append(c.Env, corev1.EnvVar{Name: "RAY_AUTH_MODE", Value: "token"}, corev1.EnvVar{Name: "RAY_ENABLE_K8S_TOKEN_AUTH", Value: "true"})
+	})
+	env, _ := f.env(t)
+	_, err := planLive(context.Background(), env, liveKey, liveOptions(f.gcs.Addr), planLiveNow)
+	if err == nil || !strings.Contains(err.Error(), "delegates Ray's token authentication to Kubernetes: raypilot plan sends no Kubernetes token") {
+		t.Errorf("error %v", err)
+	}
+	if n := len(f.authorities()); n != 0 {
+		t.Errorf("the GCS was called %d times", n)
 	}
 }

@@ -47,6 +47,10 @@ type planCluster struct {
 	RayVersion string `json:"rayVersion"`
 	// GCS says how the GCS was reached.
 	GCS string `json:"gcs"`
+	// Auth says the Ray credential sent to the GCS, as the scaler finds it
+	// in the head pod's Ray container (the mode and where the token came
+	// from), never the token.
+	Auth string `json:"auth"`
 	// ScalerActs: the scaler carries out this plan in its next round. When
 	// false, LeftAlone says why not; the plan is what it would decide once
 	// it acts.

@@ -53,6 +53,7 @@ func writePlanText(w io.Writer, out planOutput) error {
 			ray = "unknown"
 		}
 		fmt.Fprintf(&b, "RayCluster %s/%s: Ray %s, GCS read through %s\n", c.Namespace, c.Name, ray, c.GCS)
+		fmt.Fprintf(&b, "Ray credential: %s\n", c.Auth)
 		if c.ScalerActs {
 			b.WriteString("The scaler acts on this cluster: this is the decision of its next round.\n")
 		} else {

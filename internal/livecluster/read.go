@@ -33,16 +33,3 @@ func Read(ctx context.Context, c client.Reader, key types.NamespacedName) (Clust
 	}
 	return Cluster{RayCluster: rc, Pods: pods.Items}, nil
 }
-
-// Head is the cluster's running head pod, nil when there is none: the
-// scaler waits for one before it reads the GCS (scaler/controller.go), and
-// a port-forward needs a pod whose GCS listens.
-func (c Cluster) Head() *corev1.Pod {
-	for i := range c.Pods {
-		p := &c.Pods[i]
-		if p.Labels[scaler.LabelNodeType] == "head" && p.Status.Phase == corev1.PodRunning && p.DeletionTimestamp == nil {
-			return p
-		}
-	}
-	return nil
-}

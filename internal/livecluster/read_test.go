@@ -7,9 +7,7 @@ import (
 	rayv1 "github.com/ray-project/kuberay/ray-operator/apis/ray/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 )
@@ -25,11 +23,8 @@ func rayPod(ns, name, cluster, nodeType string, phase corev1.PodPhase) *corev1.P
 
 func fakeReader(t *testing.T, objs ...client.Object) client.Reader {
 	t.Helper()
-	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
-	if err := rayv1.AddToScheme(scheme); err != nil {
+	scheme, err := Scheme()
+	if err != nil {
 		t.Fatal(err)
 	}
 	return fake.NewClientBuilder().WithScheme(scheme).WithObjects(objs...).Build()
@@ -61,24 +56,5 @@ func TestReadListsTheClustersPods(t *testing.T) {
 	}
 	if _, err := Read(context.Background(), c, types.NamespacedName{Namespace: "team", Name: "missing"}); err == nil {
 		t.Error("a missing RayCluster read without error")
-	}
-}
-
-// Head is the running head pod only: not a pending one, not one being
-// deleted, never a worker.
-func TestHeadIsTheRunningHead(t *testing.T) {
-	pending := rayPod("ns", "h-pending", "rc", "head", corev1.PodPending)
-	deleting := rayPod("ns", "h-deleting", "rc", "head", corev1.PodRunning)
-	deleting.DeletionTimestamp = &metav1.Time{}
-	worker := rayPod("ns", "w", "rc", "worker", corev1.PodRunning)
-	running := rayPod("ns", "h-running", "rc", "head", corev1.PodRunning)
-
-	c := Cluster{Pods: []corev1.Pod{*pending, *deleting, *worker}}
-	if h := c.Head(); h != nil {
-		t.Errorf("head %s, want none", h.Name)
-	}
-	c.Pods = append(c.Pods, *running)
-	if h := c.Head(); h == nil || h.Name != "h-running" {
-		t.Errorf("head %v, want h-running", h)
 	}
 }

@@ -3,8 +3,6 @@ package livecluster
 import (
 	"fmt"
 
-	corev1 "k8s.io/api/core/v1"
-
 	"github.com/raypilot/raypilot/defaults"
 	"github.com/raypilot/raypilot/scaler"
 )
@@ -31,31 +29,8 @@ func (c Cluster) Refusals() []string {
 	if rc.Spec.Suspend != nil && *rc.Spec.Suspend {
 		why = append(why, "spec.suspend is true: the scaler decides nothing for a suspended cluster")
 	}
-	if inTree := c.inTreeAutoscaler(); inTree != "" {
+	if _, inTree := scaler.InTreeAutoscaler(rc, c.Pods); inTree != "" {
 		why = append(why, inTree)
 	}
 	return why
-}
-
-// inTreeAutoscaler says why KubeRay's in-tree autoscaler may write the
-// replicas, "" when it cannot: the rule of scaler/intree.go, which keeps
-// it unexported (the spec asks KubeRay for the sidecar, or a head pod that
-// has not ended still runs it).
-func (c Cluster) inTreeAutoscaler() string {
-	if e := c.RayCluster.Spec.EnableInTreeAutoscaling; e != nil && *e {
-		return "spec.enableInTreeAutoscaling is true: KubeRay runs its in-tree autoscaler, and the scaler never scales beside it"
-	}
-	for i := range c.Pods {
-		p := &c.Pods[i]
-		if p.Labels[scaler.LabelNodeType] != "head" || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
-			continue
-		}
-		for _, ct := range append(append([]corev1.Container{}, p.Spec.Containers...), p.Spec.InitContainers...) {
-			if ct.Name == scaler.AutoscalerContainerName {
-				return fmt.Sprintf("the head pod %s runs KubeRay's in-tree autoscaler container %q: the scaler waits until a head pod without it replaces it",
-					p.Name, scaler.AutoscalerContainerName)
-			}
-		}
-	}
-	return ""
 }

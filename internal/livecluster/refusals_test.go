@@ -20,6 +20,8 @@ func TestRefusals(t *testing.T) {
 	head := rayPod("ns", "rc-head", "rc", "head", corev1.PodRunning)
 	sidecar := head.DeepCopy()
 	sidecar.Spec.Containers = []corev1.Container{{Name: "ray-head"}, {Name: "autoscaler"}}
+	terminating := sidecar.DeepCopy()
+	terminating.DeletionTimestamp = &metav1.Time{}
 	ended := sidecar.DeepCopy()
 	ended.Status.Phase = corev1.PodSucceeded
 
@@ -35,7 +37,8 @@ func TestRefusals(t *testing.T) {
 		{name: "deleting", edit: func(rc *rayv1.RayCluster) { rc.DeletionTimestamp = &metav1.Time{} }, head: head, want: "being deleted"},
 		{name: "suspended", edit: func(rc *rayv1.RayCluster) { rc.Spec.Suspend = ptr.To(true) }, head: head, want: "spec.suspend"},
 		{name: "in-tree spec", edit: func(rc *rayv1.RayCluster) { rc.Spec.EnableInTreeAutoscaling = ptr.To(true) }, head: head, want: "spec.enableInTreeAutoscaling"},
-		{name: "sidecar still running", head: sidecar, want: "the head pod rc-head runs KubeRay's in-tree autoscaler"},
+		{name: "sidecar still running", head: sidecar, want: "the head pod rc-head still runs KubeRay's in-tree autoscaler"},
+		{name: "sidecar of a terminating head", head: terminating, want: "while it terminates"},
 		{name: "sidecar of an ended head", head: ended},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
