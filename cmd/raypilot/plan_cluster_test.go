@@ -109,6 +109,14 @@ func (f *liveFixture) env(t *testing.T, extra ...client.Object) (planLiveEnv, *p
 	}, api
 }
 
+// planProxied plans the fixture's cluster as --gcs-proxy-address at its
+// GCS does, with extra objects in the API server.
+func (f *liveFixture) planProxied(t *testing.T, extra ...client.Object) (planOutput, error) {
+	t.Helper()
+	env, _ := f.env(t, extra...)
+	return planLive(context.Background(), env, liveKey, liveOptions(f.gcs.Addr), planLiveNow)
+}
+
 func (f *liveFixture) authorities() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -127,8 +135,7 @@ func liveOptions(gcsProxy string) planOptions {
 // drains, and the GCS is only read.
 func TestPlanLiveThroughProxy(t *testing.T) {
 	f := newLiveFixture(t, "state-idle-31s.json", nil)
-	env, _ := f.env(t)
-	out, err := planLive(context.Background(), env, liveKey, liveOptions(f.gcs.Addr), planLiveNow)
+	out, err := f.planProxied(t)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,8 +218,7 @@ func TestPlanLiveLeftAlone(t *testing.T) {
 			if tc.version != "" {
 				f.gcs.NodeInfo.SetVersion(tc.version)
 			}
-			env, _ := f.env(t)
-			out, err := planLive(context.Background(), env, liveKey, liveOptions(f.gcs.Addr), planLiveNow)
+			out, err := f.planProxied(t)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -237,8 +243,7 @@ func TestPlanLiveNoHead(t *testing.T) {
 	f := newLiveFixture(t, "state-idle-31s.json", func(_ *rayv1.RayCluster, pods []corev1.Pod) {
 		pods[0].Status.Phase = corev1.PodPending
 	})
-	env, _ := f.env(t)
-	_, err := planLive(context.Background(), env, liveKey, liveOptions(f.gcs.Addr), planLiveNow)
+	_, err := f.planProxied(t)
 	if err == nil || !strings.Contains(err.Error(), "no running head pod") {
 		t.Errorf("error %v, want no running head pod", err)
 	}
@@ -285,8 +290,7 @@ func TestPlanLivePolicyConfigMap(t *testing.T) {
 // long it has been idle of how long.
 func TestPlanLiveIdleWithinTimeout(t *testing.T) {
 	f := newLiveFixture(t, "state-idle-30s.json", nil)
-	env, _ := f.env(t)
-	out, err := planLive(context.Background(), env, liveKey, liveOptions(f.gcs.Addr), planLiveNow)
+	out, err := f.planProxied(t)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -373,8 +377,7 @@ var errUnauthenticatedForTest = status.Error(codes.Unauthenticated, "InvalidAuth
 func TestPlanLiveUnauthenticated(t *testing.T) {
 	f := newLiveFixture(t, "state-idle-31s.json", nil)
 	f.token = liveToken
-	env, _ := f.env(t)
-	_, err := planLive(context.Background(), env, liveKey, liveOptions(f.gcs.Addr), planLiveNow)
+	_, err := f.planProxied(t)
 	if err == nil || !strings.Contains(err.Error(), "raypilot plan sent the credential its head pod's Ray container gives: none") ||
 		!strings.Contains(err.Error(), gcs.ErrUnauthenticated.Error()) {
 		t.Errorf("error %v", err)
@@ -400,9 +403,8 @@ func withRayToken(_ *rayv1.RayCluster, pods []corev1.Pod) {
 func TestPlanLiveRayToken(t *testing.T) {
 	f := newLiveFixture(t, "state-idle-31s.json", withRayToken)
 	f.token = liveToken
-	env, _ := f.env(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "test-cluster"},
+	out, err := f.planProxied(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "test-cluster"},
 		Data: map[string][]byte{gcs.AuthTokenSecretKey: []byte(liveToken + "\n")}})
-	out, err := planLive(context.Background(), env, liveKey, liveOptions(f.gcs.Addr), planLiveNow)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -426,8 +428,7 @@ func TestPlanLiveKubernetesAuthRefused(t *testing.T) {
 		c := &pods[0].Spec.Containers[0]
 		c.Env = append(c.Env, corev1.EnvVar{Name: "RAY_AUTH_MODE", Value: "token"}, corev1.EnvVar{Name: "RAY_ENABLE_K8S_TOKEN_AUTH", Value: "true"})
 	})
-	env, _ := f.env(t)
-	_, err := planLive(context.Background(), env, liveKey, liveOptions(f.gcs.Addr), planLiveNow)
+	_, err := f.planProxied(t)
 	if err == nil || !strings.Contains(err.Error(), "delegates Ray's token authentication to Kubernetes: raypilot plan sends no Kubernetes token") {
 		t.Errorf("error %v", err)
 	}
