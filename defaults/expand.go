@@ -52,6 +52,10 @@ const (
 type Input struct {
 	// Object is the RayCluster, RayJob or RayService as JSON.
 	Object []byte
+	// Decoded, when set, is Object already decoded by jsontree.Decode
+	// (the webhook decodes the whole AdmissionReview once), and Object is
+	// not read. The engine edits it in place.
+	Decoded any
 	// OldObject is the stored object on UPDATE, nil otherwise.
 	OldObject []byte
 	// Operation defaults to Create.
@@ -123,11 +127,17 @@ func expand(in Input) Result {
 	if in.Templates == nil {
 		in.Templates = &TemplateSet{}
 	}
-	res := expandOnce(in, in.Object)
+	var pristine any
+	if in.Decoded != nil && in.Operation == Update && len(in.OldObject) > 0 {
+		// The first pass edits Decoded; the lenient one starts again from
+		// the input.
+		pristine = jsontree.DeepCopy(in.Decoded)
+	}
+	res := expandData(in, in.Object, in.Decoded, false)
 	if len(res.Errors) == 0 || in.Operation != Update || len(in.OldObject) == 0 {
 		return res
 	}
-	prior := expandOnce(Input{Namespace: in.Namespace, Templates: in.Templates, Context: in.Context, Policy: in.Policy, Operation: Update, OldObject: in.OldObject, Output: OutputNone, Volumes: in.Volumes}, in.OldObject)
+	prior := expandData(Input{Namespace: in.Namespace, Templates: in.Templates, Context: in.Context, Policy: in.Policy, Operation: Update, OldObject: in.OldObject, Output: OutputNone, Volumes: in.Volumes}, in.OldObject, nil, false)
 	had := map[string]bool{}
 	for _, e := range prior.Errors {
 		had[e.Error()] = true
@@ -145,21 +155,20 @@ func expand(in Input) Result {
 		return res
 	}
 	// Every remaining problem predates the update: expand as far as possible.
-	lenient := expandLenient(in, in.Object)
+	lenient := expandData(in, in.Object, pristine, true)
 	lenient.Warnings = res.Warnings
 	return lenient
 }
 
-func expandOnce(in Input, data []byte) Result { return expandData(in, data, false) }
-
-func expandLenient(in Input, data []byte) Result { return expandData(in, data, true) }
-
-// expandData expands data; lenient returns the expanded object even when
-// problems were found (their parts are left as they were).
-func expandData(in Input, data []byte, lenient bool) Result {
-	doc, err := jsontree.Decode(data)
-	if err != nil {
-		return Result{Errors: field.ErrorList{field.Invalid(field.NewPath(""), "<body>", "not a JSON object: "+err.Error()).WithOrigin(OriginDecode)}}
+// expandData expands doc, or data decoded when doc is nil; lenient
+// returns the expanded object even when problems were found (their parts
+// are left as they were).
+func expandData(in Input, data []byte, doc any, lenient bool) Result {
+	var err error
+	if doc == nil {
+		if doc, err = jsontree.Decode(data); err != nil {
+			return Result{Errors: field.ErrorList{field.Invalid(field.NewPath(""), "<body>", "not a JSON object: "+err.Error()).WithOrigin(OriginDecode)}}
+		}
 	}
 	root, ok := doc.(obj)
 	if !ok {

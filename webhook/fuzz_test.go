@@ -105,7 +105,7 @@ func buildFuzzWorld() (*fuzzWorld, error) {
 		for j, path := range []string{MutatePath, ValidatePath} {
 			// No RecoverPanic: a panic must fail the fuzz iteration, not
 			// turn into a 500 response.
-			mux.Handle(path, &admission.Webhook{Handler: w.handlers[i][j]})
+			mux.Handle(path, NewHTTPHandler(w.handlers[i][j], zap.NewNop()))
 		}
 		w.servers[i] = mux
 	}
@@ -172,7 +172,7 @@ func decodeReview(body []byte) (*admissionv1.AdmissionRequest, error) {
 }
 
 // FuzzAdmission posts arbitrary bytes as an AdmissionReview body to the real
-// handlers (controller-runtime's admission.Webhook over httptest, as
+// handlers (NewHTTPHandler over httptest, as
 // server.go registers them) and checks every answer with checkAdmission.
 // Seeds: every corpus object as a CREATE and as an UPDATE of itself, for
 // both endpoints and both policies, plus broken bodies.

@@ -126,6 +126,9 @@ func (c *Config) expand(ctx context.Context, req admission.Request, output defau
 		Output:    output,
 		Volumes:   c.Volumes,
 	}
+	if d, ok := decoded(ctx, req); ok {
+		in.Decoded = d.object
+	}
 	if req.Operation == admissionv1.Update {
 		in.Operation, in.OldObject = defaults.Update, req.OldObject.Raw
 	}

@@ -21,7 +21,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
-	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/raypilot/raypilot/api/v1alpha1"
 	"github.com/raypilot/raypilot/internal/certrotate"
@@ -183,8 +182,8 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log *zap.Logger) e
 	}
 	templates := Templates{Cache: mgr.GetCache(), Live: mgr.GetAPIReader(), Namespaces: opts.WatchNamespaces, NoConfigMaps: opts.NoConfigMapTemplates}
 	hc := Config{Templates: templates, Policy: policy.Get, Log: log.Named("admission"), Metrics: admissions, Volumes: NewVolumeCache()}
-	server.Register(MutatePath, &admission.Webhook{Handler: &MutatingHandler{hc}, RecoverPanic: ptr(true)})
-	server.Register(ValidatePath, &admission.Webhook{Handler: &ValidatingHandler{hc}, RecoverPanic: ptr(true)})
+	server.Register(MutatePath, NewHTTPHandler(&MutatingHandler{hc}, hc.Log))
+	server.Register(ValidatePath, NewHTTPHandler(&ValidatingHandler{hc}, hc.Log))
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
 		return err
 	}

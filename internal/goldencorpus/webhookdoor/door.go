@@ -11,7 +11,6 @@ import (
 	"net/http"
 
 	"go.uber.org/zap"
-	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/raypilot/raypilot/defaults"
 	"github.com/raypilot/raypilot/internal/goldencorpus"
@@ -27,8 +26,8 @@ import (
 // goldencorpus.Namespace.
 //
 // Each object is sent as an AdmissionReview over HTTP to the mutating
-// webhook (webhook.MutatingHandler behind controller-runtime's
-// admission.Webhook), its JSON patch is applied, and the result is sent to
+// webhook (webhook.MutatingHandler behind webhook.NewHTTPHandler, as the
+// server registers it), its JSON patch is applied, and the result is sent to
 // the validating webhook; between them stand the API server's own steps
 // (see verdict). The templates are served by the webhook's own lookup
 // (webhook.Templates) from a fake cluster holding them.
@@ -37,10 +36,10 @@ func Expand(docs []manifest.Document, policy *defaults.Policy) (*manifest.Output
 	if err != nil {
 		return nil, err
 	}
-	hc := webhook.Config{Templates: templates, Policy: func() *defaults.Policy { return policy }, Log: zap.NewNop()}
+	hc := webhook.Config{Templates: templates, Policy: func() *defaults.Policy { return policy }, Log: zap.NewNop(), Volumes: webhook.NewVolumeCache()}
 	p := pair{
-		mutate:   &admission.Webhook{Handler: &webhook.MutatingHandler{Config: hc}},
-		validate: &admission.Webhook{Handler: &webhook.ValidatingHandler{Config: hc}},
+		mutate:   webhook.NewHTTPHandler(&webhook.MutatingHandler{Config: hc}, hc.Log),
+		validate: webhook.NewHTTPHandler(&webhook.ValidatingHandler{Config: hc}, hc.Log),
 	}
 	return goldencorpus.AdmitEach(docs, p.create)
 }

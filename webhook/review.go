@@ -1,0 +1,152 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+
+	"go.uber.org/zap"
+	admissionv1 "k8s.io/api/admission/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+	sigsjson "sigs.k8s.io/json"
+
+	"github.com/raypilot/raypilot/internal/jsontree"
+)
+
+// maxReviewBytes is the body limit of controller-runtime's
+// admission.Webhook (maxRequestSize in
+// sigs.k8s.io/controller-runtime/pkg/webhook/admission/http.go): a larger
+// body is left to it, to be refused in its words.
+const maxReviewBytes = 7 << 20
+
+// reviewServer serves AdmissionReviews to one handler, reading each body
+// once. controller-runtime's admission.Webhook decodes a review into
+// admission.Request, copying the object into Object.Raw, and the engine
+// then parses Object.Raw again: together the larger part of a small
+// admission. reviewServer decodes a v1 JSON review with jsontree, hands the
+// object's tree to the engine through the context (decodedObject), and
+// answers through the same admission.Webhook's Handle (panic recovery and
+// its metric, Response.Complete) and response encoding. Whatever it does
+// not recognise (another content type, a v1beta1 review, an empty, huge or
+// malformed body, a review without an object) goes to the admission.Webhook
+// unchanged, so that every refusal is worded as before.
+type reviewServer struct {
+	webhook *admission.Webhook
+	log     *zap.Logger
+}
+
+// NewHTTPHandler serves AdmissionReviews to h as controller-runtime's
+// admission.Webhook with RecoverPanic does, decoding the review once when
+// h is one of this package's handlers.
+func NewHTTPHandler(h admission.Handler, log *zap.Logger) http.Handler {
+	return &reviewServer{webhook: &admission.Webhook{Handler: h, RecoverPanic: ptr(true)}, log: log}
+}
+
+// decodedObject carries the review's object, decoded, to Config.expand.
+type decodedObject struct {
+	uid    string
+	object jsontree.Object
+}
+
+type decodedObjectKey struct{}
+
+// decoded returns the object of req decoded by reviewServer, if any.
+func decoded(ctx context.Context, req admission.Request) (*decodedObject, bool) {
+	d, ok := ctx.Value(decodedObjectKey{}).(*decodedObject)
+	if !ok || d.uid != string(req.UID) {
+		return nil, false
+	}
+	return d, true
+}
+
+func (s *reviewServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Body == nil || r.Body == http.NoBody || r.Header.Get("Content-Type") != "application/json" {
+		s.webhook.ServeHTTP(w, r)
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxReviewBytes+1))
+	if err != nil || len(body) > maxReviewBytes {
+		s.fallback(w, r, body)
+		return
+	}
+	req, d, ok := readReview(body)
+	if !ok {
+		s.fallback(w, r, body)
+		return
+	}
+	resp := s.webhook.Handle(context.WithValue(r.Context(), decodedObjectKey{}, d), req)
+	// As admission.Webhook's writeResponseTyped for a v1 review.
+	review := admissionv1.AdmissionReview{
+		TypeMeta: metav1.TypeMeta{APIVersion: admissionv1.SchemeGroupVersion.String(), Kind: "AdmissionReview"},
+		Response: &resp.AdmissionResponse,
+	}
+	if err := json.NewEncoder(w).Encode(review); err != nil {
+		s.log.Error("unable to encode and write the response", zap.Error(err))
+		failed := admission.Errored(http.StatusInternalServerError, err)
+		if err := json.NewEncoder(w).Encode(admissionv1.AdmissionReview{Response: &failed.AdmissionResponse}); err != nil {
+			s.log.Error("still unable to encode and write the InternalServerError response", zap.Error(err))
+		}
+	}
+}
+
+// fallback hands r to the admission.Webhook with the part of the body
+// already read put back in front of the rest.
+func (s *reviewServer) fallback(w http.ResponseWriter, r *http.Request, read []byte) {
+	r2 := r.Clone(r.Context())
+	r2.Body = io.NopCloser(io.MultiReader(bytes.NewReader(read), r.Body))
+	defer r.Body.Close()
+	s.webhook.ServeHTTP(w, r2)
+}
+
+// readReview decodes a v1 AdmissionReview whose request has an object
+// (and, if any, an old object) that is a JSON object. The request's other
+// fields are decoded by the decoder controller-runtime uses
+// (sigs.k8s.io/json, case-sensitive), from what remains of the tree.
+func readReview(body []byte) (admission.Request, *decodedObject, bool) {
+	var req admission.Request
+	doc, err := jsontree.Decode(body)
+	if err != nil {
+		return req, nil, false
+	}
+	root, _ := doc.(jsontree.Object)
+	if root["apiVersion"] != admissionv1.SchemeGroupVersion.String() || root["kind"] != "AdmissionReview" {
+		return req, nil, false
+	}
+	in, _ := root["request"].(jsontree.Object)
+	object, _ := in["object"].(jsontree.Object)
+	if object == nil {
+		return req, nil, false
+	}
+	d := &decodedObject{object: object}
+	rest := make(jsontree.Object, len(in))
+	for k, v := range in {
+		if k != "object" && k != "oldObject" {
+			rest[k] = v
+		}
+	}
+	var oldBytes []byte
+	if old, present := in["oldObject"]; present && old != nil {
+		oldObject, _ := old.(jsontree.Object)
+		if oldObject == nil {
+			return req, nil, false
+		}
+		// The engine reads the stored object from JSON: it is read only on
+		// UPDATE, and only for what the update keeps.
+		if oldBytes, err = jsontree.Encode(oldObject); err != nil {
+			return req, nil, false
+		}
+	}
+	js, err := jsontree.Encode(rest)
+	if err != nil || sigsjson.UnmarshalCaseSensitivePreserveInts(js, &req.AdmissionRequest) != nil {
+		return req, nil, false
+	}
+	if oldBytes != nil {
+		req.OldObject = runtime.RawExtension{Raw: oldBytes}
+	}
+	d.uid = string(req.UID)
+	return req, d, true
+}

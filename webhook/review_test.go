@@ -1,0 +1,120 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"go.uber.org/zap"
+	admissionv1 "k8s.io/api/admission/v1"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+)
+
+// reviewCase is one request body (and content type) sent to both servers.
+type reviewCase struct {
+	name, contentType string
+	body              []byte
+}
+
+func reviewCases(t *testing.T) []reviewCase {
+	t.Helper()
+	// The stored object refers to a template that is gone: the update is
+	// expanded leniently, with the problem as a warning.
+	gone := strings.Replace(compact, `"ray.io/compute-template":"t"`, `"ray.io/compute-template":"gone"`, 1)
+	bad := strings.Replace(compact, `"name":"c"`, `"name":"Not_A_Name"`, 1)
+	pod := `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"}}`
+	v1 := func(op admissionv1.Operation, obj, old string) []byte {
+		var oldBytes []byte
+		if old != "" {
+			oldBytes = []byte(old)
+		}
+		return bytes.Replace(reviewBody(t, op, []byte(obj), oldBytes), []byte(`"default"`), []byte(`"ns"`), 1)
+	}
+	swap := func(b []byte, from, to string) []byte { return bytes.Replace(b, []byte(from), []byte(to), 1) }
+	create := v1(admissionv1.Create, compact, "")
+	return []reviewCase{
+		{"create", "application/json", create},
+		{"create with unknown fields", "application/json", swap(create, `"request":{`, `"extra":[1,{"a":null}],"request":{"future":{"x":1},`)},
+		{"update", "application/json", v1(admissionv1.Update, compact, compact)},
+		{"update keeping a problem", "application/json", v1(admissionv1.Update, gone, gone)},
+		{"update with a new problem", "application/json", v1(admissionv1.Update, gone, compact)},
+		{"denied", "application/json", v1(admissionv1.Create, bad, "")},
+		{"not a Ray object", "application/json", v1(admissionv1.Create, pod, "")},
+		{"delete", "application/json", v1(admissionv1.Delete, "null", compact)},
+		{"object not an object", "application/json", v1(admissionv1.Create, `[1]`, "")},
+		{"old object not an object", "application/json", v1(admissionv1.Update, compact, `"x"`)},
+		{"v1beta1", "application/json", swap(create, `"admission.k8s.io/v1"`, `"admission.k8s.io/v1beta1"`)},
+		{"request field of the wrong type", "application/json", swap(create, `"uid":"fuzz-uid"`, `"uid":5`)},
+		{"field named in another case", "application/json", swap(create, `"uid":"fuzz-uid"`, `"UID":"fuzz-uid"`)},
+		{"no request", "application/json", []byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}`)},
+		{"malformed", "application/json", create[:len(create)-3]},
+		{"trailing data", "application/json", append(append([]byte{}, create...), " {}"...)},
+		{"empty", "application/json", nil},
+		{"other content type", "application/yaml", create},
+		{"too large", "application/json", append(append([]byte{}, create...), bytes.Repeat([]byte(" "), maxReviewBytes)...)},
+	}
+}
+
+// serve posts c to h and returns the status and the body.
+func serve(h http.Handler, c reviewCase) (int, string) {
+	var body *bytes.Reader
+	if c.body != nil {
+		body = bytes.NewReader(c.body)
+	}
+	req := httptest.NewRequest(http.MethodPost, MutatePath, nil)
+	if body != nil {
+		req = httptest.NewRequest(http.MethodPost, MutatePath, body)
+	}
+	req.Header.Set("Content-Type", c.contentType)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec.Code, rec.Body.String()
+}
+
+// NewHTTPHandler answers every request, well-formed or not, byte for byte
+// as controller-runtime's admission.Webhook does.
+func TestHTTPHandlerAnswersAsAdmissionWebhook(t *testing.T) {
+	mutate, validate := handlers(t)
+	mutate.Volumes, validate.Volumes = NewVolumeCache(), NewVolumeCache()
+	panics := admission.HandlerFunc(func(context.Context, admission.Request) admission.Response { panic("boom") })
+	for _, h := range []struct {
+		name string
+		h    admission.Handler
+	}{{"mutate", mutate}, {"validate", validate}, {"panic", panics}} {
+		ours := NewHTTPHandler(h.h, zap.NewNop())
+		theirs := &admission.Webhook{Handler: h.h, RecoverPanic: ptr(true)}
+		for _, c := range reviewCases(t) {
+			t.Run(h.name+"/"+c.name, func(t *testing.T) {
+				wantCode, want := serve(theirs, c)
+				gotCode, got := serve(ours, c)
+				if gotCode != wantCode || got != want {
+					t.Errorf("got %d %s\nwant %d %s", gotCode, got, wantCode, want)
+				}
+			})
+		}
+	}
+}
+
+// A v1 JSON review is decoded once: the handler gets the object decoded,
+// and no copy of it in Object.Raw. Other reviews go through
+// controller-runtime's decoding.
+func TestHTTPHandlerDecodesOnce(t *testing.T) {
+	for _, c := range reviewCases(t) {
+		var fast, called bool
+		h := admission.HandlerFunc(func(ctx context.Context, req admission.Request) admission.Response {
+			called = true
+			d, ok := decoded(ctx, req)
+			fast = ok && d.object != nil && req.Object.Raw == nil
+			return admission.Allowed("")
+		})
+		serve(NewHTTPHandler(h, zap.NewNop()), c)
+		wantFast := strings.HasPrefix(c.name, "create") || strings.HasPrefix(c.name, "update") ||
+			c.name == "denied" || c.name == "not a Ray object" || c.name == "field named in another case"
+		if called && fast != wantFast {
+			t.Errorf("%s: decoded once %v, want %v", c.name, fast, wantFast)
+		}
+	}
+}
