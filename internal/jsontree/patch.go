@@ -75,6 +75,7 @@ func scalarEqual(a, b any) bool {
 }
 
 type patchWriter struct {
+	enc  encoder // reused by every operation's value
 	buf  []byte
 	n    int
 	path []string   // escaped JSON pointer tokens of the current position
@@ -193,7 +194,7 @@ func (w *patchWriter) op(name string, value any) error {
 	if name != "remove" {
 		w.buf = append(w.buf, `,"value":`...)
 		var err error
-		if w.buf, err = Append(w.buf, value); err != nil {
+		if w.buf, err = w.enc.append(w.buf, value, 0); err != nil {
 			return err
 		}
 	}
