@@ -28,9 +28,13 @@ type clusterExpansion struct {
 	rayVersion  string
 	templates   map[string]*Template // lookups by name, each done once
 	hashes      map[*Template]string // audit hash per template used
-	volumeJSON  map[*CompactVolume][2]any
-	policyJSON  []byte
-	headImage   string
+	// volumeJSON is the pod volume and mount of each compact volume, built
+	// once per expansion; cachedVolumeJSON holds those of Input.Volumes,
+	// which belong to the cache and are never written.
+	volumeJSON       map[*CompactVolume][2]any
+	cachedVolumeJSON map[*CompactVolume][2]any
+	policyJSON       []byte
+	headImage        string
 	// headResources is what the head pod asks for, without KubeRay's
 	// in-tree autoscaler container.
 	headResources podResources

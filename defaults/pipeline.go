@@ -42,6 +42,7 @@ func (c *clusterExpansion) run() {
 	c.templates = map[string]*Template{}
 	c.hashes = map[*Template]string{}
 	c.volumeJSON = map[*CompactVolume][2]any{}
+	c.cachedVolumeJSON = map[*CompactVolume][2]any{}
 	// 1.
 	c.clusterRef, _ = c.annotations[AnnotationComputeTemplate].(string)
 	if c.clusterRef == "" {

@@ -29,7 +29,7 @@ type VolumeCache struct {
 
 // volumeEntry is one parsed annotation. Everything in it is shared by the
 // expansions that use it, so nothing may write to it: applyVolumes copies
-// the JSON forms it inserts.
+// the JSON forms before inserting them.
 type volumeEntry struct {
 	key  [sha256.Size]byte
 	size int
@@ -116,7 +116,7 @@ func (c *VolumeCache) put(text string, vols []CompactVolume) *volumeEntry {
 
 // parseVolumesCached is ParseVolumes through in.Volumes: a text parsed
 // before without errors is not parsed again, and its volumes come with
-// their JSON forms (c.volumeJSON). Errors name fld, so a text with errors
+// their JSON forms (c.cachedVolumeJSON). Errors name fld, so a text with errors
 // is parsed each time.
 func (c *clusterExpansion) parseVolumesCached(text string, fld *field.Path) ([]CompactVolume, field.ErrorList) {
 	cache := c.in.Volumes
@@ -132,7 +132,7 @@ func (c *clusterExpansion) parseVolumesCached(text string, fld *field.Path) ([]C
 		e = cache.put(text, vols)
 	}
 	for i := range e.vols {
-		c.volumeJSON[&e.vols[i]] = e.json[i]
+		c.cachedVolumeJSON[&e.vols[i]] = e.json[i]
 	}
 	return e.vols, nil
 }

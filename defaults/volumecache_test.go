@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/raypilot/raypilot/api/v1alpha1"
+	"github.com/raypilot/raypilot/internal/jsontree"
 )
 
 // volumeCacheCluster has cluster volumes, a group overriding one of them
@@ -78,6 +79,17 @@ func TestVolumeCacheExpandsAlike(t *testing.T) {
 			}
 			if cache.Len() != wantLen {
 				t.Errorf("cache holds %d annotations, want %d", cache.Len(), wantLen)
+			}
+			// The expansions wrote nothing into what the cache holds.
+			for el := cache.order.Front(); el != nil; el = el.Next() {
+				e := el.Value.(*volumeEntry)
+				for i, v := range e.vols {
+					for k, want := range []any{jsontree.FromTyped(v.PodVolume()), jsontree.FromTyped(v.Mount())} {
+						if !jsontree.Equal(e.json[i][k], want) {
+							t.Errorf("cached JSON of volume %s changed: %v", v.Name, e.json[i][k])
+						}
+					}
+				}
 			}
 		})
 	}
