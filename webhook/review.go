@@ -10,9 +10,7 @@ import (
 	"go.uber.org/zap"
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
-	sigsjson "sigs.k8s.io/json"
 
 	"github.com/raypilot/raypilot/internal/jsontree"
 )
@@ -103,9 +101,9 @@ func (s *reviewServer) fallback(w http.ResponseWriter, r *http.Request, read []b
 }
 
 // readReview decodes a v1 AdmissionReview whose request has an object
-// (and, if any, an old object) that is a JSON object. The request's other
-// fields are decoded by the decoder controller-runtime uses
-// (sigs.k8s.io/json, case-sensitive), from what remains of the tree.
+// (and, if any, an old object) that is a JSON object, and whose other
+// request fields have the types of admissionv1.AdmissionRequest (see
+// readRequest).
 func readReview(body []byte) (admission.Request, *decodedObject, bool) {
 	var req admission.Request
 	doc, err := jsontree.Decode(body)
@@ -118,17 +116,9 @@ func readReview(body []byte) (admission.Request, *decodedObject, bool) {
 	}
 	in, _ := root["request"].(jsontree.Object)
 	object, _ := in["object"].(jsontree.Object)
-	if object == nil {
+	if object == nil || !readRequest(in, &req.AdmissionRequest) {
 		return req, nil, false
 	}
-	d := &decodedObject{object: object}
-	rest := make(jsontree.Object, len(in))
-	for k, v := range in {
-		if k != "object" && k != "oldObject" {
-			rest[k] = v
-		}
-	}
-	var oldBytes []byte
 	if old, present := in["oldObject"]; present && old != nil {
 		oldObject, _ := old.(jsontree.Object)
 		if oldObject == nil {
@@ -136,17 +126,9 @@ func readReview(body []byte) (admission.Request, *decodedObject, bool) {
 		}
 		// The engine reads the stored object from JSON: it is read only on
 		// UPDATE, and only for what the update keeps.
-		if oldBytes, err = jsontree.Encode(oldObject); err != nil {
+		if req.OldObject.Raw, err = jsontree.Encode(oldObject); err != nil {
 			return req, nil, false
 		}
 	}
-	js, err := jsontree.Encode(rest)
-	if err != nil || sigsjson.UnmarshalCaseSensitivePreserveInts(js, &req.AdmissionRequest) != nil {
-		return req, nil, false
-	}
-	if oldBytes != nil {
-		req.OldObject = runtime.RawExtension{Raw: oldBytes}
-	}
-	d.uid = string(req.UID)
-	return req, d, true
+	return req, &decodedObject{uid: string(req.UID), object: object}, true
 }

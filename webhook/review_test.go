@@ -5,12 +5,16 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 
 	"go.uber.org/zap"
 	admissionv1 "k8s.io/api/admission/v1"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+	sigsjson "sigs.k8s.io/json"
+
+	"github.com/raypilot/raypilot/internal/jsontree"
 )
 
 // reviewCase is one request body (and content type) sent to both servers.
@@ -115,6 +119,51 @@ func TestHTTPHandlerDecodesOnce(t *testing.T) {
 			c.name == "denied" || c.name == "not a Ray object" || c.name == "field named in another case"
 		if called && fast != wantFast {
 			t.Errorf("%s: decoded once %v, want %v", c.name, fast, wantFast)
+		}
+	}
+}
+
+// readRequest reads what controller-runtime's decoder reads from a
+// request, or refuses it.
+func TestReadRequestAsDecoder(t *testing.T) {
+	for _, js := range []string{
+		`{"uid":"u","kind":{"group":"ray.io","version":"v1","kind":"RayCluster"},"resource":{"group":"ray.io","version":"v1","resource":"rayclusters"},` +
+			`"subResource":"s","requestKind":{"group":"g","version":"v","kind":"k"},"requestResource":{"group":"g","version":"v","resource":"r"},"requestSubResource":"rs",` +
+			`"name":"n","namespace":"ns","operation":"UPDATE","userInfo":{"username":"me","uid":"1","groups":["a","b"],"extra":{"x":["1"],"y":[],"z":null}},` +
+			`"dryRun":true,"options":{"kind":"UpdateOptions","apiVersion":"meta.k8s.io/v1","fieldManager":"kubectl"},"unknown":[1]}`,
+		`{"uid":null,"kind":null,"requestKind":null,"requestResource":null,"userInfo":{"groups":[],"extra":{}},"dryRun":null,"options":null}`,
+		`{}`,
+		`{"UID":"u","Name":"n","userinfo":{"username":"x"}}`,
+		`{"uid":5}`,
+		`{"kind":"RayCluster"}`,
+		`{"requestKind":[]}`,
+		`{"userInfo":{"groups":"a"}}`,
+		`{"userInfo":{"groups":[1]}}`,
+		`{"userInfo":{"extra":{"x":"1"}}}`,
+		`{"dryRun":"true"}`,
+		`{"operation":true}`,
+	} {
+		doc, err := jsontree.Decode([]byte(js))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got, want admissionv1.AdmissionRequest
+		ok := readRequest(doc.(jsontree.Object), &got)
+		wantErr := sigsjson.UnmarshalCaseSensitivePreserveInts([]byte(js), &want)
+		if ok != (wantErr == nil) {
+			t.Errorf("%s: read %v, decoder error %v", js, ok, wantErr)
+			continue
+		}
+		if !ok {
+			continue
+		}
+		// Options are re-encoded: the same JSON, compared as such.
+		if (got.Options.Raw == nil) != (want.Options.Raw == nil) || (got.Options.Raw != nil && !jsonEqual(t, got.Options.Raw, want.Options.Raw)) {
+			t.Errorf("%s: options %s, want %s", js, got.Options.Raw, want.Options.Raw)
+		}
+		got.Options.Raw, want.Options.Raw = nil, nil
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s:\nread    %+v\ndecoded %+v", js, got, want)
 		}
 	}
 }
