@@ -66,7 +66,7 @@ func (s *reviewServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.webhook.ServeHTTP(w, r)
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxReviewBytes+1))
+	body, err := readBody(r, maxReviewBytes+1)
 	if err != nil || len(body) > maxReviewBytes {
 		s.fallback(w, r, body)
 		return
@@ -87,6 +87,31 @@ func (s *reviewServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		failed := admission.Errored(http.StatusInternalServerError, err)
 		if err := json.NewEncoder(w).Encode(admissionv1.AdmissionReview{Response: &failed.AdmissionResponse}); err != nil {
 			s.log.Error("still unable to encode and write the InternalServerError response", zap.Error(err))
+		}
+	}
+}
+
+// readBody reads at most limit bytes of r's body into a buffer of the
+// announced length (the API server sends Content-Length), not one grown
+// from 512 bytes as io.ReadAll does.
+func readBody(r *http.Request, limit int64) ([]byte, error) {
+	size := r.ContentLength + 1 // room to see the end without growing
+	if size <= 1 || size > limit {
+		size = 512
+	}
+	body := make([]byte, 0, size)
+	lr := io.LimitReader(r.Body, limit)
+	for {
+		if len(body) == cap(body) {
+			body = append(body, 0)[:len(body)]
+		}
+		n, err := lr.Read(body[len(body):cap(body)])
+		body = body[:len(body)+n]
+		if err == io.EOF {
+			return body, nil
+		}
+		if err != nil {
+			return body, err
 		}
 	}
 }

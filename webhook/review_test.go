@@ -21,6 +21,8 @@ import (
 type reviewCase struct {
 	name, contentType string
 	body              []byte
+	// length overrides the Content-Length when not 0 (-1: unknown).
+	length int64
 }
 
 func reviewCases(t *testing.T) []reviewCase {
@@ -40,25 +42,28 @@ func reviewCases(t *testing.T) []reviewCase {
 	swap := func(b []byte, from, to string) []byte { return bytes.Replace(b, []byte(from), []byte(to), 1) }
 	create := v1(admissionv1.Create, compact, "")
 	return []reviewCase{
-		{"create", "application/json", create},
-		{"create with unknown fields", "application/json", swap(create, `"request":{`, `"extra":[1,{"a":null}],"request":{"future":{"x":1},`)},
-		{"update", "application/json", v1(admissionv1.Update, compact, compact)},
-		{"update keeping a problem", "application/json", v1(admissionv1.Update, gone, gone)},
-		{"update with a new problem", "application/json", v1(admissionv1.Update, gone, compact)},
-		{"denied", "application/json", v1(admissionv1.Create, bad, "")},
-		{"not a Ray object", "application/json", v1(admissionv1.Create, pod, "")},
-		{"delete", "application/json", v1(admissionv1.Delete, "null", compact)},
-		{"object not an object", "application/json", v1(admissionv1.Create, `[1]`, "")},
-		{"old object not an object", "application/json", v1(admissionv1.Update, compact, `"x"`)},
-		{"v1beta1", "application/json", swap(create, `"admission.k8s.io/v1"`, `"admission.k8s.io/v1beta1"`)},
-		{"request field of the wrong type", "application/json", swap(create, `"uid":"fuzz-uid"`, `"uid":5`)},
-		{"field named in another case", "application/json", swap(create, `"uid":"fuzz-uid"`, `"UID":"fuzz-uid"`)},
-		{"no request", "application/json", []byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}`)},
-		{"malformed", "application/json", create[:len(create)-3]},
-		{"trailing data", "application/json", append(append([]byte{}, create...), " {}"...)},
-		{"empty", "application/json", nil},
-		{"other content type", "application/yaml", create},
-		{"too large", "application/json", append(append([]byte{}, create...), bytes.Repeat([]byte(" "), maxReviewBytes)...)},
+		{"create", "application/json", create, 0},
+		{"create with unknown fields", "application/json", swap(create, `"request":{`, `"extra":[1,{"a":null}],"request":{"future":{"x":1},`), 0},
+		{"create of unknown length", "application/json", create, -1},
+		{"create shorter than announced", "application/json", create, int64(len(create)) + 100},
+		{"create longer than announced", "application/json", create, 10},
+		{"update", "application/json", v1(admissionv1.Update, compact, compact), 0},
+		{"update keeping a problem", "application/json", v1(admissionv1.Update, gone, gone), 0},
+		{"update with a new problem", "application/json", v1(admissionv1.Update, gone, compact), 0},
+		{"denied", "application/json", v1(admissionv1.Create, bad, ""), 0},
+		{"not a Ray object", "application/json", v1(admissionv1.Create, pod, ""), 0},
+		{"delete", "application/json", v1(admissionv1.Delete, "null", compact), 0},
+		{"object not an object", "application/json", v1(admissionv1.Create, `[1]`, ""), 0},
+		{"old object not an object", "application/json", v1(admissionv1.Update, compact, `"x"`), 0},
+		{"v1beta1", "application/json", swap(create, `"admission.k8s.io/v1"`, `"admission.k8s.io/v1beta1"`), 0},
+		{"request field of the wrong type", "application/json", swap(create, `"uid":"fuzz-uid"`, `"uid":5`), 0},
+		{"field named in another case", "application/json", swap(create, `"uid":"fuzz-uid"`, `"UID":"fuzz-uid"`), 0},
+		{"no request", "application/json", []byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}`), 0},
+		{"malformed", "application/json", create[:len(create)-3], 0},
+		{"trailing data", "application/json", append(append([]byte{}, create...), " {}"...), 0},
+		{"empty", "application/json", nil, 0},
+		{"other content type", "application/yaml", create, 0},
+		{"too large", "application/json", append(append([]byte{}, create...), bytes.Repeat([]byte(" "), maxReviewBytes)...), 0},
 	}
 }
 
@@ -73,6 +78,9 @@ func serve(h http.Handler, c reviewCase) (int, string) {
 		req = httptest.NewRequest(http.MethodPost, MutatePath, body)
 	}
 	req.Header.Set("Content-Type", c.contentType)
+	if c.length != 0 {
+		req.ContentLength = c.length
+	}
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
 	return rec.Code, rec.Body.String()
