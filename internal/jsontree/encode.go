@@ -3,8 +3,10 @@ package jsontree
 import (
 	"bytes"
 	"encoding/json"
+	"reflect"
 	"slices"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // Append appends the encoding of a decoded tree (Object, []any, string,
@@ -20,8 +22,15 @@ func Append(dst []byte, v any) ([]byte, error) {
 
 // encoder keeps one slice of keys per depth, reused for every object at
 // that depth: sorting each object's keys in a slice of its own was most of
-// the encoder's allocations.
-type encoder struct{ keys [][]string }
+// the encoder's allocations. It also remembers where each object that is a
+// list element was written: a tree may hold one object in several places
+// (the engine adds the same pod volume to every group using it), and such
+// an object is copied from its first encoding, not encoded again. Nothing
+// edits a tree while it is encoded, so the bytes are the same.
+type encoder struct {
+	keys [][]string
+	seen map[unsafe.Pointer][2]int // list element objects: their span in dst
+}
 
 func (e *encoder) append(dst []byte, v any, depth int) ([]byte, error) {
 	switch x := v.(type) {
@@ -69,9 +78,26 @@ func (e *encoder) append(dst []byte, v any, depth int) ([]byte, error) {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			if dst, err = e.append(dst, el, depth+1); err != nil {
+			m, ok := el.(Object)
+			if !ok || len(m) == 0 {
+				if dst, err = e.append(dst, el, depth+1); err != nil {
+					return nil, err
+				}
+				continue
+			}
+			p := reflect.ValueOf(m).UnsafePointer()
+			if span, ok := e.seen[p]; ok {
+				dst = append(dst, dst[span[0]:span[1]]...)
+				continue
+			}
+			start := len(dst)
+			if dst, err = e.append(dst, m, depth+1); err != nil {
 				return nil, err
 			}
+			if e.seen == nil {
+				e.seen = map[unsafe.Pointer][2]int{}
+			}
+			e.seen[p] = [2]int{start, len(dst)}
 		}
 		return append(dst, ']'), nil
 	}
