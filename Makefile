@@ -3,6 +3,13 @@
 SHELL := /usr/bin/env bash
 export PATH := $(PATH):/usr/local/go/bin
 GO ?= go
+# One set of compile flags for everything built here (vet, tests, the image,
+# the local control plane's raypilot and raysim): static and path-free, as
+# the image must be. From a cold cache each package then compiles once,
+# not once for the tests and again for the image. (GOFLAGS keeps what `go
+# env` had, from the environment or the go env file.)
+export CGO_ENABLED := 0
+export GOFLAGS := $(strip $(shell $(GO) env GOFLAGS) -trimpath)
 BIN := bin
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 CONTROLLER_GEN := $(GO) run sigs.k8s.io/controller-tools/cmd/controller-gen@v0.23.0
