@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/raypilot/raypilot/internal/benchcpu"
+
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/yaml"
 
@@ -139,9 +141,11 @@ func BenchmarkVolumes(b *testing.B) {
 				in := defaults.Input{Object: c.obj, Output: out.o, Templates: templateSet("default-template")}
 				b.ReportAllocs()
 				b.SetBytes(int64(len(c.obj)))
+				reportCPU := benchcpu.Start(b)
 				for b.Loop() {
 					defaults.Expand(in)
 				}
+				reportCPU()
 			})
 		}
 	}

@@ -8,9 +8,9 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
+
+	"github.com/raypilot/raypilot/internal/benchcpu"
 
 	"github.com/raypilot/raypilot/defaults"
 	"github.com/raypilot/raypilot/internal/jsontree"
@@ -53,19 +53,11 @@ func benchRoundTrip(b *testing.B, doc []byte, rt func(*testing.B, []byte) []byte
 	b.ReportAllocs()
 	b.SetBytes(int64(len(doc)))
 	runtime.GC()
-	cpu0 := processCPU()
+	reportCPU := benchcpu.Start(b)
 	for b.Loop() {
 		rt(b, doc)
 	}
-	b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/op")
-}
-
-func processCPU() time.Duration {
-	var r syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &r) != nil {
-		return 0
-	}
-	return time.Duration(r.Utime.Nano() + r.Stime.Nano())
+	reportCPU()
 }
 
 func roundTrip(b *testing.B, doc []byte) []byte {

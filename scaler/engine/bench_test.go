@@ -4,9 +4,10 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/raypilot/raypilot/internal/benchcpu"
 )
 
 // benchGroups returns n worker groups of assorted shapes.
@@ -122,11 +123,11 @@ func benchDecide(b *testing.B, c Cluster, s State, pods []Pod) {
 	b.ReportAllocs()
 	var p Plan
 	runtime.GC()
-	cpu0 := processCPU()
+	reportCPU := benchcpu.Start(b)
 	for b.Loop() {
 		p = Decide(c, s, pods, t0)
 	}
-	b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/op")
+	reportCPU()
 	shapes := len(s.Pending)
 	if p.Truncated != nil {
 		shapes = p.Truncated.Shapes
@@ -163,14 +164,6 @@ func BenchmarkDecideDistinctNodes10k(b *testing.B) {
 func BenchmarkDecideDistinctShapes1k(b *testing.B) {
 	c, s, pods := distinctShapesInput(1000, 1000, false)
 	benchDecide(b, c, s, pods)
-}
-
-func processCPU() time.Duration {
-	var r syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &r) != nil {
-		return 0
-	}
-	return time.Duration(r.Utime.Nano() + r.Stime.Nano())
 }
 
 // BenchmarkDecideSmallCluster: the common round, a head, three workers of
