@@ -2,15 +2,14 @@ package e2e
 
 import (
 	"fmt"
-	"net/http"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/raypilot/raypilot/internal/promscrape"
+
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 )
 
 // metricWant is one metric a component must export: its type and the
@@ -76,7 +75,7 @@ func TestMetricsScraped(t *testing.T) {
 
 	kinds := map[string]bool{}
 	for _, m := range webhook["raypilot_webhook_admissions_total"].GetMetric() {
-		l := labels(m)
+		l := promscrape.Labels(m)
 		if l["kind"] == "RayCluster" && m.GetCounter().GetValue() > 0 {
 			kinds[l["webhook"]+"/"+l["result"]] = true
 			if l["result"] == "denied" && l["reason"] == "" {
@@ -98,7 +97,7 @@ func TestMetricsScraped(t *testing.T) {
 
 	group := func(family, group string) (float64, bool) {
 		for _, m := range scaler[family].GetMetric() {
-			l := labels(m)
+			l := promscrape.Labels(m)
 			if l["namespace"] == ns && l["cluster"] == name && l["group"] == group {
 				return m.GetGauge().GetValue(), true
 			}
@@ -115,7 +114,7 @@ func TestMetricsScraped(t *testing.T) {
 	}
 	calls := map[string]bool{}
 	for _, m := range scaler["raypilot_scaler_gcs_requests_total"].GetMetric() {
-		if l := labels(m); l["code"] == "OK" {
+		if l := promscrape.Labels(m); l["code"] == "OK" {
 			calls[l["call"]] = true
 		}
 	}
@@ -131,7 +130,7 @@ func TestMetricsScraped(t *testing.T) {
 		var left []string
 		for _, f := range families {
 			for _, m := range f.GetMetric() {
-				if l := labels(m); l["namespace"] == ns && l["cluster"] == name {
+				if l := promscrape.Labels(m); l["namespace"] == ns && l["cluster"] == name {
 					left = append(left, f.GetName())
 				}
 			}
@@ -155,7 +154,7 @@ func checkMetrics(t *testing.T, component string, families map[string]*dto.Metri
 		}
 		for _, m := range f.GetMetric() {
 			var names []string
-			for n := range labels(m) {
+			for n := range promscrape.Labels(m) {
 				names = append(names, n)
 			}
 			slices.Sort(names)
@@ -170,27 +169,9 @@ func checkMetrics(t *testing.T, component string, families map[string]*dto.Metri
 // scrapeMetrics reads url's Prometheus text exposition.
 func scrapeMetrics(t *testing.T, url string) map[string]*dto.MetricFamily {
 	t.Helper()
-	resp, err := http.Get(url)
+	families, err := promscrape.Get(url)
 	if err != nil {
-		t.Fatalf("scrape %s: %v", url, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("scrape %s: status %d", url, resp.StatusCode)
-	}
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := p.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		t.Fatalf("scrape %s: %v", url, err)
+		t.Fatal(err)
 	}
 	return families
-}
-
-// labels is a series' labels by name.
-func labels(m *dto.Metric) map[string]string {
-	out := map[string]string{}
-	for _, l := range m.GetLabel() {
-		out[l.GetName()] = l.GetValue()
-	}
-	return out
 }

@@ -13,9 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/raypilot/raypilot/internal/promscrape"
+
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 	"go.uber.org/zap"
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -94,7 +94,7 @@ func TestRunServesMetrics(t *testing.T) {
 	}
 	counted := map[string]float64{}
 	for _, s := range families[MetricAdmissions].GetMetric() {
-		l := labelMap(s)
+		l := promscrape.Labels(s)
 		counted[l["webhook"]+" "+l["kind"]+" "+l["operation"]+" "+l["result"]+" "+l["reason"]] += s.GetCounter().GetValue()
 	}
 	for _, want := range []string{"mutate RayCluster CREATE patched ", "validate RayCluster CREATE denied invalid_input"} {
@@ -162,28 +162,11 @@ func review(t *testing.T, client *http.Client, url, kind, obj string, allowed bo
 // scrape reads url's Prometheus text exposition.
 func scrape(t *testing.T, url string) map[string]*dto.MetricFamily {
 	t.Helper()
-	resp, err := http.Get(url)
+	families, err := promscrape.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("%s: status %d", url, resp.StatusCode)
-	}
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := p.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		t.Fatalf("%s: %v", url, err)
-	}
 	return families
-}
-
-func labelMap(m *dto.Metric) map[string]string {
-	out := map[string]string{}
-	for _, l := range m.Label {
-		out[l.GetName()] = l.GetValue()
-	}
-	return out
 }
 
 func mustPair(t *testing.T, b *certs.Bundle) tls.Certificate {
