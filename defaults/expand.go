@@ -102,6 +102,11 @@ type Result struct {
 	// Changed reports whether the expansion differs from the input
 	// (OutputObject and OutputPatch).
 	Changed bool
+	// Tree is the expanded object as a decoded tree (OutputObject and
+	// OutputPatch, when Errors is empty), for a caller that checks the
+	// result again without decoding it (the single-call webhook). Values
+	// may be shared between places of the tree: copy it before editing.
+	Tree any
 	// Warnings are likely mistakes that do not block admission.
 	Warnings []string
 	// Errors lists the problems, each naming its field: at most MaxErrors
@@ -185,6 +190,9 @@ func expandData(in Input, data []byte, doc any, lenient bool) Result {
 		return Result{Errors: e.Errs, Warnings: e.warnings}
 	}
 	res := Result{Warnings: e.warnings}
+	if in.Output != OutputNone {
+		res.Tree = root
+	}
 	switch in.Output {
 	case OutputObject:
 		res.Changed = !jsontree.Equal(before, root)
