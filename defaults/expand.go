@@ -74,6 +74,9 @@ type Input struct {
 	// Volumes, when set, keeps parsed raypilot.io/volumes annotations
 	// across expansions (the webhook's); nil parses each one.
 	Volumes *VolumeCache
+	// Hashes, when set, keeps audit hashes across expansions (the
+	// webhook's); nil computes each one.
+	Hashes *HashCache
 }
 
 // Output selects what Expand builds besides Errors and Warnings; each
@@ -142,7 +145,7 @@ func expand(in Input) Result {
 	if len(res.Errors) == 0 || in.Operation != Update || len(in.OldObject) == 0 {
 		return res
 	}
-	prior := expandData(Input{Namespace: in.Namespace, Templates: in.Templates, Context: in.Context, Policy: in.Policy, Operation: Update, OldObject: in.OldObject, Output: OutputNone, Volumes: in.Volumes}, in.OldObject, nil, false)
+	prior := expandData(Input{Namespace: in.Namespace, Templates: in.Templates, Context: in.Context, Policy: in.Policy, Operation: Update, OldObject: in.OldObject, Output: OutputNone, Volumes: in.Volumes, Hashes: in.Hashes}, in.OldObject, nil, false)
 	had := map[string]bool{}
 	for _, e := range prior.Errors {
 		had[e.Error()] = true
@@ -361,9 +364,11 @@ func (e *expander) readOld(data []byte, specPath []string) {
 }
 
 // contentHash is the audit hash of what an expansion used: the template
-// and the policy (given as its JSON, encoded once per expansion).
-func contentHash(t *Template, policyJSON []byte) string {
-	tpl, _ := jsontree.Encode(t)
+// and the policy, given as their JSON (tpl nil: no template).
+func contentHash(tpl, policyJSON []byte) string {
+	if tpl == nil {
+		tpl = []byte("null")
+	}
 	h := sha256.New()
 	h.Write([]byte(`{"policy":`))
 	h.Write(policyJSON)

@@ -117,7 +117,7 @@ func benchHandlers() (mutate *MutatingHandler, validate *ValidatingHandler) {
 		Spec:       v1alpha1.ComputeTemplateSpec{CPU: resource.MustParse("2"), Memory: resource.MustParse("4Gi")},
 	})
 	policy := defaults.DefaultPolicy()
-	hc := Config{Templates: set, Policy: func() *defaults.Policy { return policy }, Log: zap.NewNop(), Volumes: NewVolumeCache()}
+	hc := Config{Templates: set, Policy: func() *defaults.Policy { return policy }, Log: zap.NewNop(), Volumes: NewVolumeCache(), Hashes: NewHashCache()}
 	return &MutatingHandler{hc}, &ValidatingHandler{hc}
 }
 

@@ -36,6 +36,9 @@ type Config struct {
 	// Volumes keeps parsed raypilot.io/volumes annotations between
 	// admissions (NewVolumeCache); nil parses each one.
 	Volumes *defaults.VolumeCache
+	// Hashes keeps audit hashes by policy and template between admissions
+	// (NewHashCache); nil computes each one.
+	Hashes *defaults.HashCache
 	// SingleCall makes the mutating handler also run the validating
 	// handler's checks on its own result, answering as the validating
 	// handler would (its errors, its warnings), for an install that
@@ -55,6 +58,13 @@ const (
 func NewVolumeCache() *defaults.VolumeCache {
 	return defaults.NewVolumeCache(volumeCacheEntries, volumeCacheBytes)
 }
+
+// hashCacheEntries bounds the audit hashes kept: one per template in use
+// under the current policy, and a reload's worth of the previous one.
+const hashCacheEntries = 1024
+
+// NewHashCache is the cache Config.Hashes is given in Run.
+func NewHashCache() *defaults.HashCache { return defaults.NewHashCache(hashCacheEntries) }
 
 // MutatingHandler admits RayCluster, RayJob and RayService requests by
 // returning their expansion as a JSON patch. It returns warnings only with
@@ -165,6 +175,7 @@ func (c *Config) input(ctx context.Context, req admission.Request, output defaul
 		Policy:    c.Policy(),
 		Output:    output,
 		Volumes:   c.Volumes,
+		Hashes:    c.Hashes,
 	}
 	if req.Operation == admissionv1.Update {
 		in.Operation, in.OldObject = defaults.Update, req.OldObject.Raw

@@ -186,7 +186,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log *zap.Logger) e
 		}
 	}
 	templates := Templates{Cache: mgr.GetCache(), Live: mgr.GetAPIReader(), Namespaces: opts.WatchNamespaces, NoConfigMaps: opts.NoConfigMapTemplates}
-	hc := Config{Templates: templates, Policy: policy.Get, Log: log.Named("admission"), Metrics: admissions, Volumes: NewVolumeCache(), SingleCall: opts.SingleCall}
+	hc := Config{Templates: templates, Policy: policy.Get, Log: log.Named("admission"), Metrics: admissions, Volumes: NewVolumeCache(), Hashes: NewHashCache(), SingleCall: opts.SingleCall}
 	server.Register(MutatePath, NewHTTPHandler(&MutatingHandler{hc}, hc.Log))
 	server.Register(ValidatePath, NewHTTPHandler(&ValidatingHandler{hc}, hc.Log))
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {

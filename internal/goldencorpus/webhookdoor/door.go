@@ -47,7 +47,7 @@ func expand(docs []manifest.Document, policy *defaults.Policy, singleCall bool) 
 	if err != nil {
 		return nil, err
 	}
-	hc := webhook.Config{Templates: templates, Policy: func() *defaults.Policy { return policy }, Log: zap.NewNop(), Volumes: webhook.NewVolumeCache(), SingleCall: singleCall}
+	hc := webhook.Config{Templates: templates, Policy: func() *defaults.Policy { return policy }, Log: zap.NewNop(), Volumes: webhook.NewVolumeCache(), Hashes: webhook.NewHashCache(), SingleCall: singleCall}
 	p := pair{mutate: webhook.NewHTTPHandler(&webhook.MutatingHandler{Config: hc}, hc.Log)}
 	if !singleCall {
 		p.validate = webhook.NewHTTPHandler(&webhook.ValidatingHandler{Config: hc}, hc.Log)
