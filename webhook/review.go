@@ -77,6 +77,13 @@ func (s *reviewServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	resp := s.webhook.Handle(context.WithValue(r.Context(), decodedObjectKey{}, d), req)
+	if out, ok := appendAllowedReview(make([]byte, 0, 256+len(resp.Patch)*4/3), &resp.AdmissionResponse); ok {
+		// The same bytes and headers as the encoder below writes.
+		if _, err := w.Write(out); err != nil {
+			s.log.Error("unable to write the response", zap.Error(err))
+		}
+		return
+	}
 	// As admission.Webhook's writeResponseTyped for a v1 review.
 	review := admissionv1.AdmissionReview{
 		TypeMeta: metav1.TypeMeta{APIVersion: admissionv1.SchemeGroupVersion.String(), Kind: "AdmissionReview"},
