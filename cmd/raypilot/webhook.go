@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -68,6 +69,9 @@ policy file, when set, is reloaded on change.`,
 			defer func() { _ = log.Sync() }()
 			if err := buildinfo.Register(metrics.Registry, version); err != nil {
 				return failure(err)
+			}
+			if p, ok := gcPercent(os.Getenv); ok {
+				debug.SetGCPercent(p)
 			}
 			if err := webhook.Run(ctrl.SetupSignalHandler(), cfg, o, log); err != nil {
 				return failure(err)
