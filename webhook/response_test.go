@@ -20,11 +20,15 @@ func TestAppendAllowedReview(t *testing.T) {
 		return admissionv1.AdmissionResponse{UID: "0f6a3c5e-8a8e-4c39-9d6b-6f3c1f0b2a11", Allowed: true, Result: &metav1.Status{Code: http.StatusOK}}
 	}
 	covered := map[string]func(*admissionv1.AdmissionResponse){
-		"allowed":            func(*admissionv1.AdmissionResponse) {},
-		"patch":              func(r *admissionv1.AdmissionResponse) { r.Patch, r.PatchType = []byte(`[{"op":"add","path":"/a","value":"<&>"}]`), &jsonPatch },
-		"empty patch":        func(r *admissionv1.AdmissionResponse) { r.Patch = []byte{} },
-		"warnings":           func(r *admissionv1.AdmissionResponse) { r.Warnings = []string{`spec: "x" <b> & é`, "\u2028\x01"} },
-		"patch and warnings": func(r *admissionv1.AdmissionResponse) { r.Patch, r.PatchType, r.Warnings = []byte(`[]`), &jsonPatch, []string{"w"} },
+		"allowed": func(*admissionv1.AdmissionResponse) {},
+		"patch": func(r *admissionv1.AdmissionResponse) {
+			r.Patch, r.PatchType = []byte(`[{"op":"add","path":"/a","value":"<&>"}]`), &jsonPatch
+		},
+		"empty patch": func(r *admissionv1.AdmissionResponse) { r.Patch = []byte{} },
+		"warnings":    func(r *admissionv1.AdmissionResponse) { r.Warnings = []string{`spec: "x" <b> & é`, "\u2028\x01"} },
+		"patch and warnings": func(r *admissionv1.AdmissionResponse) {
+			r.Patch, r.PatchType, r.Warnings = []byte(`[]`), &jsonPatch, []string{"w"}
+		},
 	}
 	notCovered := map[string]func(*admissionv1.AdmissionResponse){
 		"denied":            func(r *admissionv1.AdmissionResponse) { r.Allowed = false },
