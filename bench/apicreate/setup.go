@@ -35,7 +35,7 @@ type environment struct {
 	// singleConfigs its MutatingWebhookConfiguration alone (startSingle).
 	single        *testcp.Process
 	singleConfigs []*unstructured.Unstructured
-	seed    map[string]any
+	seed          map[string]any
 	// expanded is the seed as the webhook stores it (captureExpanded).
 	expanded               map[string]any
 	seedSize, expandedSize int
