@@ -48,10 +48,12 @@ func (c *clusterExpansion) hash(t *Template) string {
 	if h, ok := c.hashes[t]; ok {
 		return h
 	}
-	if c.policyJSON == nil {
-		c.policyJSON, _ = jsontree.Encode(c.in.Policy)
-	}
-	h := contentHash(t, c.policyJSON)
+	h := c.in.Hashes.hash(c.in.Policy, t, func() []byte {
+		if c.policyJSON == nil {
+			c.policyJSON, _ = jsontree.Encode(c.in.Policy)
+		}
+		return c.policyJSON
+	})
 	c.hashes[t] = h
 	return h
 }

@@ -74,6 +74,9 @@ type Input struct {
 	// Volumes, when set, keeps parsed raypilot.io/volumes annotations
 	// across expansions (the webhook's); nil parses each one.
 	Volumes *VolumeCache
+	// Hashes, when set, keeps audit hashes across expansions (the
+	// webhook's); nil computes each one.
+	Hashes *HashCache
 }
 
 // Output selects what Expand builds besides Errors and Warnings; each
@@ -102,6 +105,11 @@ type Result struct {
 	// Changed reports whether the expansion differs from the input
 	// (OutputObject and OutputPatch).
 	Changed bool
+	// Tree is the expanded object as a decoded tree (OutputObject and
+	// OutputPatch, when Errors is empty), for a caller that checks the
+	// result again without decoding it (the single-call webhook). Values
+	// may be shared between places of the tree: copy it before editing.
+	Tree any
 	// Warnings are likely mistakes that do not block admission.
 	Warnings []string
 	// Errors lists the problems, each naming its field: at most MaxErrors
@@ -137,7 +145,7 @@ func expand(in Input) Result {
 	if len(res.Errors) == 0 || in.Operation != Update || len(in.OldObject) == 0 {
 		return res
 	}
-	prior := expandData(Input{Namespace: in.Namespace, Templates: in.Templates, Context: in.Context, Policy: in.Policy, Operation: Update, OldObject: in.OldObject, Output: OutputNone, Volumes: in.Volumes}, in.OldObject, nil, false)
+	prior := expandData(Input{Namespace: in.Namespace, Templates: in.Templates, Context: in.Context, Policy: in.Policy, Operation: Update, OldObject: in.OldObject, Output: OutputNone, Volumes: in.Volumes, Hashes: in.Hashes}, in.OldObject, nil, false)
 	had := map[string]bool{}
 	for _, e := range prior.Errors {
 		had[e.Error()] = true
@@ -185,6 +193,9 @@ func expandData(in Input, data []byte, doc any, lenient bool) Result {
 		return Result{Errors: e.Errs, Warnings: e.warnings}
 	}
 	res := Result{Warnings: e.warnings}
+	if in.Output != OutputNone {
+		res.Tree = root
+	}
 	switch in.Output {
 	case OutputObject:
 		res.Changed = !jsontree.Equal(before, root)
@@ -353,9 +364,11 @@ func (e *expander) readOld(data []byte, specPath []string) {
 }
 
 // contentHash is the audit hash of what an expansion used: the template
-// and the policy (given as its JSON, encoded once per expansion).
-func contentHash(t *Template, policyJSON []byte) string {
-	tpl, _ := jsontree.Encode(t)
+// and the policy, given as their JSON (tpl nil: no template).
+func contentHash(tpl, policyJSON []byte) string {
+	if tpl == nil {
+		tpl = []byte("null")
+	}
 	h := sha256.New()
 	h.Write([]byte(`{"policy":`))
 	h.Write(policyJSON)

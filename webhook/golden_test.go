@@ -18,3 +18,12 @@ func TestGoldenCorpus(t *testing.T) {
 		return webhookdoor.Expand(c.Docs, c.Policy)
 	})
 }
+
+// The single-call configuration (the mutating webhook checks its own
+// result, no validating webhook registered) renders every golden case to
+// the same file: the same objects, warnings and denials.
+func TestGoldenCorpusSingleCall(t *testing.T) {
+	goldencorpus.Check(t, filepath.Join("..", goldencorpus.Dir), "the single-call webhook", func(c goldencorpus.Case) (*manifest.Output, error) {
+		return webhookdoor.ExpandSingleCall(c.Docs, c.Policy)
+	})
+}

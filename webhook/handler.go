@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/raypilot/raypilot/defaults"
+	"github.com/raypilot/raypilot/internal/jsontree"
 )
 
 // Paths the handlers are served on.
@@ -35,6 +36,15 @@ type Config struct {
 	// Volumes keeps parsed raypilot.io/volumes annotations between
 	// admissions (NewVolumeCache); nil parses each one.
 	Volumes *defaults.VolumeCache
+	// Hashes keeps audit hashes by policy and template between admissions
+	// (NewHashCache); nil computes each one.
+	Hashes *defaults.HashCache
+	// SingleCall makes the mutating handler also run the validating
+	// handler's checks on its own result, answering as the validating
+	// handler would (its errors, its warnings), for an install that
+	// registers no validating webhook: one admission call per object
+	// instead of two. See docs/operations.md, "Single-call mode".
+	SingleCall bool
 }
 
 // Bounds of the cache of parsed raypilot.io/volumes annotations: at the
@@ -49,10 +59,18 @@ func NewVolumeCache() *defaults.VolumeCache {
 	return defaults.NewVolumeCache(volumeCacheEntries, volumeCacheBytes)
 }
 
+// hashCacheEntries bounds the audit hashes kept: one per template in use
+// under the current policy, and a reload's worth of the previous one.
+const hashCacheEntries = 1024
+
+// NewHashCache is the cache Config.Hashes is given in Run.
+func NewHashCache() *defaults.HashCache { return defaults.NewHashCache(hashCacheEntries) }
+
 // MutatingHandler admits RayCluster, RayJob and RayService requests by
 // returning their expansion as a JSON patch. It returns warnings only with
 // a denial: those of an admitted object come from the validating handler,
-// so that kubectl prints each warning once.
+// so that kubectl prints each warning once; with Config.SingleCall it
+// returns the validating checks' verdict and warnings itself.
 type MutatingHandler struct{ Config }
 
 // ValidatingHandler checks the final (mutated) RayCluster, RayJob or
@@ -76,8 +94,16 @@ func (h *MutatingHandler) mutate(ctx context.Context, req admission.Request) (ad
 	if done != nil {
 		return *done, res.Errors
 	}
+	var warnings []string
+	if h.SingleCall {
+		checked, done := h.check(ctx, req, res.Tree, log)
+		if done != nil {
+			return *done, checked.Errors
+		}
+		warnings = checked.Warnings
+	}
 	if !res.Changed {
-		return admission.Allowed(""), nil
+		return admission.Allowed("").WithWarnings(warnings...), nil
 	}
 	log.Debug("expanded", zap.Int("patchOps", res.PatchOps))
 	// The engine's own patch, already encoded: Response.Complete only
@@ -85,8 +111,19 @@ func (h *MutatingHandler) mutate(ctx context.Context, req admission.Request) (ad
 	patchType := admissionv1.PatchTypeJSONPatch
 	return admission.Response{AdmissionResponse: admissionv1.AdmissionResponse{
 		UID: req.UID, Allowed: true, PatchType: &patchType, Patch: res.Patch,
-		Result: &metav1.Status{Code: http.StatusOK},
+		Result: &metav1.Status{Code: http.StatusOK}, Warnings: warnings,
 	}}, nil
+}
+
+// check runs the validating handler's checks on expanded, the mutating
+// pass's result for req, as the validating handler runs them on the object
+// the API server sends it. The tree is copied first: the engine edits its
+// input in place and the expansion may share values between places, which
+// a decoded object never does.
+func (c *Config) check(ctx context.Context, req admission.Request, expanded any, log *zap.Logger) (defaults.Result, *admission.Response) {
+	in := c.input(ctx, req, defaults.OutputNone)
+	in.Decoded = jsontree.DeepCopy(expanded)
+	return c.verdict(req, defaults.Expand(in), log)
 }
 
 // Handle implements admission.Handler; like the mutating handler's, it
@@ -116,6 +153,19 @@ func (c *Config) expand(ctx context.Context, req admission.Request, output defau
 	if !defaults.IsExpandable(kind) {
 		return res, nil, ptr(admission.Allowed("not a Ray object"))
 	}
+	in := c.input(ctx, req, output)
+	if d, ok := decoded(ctx, req); ok {
+		in.Decoded = d.object
+	}
+	res = defaults.Expand(in)
+	log = c.Log.With(zap.String("kind", kind), zap.String("namespace", req.Namespace), zap.String("name", req.Name),
+		zap.String("operation", string(req.Operation)), zap.Bool("mutating", output == defaults.OutputPatch), zap.Bool("dryRun", req.DryRun != nil && *req.DryRun))
+	res, done = c.verdict(req, res, log)
+	return res, log, done
+}
+
+// input is the engine's input for req's object.
+func (c *Config) input(ctx context.Context, req admission.Request, output defaults.Output) defaults.Input {
 	in := defaults.Input{
 		Object:    req.Object.Raw,
 		Operation: defaults.Create,
@@ -125,25 +175,27 @@ func (c *Config) expand(ctx context.Context, req admission.Request, output defau
 		Policy:    c.Policy(),
 		Output:    output,
 		Volumes:   c.Volumes,
-	}
-	if d, ok := decoded(ctx, req); ok {
-		in.Decoded = d.object
+		Hashes:    c.Hashes,
 	}
 	if req.Operation == admissionv1.Update {
 		in.Operation, in.OldObject = defaults.Update, req.OldObject.Raw
 	}
-	res = defaults.Expand(in)
-	log = c.Log.With(zap.String("kind", kind), zap.String("namespace", req.Namespace), zap.String("name", req.Name),
-		zap.String("operation", string(req.Operation)), zap.Bool("mutating", output == defaults.OutputPatch), zap.Bool("dryRun", req.DryRun != nil && *req.DryRun))
+	return in
+}
+
+// verdict is the final response for the engine's result res on req when
+// it holds errors (a denial, or 503 for a failed lookup), nil otherwise.
+func (c *Config) verdict(req admission.Request, res defaults.Result, log *zap.Logger) (defaults.Result, *admission.Response) {
+	kind := req.Kind.Kind
 	if len(res.Errors) == 0 {
-		return res, log, nil
+		return res, nil
 	}
 	if defaults.Retryable(res.Errors) {
 		// A failed lookup is not a verdict on the object: answer 503
 		// (ServiceUnavailable), which clients treat as retryable.
 		log.Warn("not judged: lookup failed", zap.String("error", res.Errors.ToAggregate().Error()))
 		status := apierrors.NewServiceUnavailable(res.Errors.ToAggregate().Error())
-		return res, log, &admission.Response{AdmissionResponse: admissionv1.AdmissionResponse{UID: req.UID, Allowed: false, Result: &status.ErrStatus}}
+		return res, &admission.Response{AdmissionResponse: admissionv1.AdmissionResponse{UID: req.UID, Allowed: false, Result: &status.ErrStatus}}
 	}
 	log.Info("denied", zap.Int("errors", len(res.Errors)), zap.String("first", res.Errors[0].Error()))
 	status := apierrors.NewInvalid(schema.GroupKind{Group: req.Kind.Group, Kind: kind}, req.Name, res.Errors)
@@ -151,7 +203,7 @@ func (c *Config) expand(ctx context.Context, req admission.Request, output defau
 	// (k8s.io/apiserver: pkg/admission/plugin/webhook/*/dispatcher.go), and
 	// no other handler of ours sees a denied object, so each is printed
 	// once, alongside the errors, as `raypilot expand` prints them.
-	return res, log, &admission.Response{AdmissionResponse: admissionv1.AdmissionResponse{
+	return res, &admission.Response{AdmissionResponse: admissionv1.AdmissionResponse{
 		UID: req.UID, Allowed: false, Result: &status.ErrStatus, Warnings: res.Warnings,
 	}}
 }

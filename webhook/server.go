@@ -66,6 +66,11 @@ type Options struct {
 	// NoConfigMapTemplates starts no ConfigMap informer and reads no
 	// ConfigMap: ConfigMap templates are not found.
 	NoConfigMapTemplates bool
+	// SingleCall makes the mutating webhook also run the validating
+	// checks on its result (Config.SingleCall), for an install without a
+	// validating webhook configuration. The validating path is still
+	// served, so that configurations can be switched in either order.
+	SingleCall bool
 }
 
 // Certificate modes.
@@ -181,7 +186,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log *zap.Logger) e
 		}
 	}
 	templates := Templates{Cache: mgr.GetCache(), Live: mgr.GetAPIReader(), Namespaces: opts.WatchNamespaces, NoConfigMaps: opts.NoConfigMapTemplates}
-	hc := Config{Templates: templates, Policy: policy.Get, Log: log.Named("admission"), Metrics: admissions, Volumes: NewVolumeCache()}
+	hc := Config{Templates: templates, Policy: policy.Get, Log: log.Named("admission"), Metrics: admissions, Volumes: NewVolumeCache(), Hashes: NewHashCache(), SingleCall: opts.SingleCall}
 	server.Register(MutatePath, NewHTTPHandler(&MutatingHandler{hc}, hc.Log))
 	server.Register(ValidatePath, NewHTTPHandler(&ValidatingHandler{hc}, hc.Log))
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
@@ -201,7 +206,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log *zap.Logger) e
 	go policy.Watch(ctx, opts.PolicyPollInterval)
 	log.Info("serving admission webhooks", zap.String("host", opts.Host), zap.Int("port", opts.Port),
 		zap.String("certMode", opts.CertMode), zap.String("certDir", opts.CertDir), zap.String("policy", opts.PolicyFile),
-		zap.Strings("watchNamespaces", opts.WatchNamespaces), zap.Bool("configMapTemplates", !opts.NoConfigMapTemplates))
+		zap.Strings("watchNamespaces", opts.WatchNamespaces), zap.Bool("configMapTemplates", !opts.NoConfigMapTemplates), zap.Bool("singleCall", opts.SingleCall))
 	return mgr.Start(ctx)
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -30,7 +31,11 @@ type environment struct {
 	// configs are the Mutating and ValidatingWebhookConfigurations of
 	// hack/local-cluster/webhook.yaml with this run's port and CA bundle.
 	configs []*unstructured.Unstructured
-	seed    map[string]any
+	// single is a second `raypilot webhook`, with --single-call, and
+	// singleConfigs its MutatingWebhookConfiguration alone (startSingle).
+	single        *testcp.Process
+	singleConfigs []*unstructured.Unstructured
+	seed          map[string]any
 	// expanded is the seed as the webhook stores it (captureExpanded).
 	expanded               map[string]any
 	seedSize, expandedSize int
@@ -116,17 +121,29 @@ func setup(ctx context.Context, binary string) (*environment, error) {
 	if err != nil {
 		return e, err
 	}
-	e.pids = map[string]int{"apiserver": apiserver, "etcd": etcd, "webhook": e.webhook.Pid(), "client": os.Getpid()}
-
 	tmpl, err := os.ReadFile(filepath.Join(root, "hack", "local-cluster", "webhook.yaml"))
 	if err != nil {
 		return e, err
 	}
-	doc := strings.NewReplacer("${WEBHOOK_PORT}", strconv.Itoa(port), "${CA_BUNDLE}", base64.StdEncoding.EncodeToString(bundle.CACert)).Replace(string(tmpl))
-	if e.configs, err = decodeAll(doc); err != nil {
-		return e, fmt.Errorf("hack/local-cluster/webhook.yaml: %w", err)
+	if e.configs, err = webhookConfigs(string(tmpl), port, bundle.CACert); err != nil {
+		return e, err
 	}
+	if err := e.startSingle(ctx, binary, certDir, string(tmpl), bundle.CACert); err != nil {
+		return e, err
+	}
+	e.pids = map[string]int{"apiserver": apiserver, "etcd": etcd, "webhook": e.webhook.Pid(), "single": e.single.Pid(), "client": os.Getpid()}
 	return e, nil
+}
+
+// webhookConfigs are the configurations of hack/local-cluster/webhook.yaml
+// (tmpl) for a webhook on port whose certificate caCert signed.
+func webhookConfigs(tmpl string, port int, caCert []byte) ([]*unstructured.Unstructured, error) {
+	doc := strings.NewReplacer("${WEBHOOK_PORT}", strconv.Itoa(port), "${CA_BUNDLE}", base64.StdEncoding.EncodeToString(caCert)).Replace(tmpl)
+	configs, err := decodeAll(doc)
+	if err != nil {
+		return nil, fmt.Errorf("hack/local-cluster/webhook.yaml: %w", err)
+	}
+	return configs, nil
 }
 
 // apply creates every document of a YAML file in namespace default.
@@ -163,23 +180,33 @@ func decodeAll(doc string) ([]*unstructured.Unstructured, error) {
 	return out, nil
 }
 
-// setWebhook installs (on) or removes (off) the webhook configurations and
-// waits until the API server acts on the change: a server-side dry run of a
-// compact cluster comes back expanded (on) or as sent (off), three times in
-// a row.
-func (e *environment) setWebhook(ctx context.Context, on bool) error {
-	for _, c := range e.configs {
-		obj := c.DeepCopy()
-		var err error
-		if on {
-			err = client.IgnoreAlreadyExists(e.client.Create(ctx, obj))
-		} else {
-			err = client.IgnoreNotFound(e.client.Delete(ctx, obj))
+// setWebhook registers the webhook configurations of mode (none for the
+// modes without a webhook), removing the others, and waits until the API
+// server acts on the change: a server-side dry run of a compact cluster
+// comes back expanded (a webhook registered) or as sent (none), three
+// times in a row.
+func (e *environment) setWebhook(ctx context.Context, mode string) error {
+	var want []*unstructured.Unstructured
+	switch mode {
+	case modeWebhook:
+		want = e.configs
+	case modeSingle:
+		want = e.singleConfigs
+	}
+	for _, c := range append(slices.Clone(e.configs), e.singleConfigs...) {
+		if slices.Contains(want, c) {
+			continue
 		}
-		if err != nil {
+		if err := client.IgnoreNotFound(e.client.Delete(ctx, c.DeepCopy())); err != nil {
 			return fmt.Errorf("%s %s: %w", c.GetKind(), c.GetName(), err)
 		}
 	}
+	for _, c := range want {
+		if err := client.IgnoreAlreadyExists(e.client.Create(ctx, c.DeepCopy())); err != nil {
+			return fmt.Errorf("%s %s: %w", c.GetKind(), c.GetName(), err)
+		}
+	}
+	on := len(want) > 0
 	deadline := time.Now().Add(30 * time.Second)
 	streak := 0
 	for time.Now().Before(deadline) {
@@ -193,7 +220,7 @@ func (e *environment) setWebhook(ctx context.Context, on bool) error {
 		streak = 0
 		time.Sleep(100 * time.Millisecond)
 	}
-	return fmt.Errorf("webhook on=%v not in effect after 30s", on)
+	return fmt.Errorf("mode %s (webhook registered: %v) not in effect after 30s", mode, on)
 }
 
 // probe dry-runs the seed and reports whether the stored head template has
@@ -249,8 +276,10 @@ func (e *environment) expandedObject(name string) *unstructured.Unstructured {
 // close stops the webhook and the control plane and removes the temporary
 // folder.
 func (e *environment) close() {
-	if e.webhook != nil {
-		e.webhook.Stop()
+	for _, p := range []*testcp.Process{e.webhook, e.single} {
+		if p != nil {
+			p.Stop()
+		}
 	}
 	if e.cp != nil {
 		e.cp.Stop()

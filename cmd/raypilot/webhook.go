@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -69,6 +70,9 @@ policy file, when set, is reloaded on change.`,
 			if err := buildinfo.Register(metrics.Registry, version); err != nil {
 				return failure(err)
 			}
+			if p, ok := gcPercent(os.Getenv); ok {
+				debug.SetGCPercent(p)
+			}
 			if err := webhook.Run(ctrl.SetupSignalHandler(), cfg, o, log); err != nil {
 				return failure(err)
 			}
@@ -89,6 +93,7 @@ policy file, when set, is reloaded on change.`,
 	fs.DurationVar(&o.ShutdownTimeout, "graceful-shutdown-timeout", 15*time.Second, "on SIGTERM, wait at most this long for in-flight reviews")
 	fs.StringVar(&o.CertMode, "cert-mode", webhook.CertModeFiles, "files: tls.crt/tls.key in --cert-dir (reloaded on change); self-managed: a CA and certificate kept in --cert-secret-name, injected into the webhook configurations and renewed")
 	fs.Var(namespacesFlag{&o.WatchNamespaces}, "watch-namespaces", "comma-separated namespaces whose ComputeTemplates and ConfigMap templates are cached and read, for RBAC granted by Roles there (empty: all namespaces); ClusterComputeTemplates stay cluster-wide. A cluster in another namespace (only sent here if the webhook configurations match it) is denied with a message naming this flag, never expanded without its namespace's templates")
+	fs.BoolVar(&o.SingleCall, "single-call", false, "the mutating webhook also runs the validating checks on its own result and denies with their messages, for an install that registers no validating webhook configuration (one admission call per object instead of two; see docs/operations.md)")
 	fs.BoolVar(&configMapTemplates, "configmap-templates", true, "read KubeRay API server ConfigMap templates (labelled ray.io/config-type=compute-template); false: no ConfigMap informer and no ConfigMap reads, such templates are not found (for policy.limits.readAPIServerConfigMaps=false without ConfigMap rights)")
 	sm := &o.SelfManaged
 	fs.StringVar(&sm.SecretName, "cert-secret-name", "raypilot-webhook-tls", "self-managed: Secret holding the CA and the serving certificate")

@@ -108,6 +108,9 @@ func TestServerDryRun(t *testing.T) {
 			"mutatingwebhookconfiguration.admissionregistration.k8s.io/raypilot",
 			"validatingwebhookconfiguration.admissionregistration.k8s.io/raypilot",
 		}},
+		{"single call", singleCall, []string{
+			"mutatingwebhookconfiguration.admissionregistration.k8s.io/raypilot", "deployment.apps/raypilot-webhook",
+		}},
 		{"watched namespaces", watchedNamespaces(t), []string{
 			"role.rbac.authorization.k8s.io/raypilot-scaler", "rolebinding.rbac.authorization.k8s.io/raypilot-webhook",
 			"role.rbac.authorization.k8s.io/raypilot-ray-client", "clusterrole.rbac.authorization.k8s.io/raypilot-webhook",

@@ -25,7 +25,8 @@ func TestFlagsAcceptedByBinary(t *testing.T) {
 	noKubeconfig := "--kubeconfig=" + filepath.Join(t.TempDir(), "absent")
 	cases := map[string][]string{"self-managed": nil, "cert-manager": allOptional, "every value": everyValue(t),
 		"watched namespaces":                      watchedNamespaces(t),
-		"watched namespaces, ConfigMap templates": append(watchedNamespaces(t), "--set", "policy.limits.readAPIServerConfigMaps=true")}
+		"watched namespaces, ConfigMap templates": append(watchedNamespaces(t), "--set", "policy.limits.readAPIServerConfigMaps=true"),
+		"single call":                             singleCall}
 	for name, flags := range cases {
 		r := render(t, "raypilot", flags...)
 		for _, d := range []struct{ deployment, container string }{{"raypilot-webhook", "webhook"}, {"raypilot-scaler", "scaler"}} {

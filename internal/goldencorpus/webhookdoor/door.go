@@ -32,19 +32,31 @@ import (
 // (see verdict). The templates are served by the webhook's own lookup
 // (webhook.Templates) from a fake cluster holding them.
 func Expand(docs []manifest.Document, policy *defaults.Policy) (*manifest.Output, error) {
+	return expand(docs, policy, false)
+}
+
+// ExpandSingleCall is Expand through the single-call configuration: the
+// mutating webhook with webhook.Config.SingleCall, and no validating
+// webhook registered.
+func ExpandSingleCall(docs []manifest.Document, policy *defaults.Policy) (*manifest.Output, error) {
+	return expand(docs, policy, true)
+}
+
+func expand(docs []manifest.Document, policy *defaults.Policy, singleCall bool) (*manifest.Output, error) {
 	templates, err := clusterTemplates(docs)
 	if err != nil {
 		return nil, err
 	}
-	hc := webhook.Config{Templates: templates, Policy: func() *defaults.Policy { return policy }, Log: zap.NewNop(), Volumes: webhook.NewVolumeCache()}
-	p := pair{
-		mutate:   webhook.NewHTTPHandler(&webhook.MutatingHandler{Config: hc}, hc.Log),
-		validate: webhook.NewHTTPHandler(&webhook.ValidatingHandler{Config: hc}, hc.Log),
+	hc := webhook.Config{Templates: templates, Policy: func() *defaults.Policy { return policy }, Log: zap.NewNop(), Volumes: webhook.NewVolumeCache(), Hashes: webhook.NewHashCache(), SingleCall: singleCall}
+	p := pair{mutate: webhook.NewHTTPHandler(&webhook.MutatingHandler{Config: hc}, hc.Log)}
+	if !singleCall {
+		p.validate = webhook.NewHTTPHandler(&webhook.ValidatingHandler{Config: hc}, hc.Log)
 	}
 	return goldencorpus.AdmitEach(docs, p.create)
 }
 
-// pair is the two webhooks.
+// pair is the registered webhooks; validate is nil in the single-call
+// configuration.
 type pair struct{ mutate, validate http.Handler }
 
 // create is the verdict on creating d and the object the mutating webhook

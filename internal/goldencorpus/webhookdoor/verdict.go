@@ -19,7 +19,7 @@ import (
 // strategy's validation) around the webhooks: the body is pruned and
 // defaulted by the CRD schema (internal/crdschema), the mutating webhook's
 // patch is applied, the result is decoded and validated by the schema and
-// as ObjectMeta, then the validating webhook judges it. The CRD's defaults
+// as ObjectMeta, then the validating webhook, if registered, judges it. The CRD's defaults
 // change what the webhooks judge: a group without replicas gets
 // replicas: 0, not its minReplicas.
 func (p pair) verdict(d manifest.Document, ns string) (goldencorpus.Verdict, error) {
@@ -49,6 +49,9 @@ func (p pair) verdict(d manifest.Document, ns string) (goldencorpus.Verdict, err
 	if err != nil || len(errs) > 0 {
 		v.Errors = errs
 		return v, err
+	}
+	if p.validate == nil {
+		return v, nil
 	}
 	validated, err := review(p.validate, d, ns, final)
 	if err != nil {
