@@ -22,6 +22,7 @@ import (
 	"github.com/raypilot/raypilot/defaults"
 	"github.com/raypilot/raypilot/scaler/engine"
 	"github.com/raypilot/raypilot/scaler/gcs"
+	"github.com/raypilot/raypilot/scaler/gcs/rpcpb"
 	"github.com/raypilot/raypilot/scaler/internal/actuator"
 )
 
@@ -88,6 +89,7 @@ type Reconciler struct {
 type clusterMemory struct {
 	lastRun        time.Time
 	reportVersion  int64
+	report         lastReport
 	demandSince    time.Time
 	failures       int
 	lastInfeasible string
@@ -255,11 +257,28 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, err
 	}
 
-	mem.reportVersion = max(mem.reportVersion+1, now.UnixMilli())
-	if err := conn.ReportAutoscalingState(ctx, autoscalingState(st, plan, mem.reportVersion)); err != nil {
-		log.Info("cannot report autoscaling state", zap.Error(err))
-	}
+	r.report(ctx, conn, mem, st, plan, now, log)
 	return again, nil
+}
+
+// report sends the round's autoscaling state to the GCS when it may not
+// hold it (lastReport.due).
+func (r *Reconciler) report(ctx context.Context, conn *conn, mem *clusterMemory, st *rpcpb.ClusterResourceState, plan engine.Plan, now time.Time, log *zap.Logger) {
+	next := autoscalingState(st, plan, 0)
+	next.LastSeenClusterResourceStateVersion = 0
+	if !mem.report.due(conn, st, next, now) {
+		return
+	}
+	mem.reportVersion = max(mem.reportVersion+1, now.UnixMilli())
+	next.LastSeenClusterResourceStateVersion, next.AutoscalerStateVersion = st.GetClusterResourceStateVersion(), mem.reportVersion
+	err := conn.ReportAutoscalingState(ctx, next)
+	// Sent (or not): what is kept to compare with has no versions.
+	next.LastSeenClusterResourceStateVersion, next.AutoscalerStateVersion = 0, 0
+	if err != nil {
+		log.Info("cannot report autoscaling state", zap.Error(err))
+		return
+	}
+	mem.report.sent(next, now)
 }
 
 // record turns what happened into Events and metrics.
