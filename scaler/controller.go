@@ -169,10 +169,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	log := r.Log.With(zap.String("raycluster", req.String()))
 	if !Managed(rc) {
 		r.forget(req.NamespacedName)
-		r.syncLabel(ctx, rc, false, log)
+		_ = r.syncLabel(ctx, rc, false, log)
 		return ctrl.Result{}, nil
 	}
-	r.syncLabel(ctx, rc, true, log)
+	rc = r.syncLabel(ctx, rc, true, log)
 	now := r.Now()
 	mem := r.remember(req.NamespacedName)
 	mem.groups = r.metrics.observeGroups(rc, nil, mem.groups)
