@@ -1,6 +1,7 @@
 package scaler
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -69,7 +70,12 @@ type Reconciler struct {
 	Log      *zap.Logger
 	Policy   func() *defaults.Policy
 	Interval time.Duration
-	Now      func() time.Time
+	// ActiveInterval, when shorter than Interval, is the time between two
+	// rounds of a cluster that was busy recently (activity.go), within the
+	// rounds per second Fast allows (nil: no cap).
+	ActiveInterval time.Duration
+	Fast           *fastBudget
+	Now            func() time.Time
 	// Leading reports whether this replica may act; nil: always. A replica
 	// that does not lead keeps its caches warm and waits, holding nothing
 	// of the clusters (no memory of their rounds, no GCS connection): when
@@ -82,12 +88,19 @@ type Reconciler struct {
 
 	mu     sync.Mutex
 	memory map[types.NamespacedName]*clusterMemory
+	// active counts the remembered clusters whose last round found them
+	// active.
+	active int
 }
 
 // clusterMemory is what the scaler remembers between rounds of a cluster;
 // nothing in it is needed for correctness after a restart.
 type clusterMemory struct {
-	lastRun        time.Time
+	lastRun time.Time
+	// wait is the time to the round asked for at the end of the last one.
+	wait           time.Duration
+	activity       activity
+	active         bool
 	reportVersion  int64
 	report         lastReport
 	demandSince    time.Time
@@ -124,7 +137,11 @@ func (r *Reconciler) remember(key types.NamespacedName) *clusterMemory {
 // connection and its metric series.
 func (r *Reconciler) forget(key types.NamespacedName) {
 	r.mu.Lock()
-	_, known := r.memory[key]
+	m, known := r.memory[key]
+	if known && m.active {
+		r.active--
+		r.metrics.active.Set(float64(r.active))
+	}
 	delete(r.memory, key)
 	r.metrics.clusters.Set(float64(len(r.memory)))
 	r.mu.Unlock()
@@ -177,11 +194,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	mem := r.remember(req.NamespacedName)
 	mem.groups = r.metrics.observeGroups(rc, nil, mem.groups)
 	if !mem.lastRun.IsZero() {
-		if lag := now.Sub(mem.lastRun) - r.Interval; lag > 0 {
+		if lag := now.Sub(mem.lastRun) - cmp.Or(mem.wait, r.Interval); lag > 0 {
 			r.metrics.loopLag.Observe(lag.Seconds())
 		}
 	}
-	mem.lastRun = now
+	mem.lastRun, mem.wait = now, r.Interval
 	again := ctrl.Result{RequeueAfter: r.Interval}
 	if rc.Spec.Suspend != nil && *rc.Spec.Suspend {
 		return again, nil
@@ -258,7 +275,32 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 
 	r.report(ctx, conn, mem, st, plan, now, log)
-	return again, nil
+	b := busy{demand: placeableDemand(decision), launching: launching(rc, pods.Items),
+		drains: len(mem.drains) > 0 || len(res.Rejected) > 0, changed: res.Patched}
+	return ctrl.Result{RequeueAfter: r.pace(mem, b, now)}, nil
+}
+
+// pace classifies the cluster after a round and returns the time to its
+// next: the active interval for an active cluster while the budget allows,
+// the interval otherwise.
+func (r *Reconciler) pace(mem *clusterMemory, b busy, now time.Time) time.Duration {
+	active := mem.activity.observe(b, now)
+	if active != mem.active {
+		mem.active = active
+		r.mu.Lock()
+		if active {
+			r.active++
+		} else {
+			r.active--
+		}
+		r.metrics.active.Set(float64(r.active))
+		r.mu.Unlock()
+	}
+	mem.wait = r.Interval
+	if active && r.ActiveInterval > 0 && r.ActiveInterval < r.Interval && (r.Fast == nil || r.Fast.take(now)) {
+		mem.wait = r.ActiveInterval
+	}
+	return mem.wait
 }
 
 // report sends the round's autoscaling state to the GCS when it may not
