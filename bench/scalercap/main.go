@@ -1,5 +1,5 @@
 // Command scalercap measures one `raypilot scaler` process managing many
-// RayClusters at --interval 1s: its CPU and RSS (from /proc/<pid>), how
+// RayClusters at -interval (default 1s): its CPU and RSS (from /proc/<pid>), how
 // late each cluster's rounds run, and the reaction from pending demand
 // appearing to the worker replicas patch accepted; first with a baseline
 // number of clusters, then with the full number, in the same run.
