@@ -183,7 +183,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		}
 		return ctrl.Result{}, err
 	}
-	log := r.Log.With(zap.String("raycluster", req.String()))
+	// Lazy: most rounds log nothing, and zap's With clones its encoder.
+	log := r.Log.WithLazy(zap.Stringer("raycluster", req.NamespacedName))
 	if !Managed(rc) {
 		r.forget(req.NamespacedName)
 		_ = r.syncLabel(ctx, rc, false, log)

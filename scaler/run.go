@@ -106,7 +106,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log *zap.Logger) e
 	if err := rayv1.AddToScheme(scheme); err != nil {
 		return err
 	}
-	ctrl.SetLogger(zapr.NewLogger(log.Named("controller-runtime")))
+	ctrl.SetLogger(lazyLogger(zapr.NewLogger(log.Named("controller-runtime"))))
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: opts.MetricsAddr},
