@@ -129,7 +129,7 @@ func TestPace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &Reconciler{Interval: time.Second, ActiveInterval: 250 * time.Millisecond, Fast: newFastBudget(2), metrics: m}
+	r := &Reconciler{Interval: time.Second, ActiveInterval: 250 * time.Millisecond, fast: newFastBudget(2), metrics: m}
 	now := time.Unix(1700000000, 0)
 	idle, busy1, busy2, busy3 := &clusterMemory{}, &clusterMemory{}, &clusterMemory{}, &clusterMemory{}
 	if d := r.pace(idle, busy{}, now); d != time.Second {

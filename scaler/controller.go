@@ -72,9 +72,8 @@ type Reconciler struct {
 	Interval time.Duration
 	// ActiveInterval, when shorter than Interval, is the time between two
 	// rounds of a cluster that was busy recently (activity.go), within the
-	// rounds per second Fast allows (nil: no cap).
+	// rounds per second fast allows.
 	ActiveInterval time.Duration
-	Fast           *fastBudget
 	Now            func() time.Time
 	// Leading reports whether this replica may act; nil: always. A replica
 	// that does not lead keeps its caches warm and waits, holding nothing
@@ -85,6 +84,8 @@ type Reconciler struct {
 
 	conns   *connections
 	metrics *metricSet
+	// fast caps the rounds run at ActiveInterval (nil: no cap).
+	fast *fastBudget
 
 	mu     sync.Mutex
 	memory map[types.NamespacedName]*clusterMemory
@@ -298,7 +299,7 @@ func (r *Reconciler) pace(mem *clusterMemory, b busy, now time.Time) time.Durati
 		r.mu.Unlock()
 	}
 	mem.wait = r.Interval
-	if active && r.ActiveInterval > 0 && r.ActiveInterval < r.Interval && (r.Fast == nil || r.Fast.take(now)) {
+	if active && r.ActiveInterval > 0 && r.ActiveInterval < r.Interval && (r.fast == nil || r.fast.take(now)) {
 		mem.wait = r.ActiveInterval
 	}
 	return mem.wait

@@ -153,7 +153,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log *zap.Logger) e
 			rayClient: rayClient},
 	}
 	if opts.ActiveRoundsPerSecond > 0 {
-		r.Fast = newFastBudget(opts.ActiveRoundsPerSecond)
+		r.fast = newFastBudget(opts.ActiveRoundsPerSecond)
 	}
 	defer r.conns.closeAll()
 	if opts.LeaderElection {
