@@ -48,18 +48,20 @@ func hasEvent(reasons []string, prefix string) bool {
 }
 
 // scalerRounds is how many rounds the scaler completed on a cluster: its
-// ReportAutoscalingState calls to the cluster's simulated GCS, made at the
-// end of every round that decided and carried out its plan.
+// reads of the cluster's simulated GCS (the state version, which each
+// GetClusterResourceState increments) but the last, whose round may still
+// be running. Reports do not count rounds: the scaler reports only what
+// changed (and every 30 s).
 func scalerRounds(t *testing.T, ns, name string) int {
 	t.Helper()
-	return raysimGCSCounters(t, ns, name).Reports
+	return max(int(raysimGCSCounters(t, ns, name).StateVersion)-1, 0)
 }
 
 // steadyWhileScaling checks cond every 500 ms, failing at the first miss,
 // for at least d and until the scaler has completed at least rounds more
 // rounds on cluster ns/name: the state stays because the scaler, running,
 // leaves it, not because the scaler stalled. Each check comes after the
-// rounds it counts (a round's patch precedes its report), and the scaler
+// rounds it counts (a round's patch precedes the next read), and the scaler
 // runs a round a second, so a minute past d without them is a stall.
 func steadyWhileScaling(t *testing.T, ns, name string, d time.Duration, rounds int, what string, cond func() (bool, string)) {
 	t.Helper()

@@ -1,6 +1,7 @@
 package scaler
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -22,6 +23,7 @@ import (
 	"github.com/raypilot/raypilot/defaults"
 	"github.com/raypilot/raypilot/scaler/engine"
 	"github.com/raypilot/raypilot/scaler/gcs"
+	"github.com/raypilot/raypilot/scaler/gcs/rpcpb"
 	"github.com/raypilot/raypilot/scaler/internal/actuator"
 )
 
@@ -68,7 +70,11 @@ type Reconciler struct {
 	Log      *zap.Logger
 	Policy   func() *defaults.Policy
 	Interval time.Duration
-	Now      func() time.Time
+	// ActiveInterval, when shorter than Interval, is the time between two
+	// rounds of a cluster that was busy recently (activity.go), within the
+	// rounds per second fast allows.
+	ActiveInterval time.Duration
+	Now            func() time.Time
 	// Leading reports whether this replica may act; nil: always. A replica
 	// that does not lead keeps its caches warm and waits, holding nothing
 	// of the clusters (no memory of their rounds, no GCS connection): when
@@ -78,16 +84,26 @@ type Reconciler struct {
 
 	conns   *connections
 	metrics *metricSet
+	// fast caps the rounds run at ActiveInterval (nil: no cap).
+	fast *fastBudget
 
 	mu     sync.Mutex
 	memory map[types.NamespacedName]*clusterMemory
+	// active counts the remembered clusters whose last round found them
+	// active.
+	active int
 }
 
 // clusterMemory is what the scaler remembers between rounds of a cluster;
 // nothing in it is needed for correctness after a restart.
 type clusterMemory struct {
-	lastRun        time.Time
+	lastRun time.Time
+	// wait is the time to the round asked for at the end of the last one.
+	wait           time.Duration
+	activity       activity
+	active         bool
 	reportVersion  int64
+	report         lastReport
 	demandSince    time.Time
 	failures       int
 	lastInfeasible string
@@ -122,7 +138,11 @@ func (r *Reconciler) remember(key types.NamespacedName) *clusterMemory {
 // connection and its metric series.
 func (r *Reconciler) forget(key types.NamespacedName) {
 	r.mu.Lock()
-	_, known := r.memory[key]
+	m, known := r.memory[key]
+	if known && m.active {
+		r.active--
+		r.metrics.active.Set(float64(r.active))
+	}
 	delete(r.memory, key)
 	r.metrics.clusters.Set(float64(len(r.memory)))
 	r.mu.Unlock()
@@ -164,22 +184,23 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		}
 		return ctrl.Result{}, err
 	}
-	log := r.Log.With(zap.String("raycluster", req.String()))
+	// Lazy: most rounds log nothing, and zap's With clones its encoder.
+	log := r.Log.WithLazy(zap.Stringer("raycluster", req.NamespacedName))
 	if !Managed(rc) {
 		r.forget(req.NamespacedName)
-		r.syncLabel(ctx, rc, false, log)
+		_ = r.syncLabel(ctx, rc, false, log)
 		return ctrl.Result{}, nil
 	}
-	r.syncLabel(ctx, rc, true, log)
+	rc = r.syncLabel(ctx, rc, true, log)
 	now := r.Now()
 	mem := r.remember(req.NamespacedName)
 	mem.groups = r.metrics.observeGroups(rc, nil, mem.groups)
 	if !mem.lastRun.IsZero() {
-		if lag := now.Sub(mem.lastRun) - r.Interval; lag > 0 {
+		if lag := now.Sub(mem.lastRun) - cmp.Or(mem.wait, r.Interval); lag > 0 {
 			r.metrics.loopLag.Observe(lag.Seconds())
 		}
 	}
-	mem.lastRun = now
+	mem.lastRun, mem.wait = now, r.Interval
 	again := ctrl.Result{RequeueAfter: r.Interval}
 	if rc.Spec.Suspend != nil && *rc.Spec.Suspend {
 		return again, nil
@@ -255,11 +276,53 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, err
 	}
 
-	mem.reportVersion = max(mem.reportVersion+1, now.UnixMilli())
-	if err := conn.ReportAutoscalingState(ctx, autoscalingState(st, plan, mem.reportVersion)); err != nil {
-		log.Info("cannot report autoscaling state", zap.Error(err))
+	r.report(ctx, conn, mem, st, plan, now, log)
+	b := busy{demand: placeableDemand(decision), launching: launching(rc, pods.Items),
+		drains: len(mem.drains) > 0 || len(res.Rejected) > 0, changed: res.Patched}
+	return ctrl.Result{RequeueAfter: r.pace(mem, b, now)}, nil
+}
+
+// pace classifies the cluster after a round and returns the time to its
+// next: the active interval for an active cluster while the budget allows,
+// the interval otherwise.
+func (r *Reconciler) pace(mem *clusterMemory, b busy, now time.Time) time.Duration {
+	active := mem.activity.observe(b, now)
+	if active != mem.active {
+		mem.active = active
+		r.mu.Lock()
+		if active {
+			r.active++
+		} else {
+			r.active--
+		}
+		r.metrics.active.Set(float64(r.active))
+		r.mu.Unlock()
 	}
-	return again, nil
+	mem.wait = r.Interval
+	if active && r.ActiveInterval > 0 && r.ActiveInterval < r.Interval && (r.fast == nil || r.fast.take(now)) {
+		mem.wait = r.ActiveInterval
+	}
+	return mem.wait
+}
+
+// report sends the round's autoscaling state to the GCS when it may not
+// hold it (lastReport.due).
+func (r *Reconciler) report(ctx context.Context, conn *conn, mem *clusterMemory, st *rpcpb.ClusterResourceState, plan engine.Plan, now time.Time, log *zap.Logger) {
+	next := autoscalingState(st, plan, 0)
+	next.LastSeenClusterResourceStateVersion = 0
+	if !mem.report.due(conn, st, next, now) {
+		return
+	}
+	mem.reportVersion = max(mem.reportVersion+1, now.UnixMilli())
+	next.LastSeenClusterResourceStateVersion, next.AutoscalerStateVersion = st.GetClusterResourceStateVersion(), mem.reportVersion
+	err := conn.ReportAutoscalingState(ctx, next)
+	// Sent (or not): what is kept to compare with has no versions.
+	next.LastSeenClusterResourceStateVersion, next.AutoscalerStateVersion = 0, 0
+	if err != nil {
+		log.Info("cannot report autoscaling state", zap.Error(err))
+		return
+	}
+	mem.report.sent(next, now)
 }
 
 // record turns what happened into Events and metrics.

@@ -19,22 +19,26 @@ import (
 // webhook wrote the label) gets it, and a cluster whose annotation no
 // longer says central loses it. The webhook only ever adds the label. One
 // minimal merge patch, unguarded: it touches nothing the scaler decides
-// on. rc takes the patched object, so the round's guarded patch starts
-// from its resourceVersion. A failure is logged and the round goes on:
-// the label only lists clusters.
-func (r *Reconciler) syncLabel(ctx context.Context, rc *rayv1.RayCluster, managed bool, log *zap.Logger) {
+// on. It returns the patched object, so that the round's guarded patch
+// starts from its resourceVersion, or rc. rc is the cache's own (read
+// without a deep copy) and is never written: the patch's reply is decoded
+// into a copy. A failure is logged and the round goes on: the label only
+// lists clusters.
+func (r *Reconciler) syncLabel(ctx context.Context, rc *rayv1.RayCluster, managed bool, log *zap.Logger) *rayv1.RayCluster {
 	value, labelled := rc.Labels[defaults.LabelAutoscaling]
 	switch {
 	case managed && value != defaults.AutoscalingCentral:
 	case !managed && labelled && rc.DeletionTimestamp == nil:
 	default:
-		return
+		return rc
 	}
-	if err := r.Client.Patch(ctx, rc, client.RawPatch(types.MergePatchType, labelPatch(managed))); err != nil {
+	patched := rc.DeepCopy()
+	if err := r.Client.Patch(ctx, patched, client.RawPatch(types.MergePatchType, labelPatch(managed))); err != nil {
 		log.Warn("cannot update the label "+defaults.LabelAutoscaling, zap.Bool("managed", managed), zap.Error(err))
-		return
+		return rc
 	}
 	log.Info("label "+defaults.LabelAutoscaling+" updated", zap.Bool("managed", managed))
+	return patched
 }
 
 // labelPatch is the JSON merge patch (RFC 7386) setting the label to

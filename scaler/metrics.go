@@ -15,6 +15,7 @@ type metricSet struct {
 	reaction  prometheus.Histogram
 	loopLag   prometheus.Histogram
 	clusters  prometheus.Gauge
+	active    prometheus.Gauge
 	// gcsRequests and gcsDuration see every request to a GCS
 	// (gcs.Options.Observe).
 	gcsRequests *prometheus.CounterVec
@@ -55,6 +56,10 @@ func newMetrics(reg prometheus.Registerer) (*metricSet, error) {
 			Help:    "How late a cluster's loop ran against its interval.",
 			Buckets: prometheus.ExponentialBuckets(0.01, 2, 12),
 		}),
+		active: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "raypilot_scaler_active_clusters",
+			Help: "Managed RayClusters found busy (demand, launches, drains to retry, a patch) in their last round or the 30 s before, polled at --active-interval within --active-rounds-per-second.",
+		}),
 		clusters: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "raypilot_scaler_clusters",
 			Help: "RayClusters the scaler manages (annotated raypilot.io/autoscaling: central).",
@@ -85,7 +90,7 @@ func newMetrics(reg prometheus.Registerer) (*metricSet, error) {
 		lastScale: groupGauge(prometheus.GaugeOpts{Name: "raypilot_scaler_last_scale_timestamp_seconds",
 			Help: "Unix time the scaler last changed a worker group's replicas."}),
 	}
-	for _, c := range []prometheus.Collector{m.decisions, m.reaction, m.loopLag, m.clusters, m.gcsRequests, m.gcsDuration,
+	for _, c := range []prometheus.Collector{m.decisions, m.reaction, m.loopLag, m.clusters, m.active, m.gcsRequests, m.gcsDuration,
 		m.workersAdded, m.workersRemoved, m.workersDesired, m.workersMin, m.workersMax, m.lastScale} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register the scaler's metrics: %w", err)

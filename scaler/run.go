@@ -37,6 +37,14 @@ import (
 type Options struct {
 	// Interval between two rounds of one cluster (changes wake it earlier).
 	Interval time.Duration
+	// ActiveInterval, when shorter than Interval, is the time between two
+	// rounds of an active cluster: one with placeable pending demand,
+	// workers asked for and not running yet, drains to retry, or a patch,
+	// in its last round or the 30 s before (0: every cluster at Interval).
+	ActiveInterval time.Duration
+	// ActiveRoundsPerSecond caps the rounds run at ActiveInterval; past it,
+	// active clusters are polled at Interval (0: no cap).
+	ActiveRoundsPerSecond int
 	// Concurrency bounds the clusters decided at once.
 	Concurrency int
 	// GCSProxy, when set, is dialled for every cluster's GCS with the
@@ -98,7 +106,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log *zap.Logger) e
 	if err := rayv1.AddToScheme(scheme); err != nil {
 		return err
 	}
-	ctrl.SetLogger(zapr.NewLogger(log.Named("controller-runtime")))
+	ctrl.SetLogger(lazyLogger(zapr.NewLogger(log.Named("controller-runtime"))))
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: opts.MetricsAddr},
@@ -138,11 +146,14 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log *zap.Logger) e
 	}
 	r := &Reconciler{
 		Client: mgr.GetClient(), Events: eventnote.Bounded(mgr.GetEventRecorder("raypilot-scaler")), Log: log.Named("scaler"),
-		Policy: opts.Policy, Interval: opts.Interval, Now: time.Now, metrics: m,
+		Policy: opts.Policy, Interval: opts.Interval, ActiveInterval: opts.ActiveInterval, Now: time.Now, metrics: m,
 		memory: map[types.NamespacedName]*clusterMemory{},
 		conns: &connections{clients: map[types.NamespacedName]*conn{}, proxy: opts.GCSProxy,
 			options: gcs.Options{Timeout: opts.GCSTimeout, DrainTimeout: opts.GCSDrainTimeout, Observe: m.observeGCS}, secrets: mgr.GetAPIReader(),
 			rayClient: rayClient},
+	}
+	if opts.ActiveRoundsPerSecond > 0 {
+		r.fast = newFastBudget(opts.ActiveRoundsPerSecond)
 	}
 	defer r.conns.closeAll()
 	if opts.LeaderElection {
@@ -173,7 +184,8 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log *zap.Logger) e
 		return err
 	}
 	log.Info("scaling RayClusters annotated raypilot.io/autoscaling: central",
-		zap.Duration("interval", opts.Interval), zap.String("gcsProxy", opts.GCSProxy), zap.Bool("leaderElection", opts.LeaderElection),
+		zap.Duration("interval", opts.Interval), zap.Duration("activeInterval", opts.ActiveInterval), zap.Int("activeRoundsPerSecond", opts.ActiveRoundsPerSecond),
+		zap.String("gcsProxy", opts.GCSProxy), zap.Bool("leaderElection", opts.LeaderElection),
 		zap.String("rayClientServiceAccount", rayClientName(opts.RayClientServiceAccount)))
 	return mgr.Start(ctx)
 }

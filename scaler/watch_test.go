@@ -7,7 +7,8 @@ import (
 )
 
 // TestCacheOptions: RayClusters and Ray pods are cached in the watched
-// namespaces only (all without), pods by the Ray node label either way.
+// namespaces only (all without), pods by the Ray node label either way,
+// both handed out without deep copies.
 func TestCacheOptions(t *testing.T) {
 	for _, tc := range []struct {
 		namespaces []string
@@ -25,6 +26,9 @@ func TestCacheOptions(t *testing.T) {
 				if _, ok := by.Namespaces[ns]; !ok {
 					t.Errorf("watch %v: %T not cached in %s", tc.namespaces, obj, ns)
 				}
+			}
+			if by.UnsafeDisableDeepCopy == nil || !*by.UnsafeDisableDeepCopy {
+				t.Errorf("%T deep-copied on every read", obj)
 			}
 			if _, pod := obj.(*corev1.Pod); pod && by.Label.String() != "ray.io/is-ray-node=yes" {
 				t.Errorf("pods selected by %q", by.Label)

@@ -117,6 +117,9 @@ func (g *fakeGCS) GetClusterResourceState(ctx context.Context, _ *rpcpb.GetClust
 		}
 	}
 	c.last = now
+	// Ray's GCS counts its reads (IncrementAndGetNextClusterResourceStateVersion),
+	// which tells the scaler the GCS is the one it reported to.
+	c.version++
 	st := &rpcpb.ClusterResourceState{
 		ClusterResourceStateVersion: c.version,
 		ClusterSessionName:          "session_scalercap",

@@ -1,5 +1,5 @@
 // Command scalercap measures one `raypilot scaler` process managing many
-// RayClusters at --interval 1s: its CPU and RSS (from /proc/<pid>), how
+// RayClusters at -interval (default 1s): its CPU and RSS (from /proc/<pid>), how
 // late each cluster's rounds run, and the reaction from pending demand
 // appearing to the worker replicas patch accepted; first with a baseline
 // number of clusters, then with the full number, in the same run.
@@ -47,15 +47,28 @@ type config struct {
 	clusters, baseline, namespaces int
 	samples, concurrency           int
 	window, warmup, interval       time.Duration
+	activeInterval                 time.Duration
+	activeRounds                   int
+	memoryLimit                    int64
+	targetCores                    float64
 	out, binary, pprofDir          string
 }
 
-// Targets for one scaler process (BENCHMARKS.md).
+// Targets for one scaler process at 2,000 clusters (BENCHMARKS.md): CPU
+// (-target-cores), RSS, reaction p99 within the interval plus
+// targetReactionSlack, gaps between two reads of a cluster p99 within
+// targetGapFactor × the interval.
 const (
-	targetCores     = 1.0
-	targetRSSMiB    = 300.0
-	targetReactionS = 1.0
+	targetRSSMiB        = 250.0
+	targetReactionSlack = 200 * time.Millisecond
+	targetGapFactor     = 1.2
 )
+
+// chartMemoryLimit is the scaler container's memory limit in the chart's
+// values (scaler.resources.limits.memory), passed as the chart passes it
+// (RAYPILOT_MEMORY_LIMIT_BYTES), so that the Go runtime's soft limit is
+// the deployed one.
+const chartMemoryLimit = 512 << 20
 
 func main() {
 	var c config
@@ -67,10 +80,23 @@ func main() {
 	flag.DurationVar(&c.warmup, "warmup", 10*time.Second, "wait after every cluster has had two rounds, before the window")
 	flag.IntVar(&c.concurrency, "concurrency", 0, "the scaler's --concurrency (0: its default)")
 	flag.DurationVar(&c.interval, "interval", time.Second, "the scaler's --interval")
+	flag.DurationVar(&c.activeInterval, "active-interval", 0, "the scaler's --active-interval (0: half of -interval)")
+	flag.IntVar(&c.activeRounds, "active-rounds-per-second", 0, "the scaler's --active-rounds-per-second (0: its default)")
+	flag.Int64Var(&c.memoryLimit, "memory-limit", chartMemoryLimit, "container memory limit in bytes the scaler is told (RAYPILOT_MEMORY_LIMIT_BYTES, as the chart sets it; its soft limit is 90%); 0: none")
+	flag.Float64Var(&c.targetCores, "target-cores", 0, "CPU target of the measured phase (0: 1 core at -interval 500ms or less, 0.4 above)")
 	flag.StringVar(&c.out, "out", "", "optional file for the results as JSON")
 	flag.StringVar(&c.binary, "binary", "", "raypilot binary; empty: go build ./cmd/raypilot from the repository root")
 	flag.StringVar(&c.pprofDir, "pprof-dir", "", "if set, run the scaler with --pprof-bind-address and save a CPU profile of each window here")
 	flag.Parse()
+	if c.activeInterval == 0 {
+		c.activeInterval = c.interval / 2
+	}
+	if c.targetCores == 0 {
+		c.targetCores = 0.4
+		if c.interval <= 500*time.Millisecond {
+			c.targetCores = 1
+		}
+	}
 	if c.clusters <= 0 || c.baseline < 0 || c.baseline >= c.clusters || c.namespaces <= 0 || c.samples <= 0 || c.window <= 0 {
 		fmt.Fprintln(os.Stderr, "scalercap: need 0 <= -baseline < -clusters, positive -namespaces, -samples and -window")
 		os.Exit(2)
@@ -90,6 +116,9 @@ type phaseResult struct {
 	Name            string  `json:"name"`
 	Clusters        int     `json:"clusters"`
 	Managed         float64 `json:"managedGauge"`
+	Active          float64 `json:"activeGauge"`
+	ReportsPerSec   float64 `json:"reportsPerSecond"`
+	CPUmsPerRead    float64 `json:"cpuMillisecondsPerRead"`
 	StartupSeconds  float64 `json:"secondsToTwoRoundsEach"`
 	WindowSeconds   float64 `json:"windowSeconds"`
 	CPUCores        float64 `json:"cpuCores"`
@@ -170,7 +199,12 @@ func run(ctx context.Context, c config) error {
 	}
 	defer srv.Stop()
 
-	fmt.Printf("scalercap: one `raypilot scaler --interval %s` process (separate, measured from /proc/<pid>); API server: real etcd + kube-apiserver (envtest), KubeRay CRDs, no KubeRay operator\n", c.interval)
+	fmt.Printf("scalercap: one `raypilot scaler --interval %s --active-interval %s` process (separate, measured from /proc/<pid>); API server: real etcd + kube-apiserver (envtest), KubeRay CRDs, no KubeRay operator\n", c.interval, c.activeInterval)
+	limit := "none"
+	if c.memoryLimit > 0 {
+		limit = fmt.Sprintf("%d MiB (the chart's default limit; Go soft limit 90%%)", c.memoryLimit>>20)
+	}
+	fmt.Printf("scalercap: scaler memory limit %s, passed as RAYPILOT_MEMORY_LIMIT_BYTES as the chart does\n", limit)
 	fmt.Printf("scalercap: GCS: in-process gRPC AutoscalerStateService fakes in the benchmark (one loopback listener, routed by :authority via --gcs-proxy-address), a head node each, demand {CPU: 1} posted at random\n")
 	conc := "its default"
 	if c.concurrency > 0 {
@@ -222,11 +256,14 @@ func measure(ctx context.Context, c config, name, binary, tmp string, cp *testcp
 		metricsPort, pprofPort int
 	)
 	err := testcp.WithFreePorts(3, func(ports []int) error {
-		args := []string{"scaler", "--interval", c.interval.String(), "--gcs-proxy-address", gcs.addr,
+		args := []string{"scaler", "--interval", c.interval.String(), "--active-interval", c.activeInterval.String(), "--gcs-proxy-address", gcs.addr,
 			"--metrics-bind-address", fmt.Sprintf("127.0.0.1:%d", ports[0]),
 			"--health-probe-bind-address", fmt.Sprintf("127.0.0.1:%d", ports[1])}
 		if c.concurrency > 0 {
 			args = append(args, "--concurrency", strconv.Itoa(c.concurrency))
+		}
+		if c.activeRounds > 0 {
+			args = append(args, "--active-rounds-per-second", strconv.Itoa(c.activeRounds))
 		}
 		if c.pprofDir != "" {
 			args = append(args, "--pprof-bind-address", fmt.Sprintf("127.0.0.1:%d", ports[2]))
@@ -234,7 +271,11 @@ func measure(ctx context.Context, c config, name, binary, tmp string, cp *testcp
 		// KUBECONFIG rather than --kubeconfig: the config then comes from
 		// controller-runtime's loader, as in a pod, with its client-side
 		// rate limits (none; API priority and fairness applies).
-		p, err := testcp.StartProcess(filepath.Join(tmp, "scaler-"+name+".log"), []string{"KUBECONFIG=" + cp.Kubeconfig}, binary, args...)
+		env := []string{"KUBECONFIG=" + cp.Kubeconfig}
+		if c.memoryLimit > 0 {
+			env = append(env, fmt.Sprintf("RAYPILOT_MEMORY_LIMIT_BYTES=%d", c.memoryLimit))
+		}
+		p, err := testcp.StartProcess(filepath.Join(tmp, "scaler-"+name+".log"), env, binary, args...)
 		if err != nil {
 			return err
 		}
@@ -286,6 +327,7 @@ func measure(ctx context.Context, c config, name, binary, tmp string, cp *testcp
 	}
 	res.LoadStart = testcp.LoadAverage()
 	gcs.startWindow(c.window)
+	reports0 := gcs.reports.Load()
 	cpu0, err := testcp.CPUSeconds(pid)
 	if err != nil {
 		return nil, err
@@ -319,6 +361,8 @@ func measure(ctx context.Context, c config, name, binary, tmp string, cp *testcp
 	res.RSSMaxMiB, res.RSSEndMiB = float64(rssMax)/1024, float64(rssEnd)/1024
 	metrics := fetch(fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort))
 	res.Managed = gauge(metrics, "raypilot_scaler_clusters")
+	res.Active = gauge(metrics, "raypilot_scaler_active_clusters")
+	res.ReportsPerSec = float64(gcs.reports.Load()-reports0) / elapsed
 	res.Goroutines = gauge(metrics, "go_goroutines")
 	res.HeapInuseMiB = gauge(metrics, "go_memstats_heap_inuse_bytes") / (1 << 20)
 	res.StackInuseMiB = gauge(metrics, "go_memstats_stack_inuse_bytes") / (1 << 20)
@@ -336,6 +380,9 @@ func measure(ctx context.Context, c config, name, binary, tmp string, cp *testcp
 		f.mu.Unlock()
 	}
 	res.ReadsPerCluster = float64(total) / float64(len(fakes)) / c.window.Seconds()
+	if total > 0 {
+		res.CPUmsPerRead = res.CPUCores * c.window.Seconds() / float64(total) * 1000
+	}
 	gcs.gapMu.Lock()
 	res.GapP50ms, res.GapP99ms, res.GapMaxms = quantiles(gcs.gaps)
 	gcs.gapMu.Unlock()
@@ -426,6 +473,8 @@ func report(c config, results []*phaseResult) {
 		fmt.Printf("split    %s: machine load average (1 min) %.1f at the window's start, %.1f at its end, on %d CPUs\n", r.Name, r.LoadStart, r.LoadEnd, runtime.NumCPU())
 		fmt.Printf("split    %s: Go memory at the window's end: heap in use %.1f MiB, stacks %.1f MiB (%.0f goroutines), obtained from the OS %.1f MiB\n",
 			r.Name, r.HeapInuseMiB, r.StackInuseMiB, r.Goroutines, r.GoSysMiB)
+		fmt.Printf("split    %s: CPU per round %.3f ms (CPU over the GCS reads of the window); reports to the GCS %.0f/s; active clusters (gauge) %g\n",
+			r.Name, r.CPUmsPerRead, r.ReportsPerSec, r.Active)
 		fmt.Printf("split    %s: reaction = wait for the cluster's next read (p50 %.0f, p99 %.0f ms) + read to patch seen (p50 %.0f, p99 %.0f, max %.0f ms); %d without patch; scaler gauge %g clusters; %d scale-ups without demand; %d scaled back by the scaler\n",
 			r.Name, r.WaitP50ms, r.WaitP99ms, r.RoundP50ms, r.RoundP99ms, r.RoundMaxms, r.Lost, r.Managed, r.Unasked, r.SelfReset)
 	}
@@ -442,8 +491,12 @@ func report(c config, results []*phaseResult) {
 		}
 		return "missed by " + miss
 	}
-	fmt.Printf("target   %d clusters: CPU %.3f cores (≤ %.0f: %s); RSS max %.1f MiB (≤ %.0f: %s); reaction p99 %.0f ms (≤ %.0f ms: %s)\n", f.Clusters,
-		f.CPUCores, targetCores, verdict(f.CPUCores <= targetCores, fmt.Sprintf("%.2f cores", f.CPUCores-targetCores)),
+	reaction := c.interval + targetReactionSlack
+	gap := time.Duration(float64(c.interval) * targetGapFactor)
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	fmt.Printf("target   %d clusters at --interval %s: CPU %.3f cores (≤ %g: %s); RSS max %.1f MiB (≤ %.0f: %s); reaction p99 %.0f ms (≤ interval + %s = %.0f ms: %s); gap p99 %.0f ms (≤ %g × interval = %.0f ms: %s)\n", f.Clusters, c.interval,
+		f.CPUCores, c.targetCores, verdict(f.CPUCores <= c.targetCores, fmt.Sprintf("%.2f cores", f.CPUCores-c.targetCores)),
 		f.RSSMaxMiB, targetRSSMiB, verdict(f.RSSMaxMiB <= targetRSSMiB, fmt.Sprintf("%.0f MiB", f.RSSMaxMiB-targetRSSMiB)),
-		f.ReactP99ms, targetReactionS*1000, verdict(f.ReactP99ms <= targetReactionS*1000, fmt.Sprintf("%.0f ms", f.ReactP99ms-targetReactionS*1000)))
+		f.ReactP99ms, targetReactionSlack, ms(reaction), verdict(f.ReactP99ms <= ms(reaction), fmt.Sprintf("%.0f ms", f.ReactP99ms-ms(reaction))),
+		f.GapP99ms, targetGapFactor, ms(gap), verdict(f.GapP99ms <= ms(gap), fmt.Sprintf("%.0f ms", f.GapP99ms-ms(gap))))
 }

@@ -67,6 +67,8 @@ keep warm caches and take over when it stops renewing.`,
 	}
 	fs := cmd.Flags()
 	fs.DurationVar(&o.Interval, "interval", time.Second, "time between two rounds of one cluster (changes wake it earlier)")
+	fs.DurationVar(&o.ActiveInterval, "active-interval", 500*time.Millisecond, "time between two rounds of an active cluster (placeable pending demand, workers asked for and not running yet, drains to retry, or a patch, in its last round or the 30 s before); 0 or not shorter than --interval: every cluster at --interval")
+	fs.IntVar(&o.ActiveRoundsPerSecond, "active-rounds-per-second", 500, "most rounds per second run at --active-interval, bounding the CPU that busy clusters cost; past it, active clusters are polled at --interval (0: no cap)")
 	fs.IntVar(&o.Concurrency, "concurrency", 16, "clusters decided at once")
 	fs.StringVar(&o.GCSProxy, "gcs-proxy-address", "", "dial every cluster's GCS at this host:port, sending the cluster's own address (<cluster>-head-svc.<ns>.svc:<port>) as the gRPC authority; for raysim or a port-forward when the scaler runs outside the cluster")
 	fs.DurationVar(&o.GCSTimeout, "gcs-timeout", gcs.DefaultTimeout, "timeout of each GCS call but the drains (reading the cluster state, reporting, asking the Ray version)")

@@ -10,7 +10,6 @@ import (
 	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/keepalive"
 
 	"github.com/raypilot/raypilot/scaler/gcs/rpcpb"
 	"github.com/raypilot/raypilot/scaler/gcs/rpcpb/nodeinfopb"
@@ -56,7 +55,7 @@ func Dial(ctx context.Context, addr string, opts Options) (*Client, error) {
 		}
 	}
 	dialOpts := dialOptions(opts, cred)
-	conn, err := grpc.NewClient(addr, dialOpts...)
+	conn, err := grpc.NewClient(passthrough+addr, dialOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("gcs %s: dial: %w", addr, redactError(err, opts.Token))
 	}
@@ -87,6 +86,20 @@ func Dial(ctx context.Context, addr string, opts Options) (*Client, error) {
 // connBufferSize is the read and write buffer of each GCS connection.
 const connBufferSize = 8 << 10
 
+// windowSize is the HTTP/2 flow-control window of each GCS connection and
+// stream. Setting it turns off gRPC's bandwidth-delay estimation, which
+// otherwise pings the GCS along with replies to grow the window: the
+// replies are small, and a cluster state of many MiB still arrives at
+// 1 MiB per round trip.
+const windowSize = 1 << 20
+
+// passthrough makes gRPC hand the address to the dialer as it is: the
+// connection is dialled once per head pod (a new head, a new connection),
+// so gRPC's DNS resolver would only add a goroutine per connection and
+// re-resolve on its own. The :authority stays the address (or
+// Options.Authority).
+const passthrough = "passthrough:///"
+
 // dialOptions turns Options into gRPC dial options; cred, when non-nil,
 // goes with every RPC.
 func dialOptions(opts Options, cred credential) []grpc.DialOption {
@@ -96,11 +109,10 @@ func dialOptions(opts Options, cred credential) []grpc.DialOption {
 	}
 	dialOpts := []grpc.DialOption{
 		grpc.WithTransportCredentials(transport),
-		grpc.WithKeepaliveParams(keepalive.ClientParameters{
-			Time:                keepaliveTime,
-			Timeout:             keepaliveTimeout,
-			PermitWithoutStream: false,
-		}),
+		// No keep-alive: every call has a deadline (Options.Timeout,
+		// Options.DrainTimeout) shorter than a keep-alive would take to find
+		// a dead GCS, and the connection is dropped after a failed call;
+		// keep-alive would cost a goroutine per connection.
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxRecvMsgSize)),
 		// One connection per Ray cluster: gRPC's default 32 KiB read and
 		// write buffers are 128 MiB at 2,000 clusters, most of the scaler's
@@ -109,6 +121,8 @@ func dialOptions(opts Options, cred credential) []grpc.DialOption {
 		grpc.WithReadBufferSize(connBufferSize),
 		grpc.WithWriteBufferSize(connBufferSize),
 		grpc.WithSharedWriteBuffer(true),
+		grpc.WithInitialWindowSize(windowSize),
+		grpc.WithInitialConnWindowSize(windowSize),
 	}
 	if opts.Authority != "" {
 		dialOpts = append(dialOpts, grpc.WithAuthority(opts.Authority))

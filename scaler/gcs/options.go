@@ -27,14 +27,6 @@ const (
 	DefaultDrainTimeout = 30 * time.Second
 )
 
-// Keep-alive settings for the GCS connection. Pings are sent only while an
-// RPC is in flight (no pings without a stream), so an idle connection never
-// pings the GCS.
-const (
-	keepaliveTime    = 30 * time.Second
-	keepaliveTimeout = 10 * time.Second
-)
-
 // maxRecvMsgSize caps a reply. gRPC's default of 4 MiB is too small for the
 // cluster state of a cluster with thousands of nodes.
 const maxRecvMsgSize = 64 << 20
