@@ -192,40 +192,63 @@ func (c *clusterExpansion) applyBuiltins(p *podTemplate, params obj) {
 	if !ok {
 		return
 	}
-	name, _ := p.ray["name"].(string)
-	// Built by hand: a marshalled ResourceFieldSelector would carry divisor "0".
-	fieldEnv := func(envName, path string) obj {
-		return obj{"name": envName, "valueFrom": obj{"fieldRef": obj{"fieldPath": path}}}
-	}
-	var builtins []obj
-	if !p.isHead {
-		res := func(envName, resource string) obj {
-			return obj{"name": envName, "valueFrom": obj{"resourceFieldRef": obj{"containerName": name, "resource": resource}}}
+	// An expanded object (every update, the validating checks) has them
+	// all: nothing to build.
+	if !hasBuiltinEnv(env, p.isHead) {
+		name, _ := p.ray["name"].(string)
+		// Built by hand: a marshalled ResourceFieldSelector would carry divisor "0".
+		fieldEnv := func(envName, path string) obj {
+			return obj{"name": envName, "valueFrom": obj{"fieldRef": obj{"fieldPath": path}}}
 		}
-		builtins = append(builtins,
-			res("CPU_REQUEST", "requests.cpu"), res("CPU_LIMITS", "limits.cpu"),
-			res("MEMORY_REQUESTS", "requests.memory"), res("MEMORY_LIMITS", "limits.memory"),
-			fieldEnv("MY_POD_NAME", "metadata.name"))
-	}
-	builtins = append(builtins, fieldEnv("MY_POD_IP", "status.podIP"))
-	// Built-ins go first: Kubernetes expands $(VAR) in a value only from
-	// variables defined earlier in the list, so the user's env can refer to
-	// them. A name the user set is the user's.
-	var add []any
-	for _, v := range builtins {
-		if jsontree.NamedIndex(env, v["name"].(string)) < 0 {
-			add = append(add, v)
+		var builtins []obj
+		if !p.isHead {
+			res := func(envName, resource string) obj {
+				return obj{"name": envName, "valueFrom": obj{"resourceFieldRef": obj{"containerName": name, "resource": resource}}}
+			}
+			builtins = append(builtins,
+				res("CPU_REQUEST", "requests.cpu"), res("CPU_LIMITS", "limits.cpu"),
+				res("MEMORY_REQUESTS", "requests.memory"), res("MEMORY_LIMITS", "limits.memory"),
+				fieldEnv("MY_POD_NAME", "metadata.name"))
 		}
-	}
-	if len(add) > 0 {
-		p.ray["env"] = append(add, env...)
+		builtins = append(builtins, fieldEnv("MY_POD_IP", "status.podIP"))
+		// Built-ins go first: Kubernetes expands $(VAR) in a value only from
+		// variables defined earlier in the list, so the user's env can refer to
+		// them. A name the user set is the user's.
+		var add []any
+		for _, v := range builtins {
+			if jsontree.NamedIndex(env, v["name"].(string)) < 0 {
+				add = append(add, v)
+			}
+		}
+		if len(add) > 0 {
+			p.ray["env"] = append(add, env...)
+		}
 	}
 	if !p.isHead {
 		life := c.Object(p.ray, "lifecycle", p.rayFld.Child("lifecycle"), true)
-		if life != nil {
-			setDefault(life, "preStop", obj{"exec": obj{"command": []any{"/bin/sh", "-c", "ray stop"}}})
+		// Built only when missing: an expanded object (every update, the
+		// validating checks) has it.
+		if cur, ok := life["preStop"]; life != nil && (!ok || cur == nil) {
+			life["preStop"] = obj{"exec": obj{"command": []any{"/bin/sh", "-c", "ray stop"}}}
 		}
 	}
+}
+
+// hasBuiltinEnv reports whether env holds every variable applyBuiltins
+// gives a head (isHead) or worker Ray container.
+func hasBuiltinEnv(env []any, isHead bool) bool {
+	if jsontree.NamedIndex(env, "MY_POD_IP") < 0 {
+		return false
+	}
+	if isHead {
+		return true
+	}
+	for _, n := range [...]string{"CPU_REQUEST", "CPU_LIMITS", "MEMORY_REQUESTS", "MEMORY_LIMITS", "MY_POD_NAME"} {
+		if jsontree.NamedIndex(env, n) < 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // headPorts are the head container's ports when the user wrote none. A

@@ -187,12 +187,12 @@ profile_shares() {
     echo '```'
     grep -E '^(apicreate:|mode |webhook |without |expanded |single |cpu |ratio )' "$out/apicreate.txt" || true
     echo '```'
-    awk '$1 == "cpu" { api[$2, $3] = $4; hook[$2, $3] = $6; tot[$2, $3] = $8; if (!($3 in seen)) { seen[$3] = 1; conc[++nc] = $3 } }
+    awk '$1 == "cpu" && $3 ~ /^[0-9]+$/ { api[$2, $3] = $4; hook[$2, $3] = $6; tot[$2, $3] = $8; if (!($3 in seen)) { seen[$3] = 1; conc[++nc] = $3 } }
       /^ratio .*target missed/ { missed = 1 }
       END { if (!missed) exit
-        printf "\nWhere the target is missed, the CPU per create (the `cpu` rows, from `/proc`) says why:"
+        printf "\nWhere the target is missed, the CPU per create (the `cpu` rows, from `/proc`) says why."
         for (i = 1; i <= nc; i++) { c = conc[i]
-          printf " at concurrency %s, kube-apiserver spends %s ms per create for the expanded object sent with no webhook, %s ms with the two webhook calls and %s ms with one; the webhook processes %s and %s ms; all processes %s, %s and %s ms.", c, api["expanded", c], api["webhook", c], api["single", c], hook["webhook", c], hook["single", c], tot["expanded", c], tot["webhook", c], tot["single", c] }
+          printf " At concurrency %s, kube-apiserver spends %s ms per create for the expanded object sent with no webhook, %s ms with the two webhook calls and %s ms with one; the webhook processes %s and %s ms; all processes %s, %s and %s ms.", c, api["expanded", c], api["webhook", c], api["single", c], hook["webhook", c], hook["single", c], tot["expanded", c], tot["webhook", c], tot["single", c] }
         printf " The stored object is the same in the three modes; what `webhook` and `single` pay beyond `expanded` is the admission calls: the API server encodes the AdmissionReview (the compact object), sends it over TLS, waits for the answer, applies the JSON patch and decodes the result again, and with two calls sends the expanded object once more to the validating webhook. On 2 shared cores the creates queue behind that CPU, so the p99 ratio follows the CPU ratio and the load on the machine.\n" }' "$out/apicreate.txt"
   fi
   for iv in 500ms 1s; do

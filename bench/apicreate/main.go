@@ -228,11 +228,11 @@ func run(ctx context.Context, c config) error {
 			if ratio > c.targetRatio {
 				verdict = fmt.Sprintf("target missed by %.2f", ratio-c.targetRatio)
 			}
-			fmt.Printf("ratio    %s concurrency %d: p99 %s/expanded %.2f (%.2f / %.2f ms), p50 %.2f; target ≤ %.2f: %s; against the compact object without webhook: p99 %.2f, p50 %.2f\n",
+			fmt.Printf("ratio    %s concurrency %d: p99 %s over expanded %.2f (%.2f / %.2f ms), p50 %.2f; target ≤ %.2f: %s; against the compact object without webhook: p99 %.2f, p50 %.2f\n",
 				m, n, m, ratio, with.P99ms, expanded.P99ms, with.P50ms/expanded.P50ms, c.targetRatio, verdict, with.P99ms/without.P99ms, with.P50ms/without.P50ms)
 		}
 		two, one := cells[key(n, modeWebhook)], cells[key(n, modeSingle)]
-		fmt.Printf("ratio    single/webhook concurrency %d: p99 %.2f (%.2f / %.2f ms), p50 %.2f, CPU per create %.2f / %.2f ms\n",
+		fmt.Printf("ratio    single over webhook, concurrency %d: p99 %.2f (%.2f / %.2f ms), p50 %.2f, CPU per create %.2f / %.2f ms\n",
 			n, one.P99ms/two.P99ms, one.P99ms, two.P99ms, one.P50ms/two.P50ms, cpuTotal(one), cpuTotal(two))
 	}
 	res.Cells = order

@@ -62,7 +62,8 @@ func main() {
 	}
 	ctrllog.SetLogger(zapr.NewLogger(zap.NewNop()))
 	// The generator's own GC pauses would show up as latency of whichever
-	// target is being measured; keep them rare (the webhook keeps Go's default).
+	// target is being measured; keep them rare (the webhook sets its own:
+	// GOGC 400, cmd/raypilot/gcpercent.go).
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(800)
 	}
