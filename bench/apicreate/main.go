@@ -43,6 +43,7 @@ type config struct {
 	rounds       int
 	concurrency  []int
 	out, binary  string
+	kyverno      string
 	targetRatio  float64
 	warmupRounds int
 }
@@ -55,6 +56,7 @@ func main() {
 	flag.StringVar(&conc, "concurrency", "10,50", "comma-separated numbers of concurrent clients")
 	flag.StringVar(&c.out, "out", "", "optional file for the results as JSON")
 	flag.StringVar(&c.binary, "binary", "", "raypilot binary; empty: go build ./cmd/raypilot from the repository root")
+	flag.StringVar(&c.kyverno, "kyverno", "", "Kyverno binary of the kyverno mode; empty: $RAYPILOT_TOOLS_BIN/kyverno if built (hack/tools.sh build kyverno); none: no kyverno mode")
 	flag.Parse()
 	c.targetRatio = 1.10
 	for _, f := range strings.Split(conc, ",") {
@@ -116,6 +118,10 @@ type Results struct {
 	Target      float64           `json:"targetRatio"`
 	Met         map[int]bool      `json:"targetMet"`
 	Machine     map[string]string `json:"machine"`
+
+	// Kyverno compares raypilot with Kyverno per concurrency (kyverno
+	// mode only).
+	Kyverno map[int]kyvernoRatio `json:"kyverno,omitempty"`
 }
 
 func run(ctx context.Context, c config) error {
@@ -127,6 +133,10 @@ func run(ctx context.Context, c config) error {
 		return err
 	}
 	defer env.close()
+	if err := env.startKyverno(ctx, c.kyverno); err != nil {
+		return err
+	}
+	modes := env.modes()
 
 	fmt.Printf("apicreate: seed RayCluster (examples/raycluster.yaml, unique names) created then deleted; %d rounds, webhook / without / expanded, the order reversed every other round; %d creates per cell\n", c.rounds, c.creates)
 	fmt.Printf("apicreate: client controller-runtime/client-go, QPS %d burst %d (no client-side throttling); GOMAXPROCS %d; webhook pid %d (separate process, TLS, url client config)\n",
@@ -145,11 +155,16 @@ func run(ctx context.Context, c config) error {
 	// Warm-up: every path once, not measured; the object the webhook
 	// stores is captured for the expanded baseline.
 	for _, m := range modes {
-		if err := env.setWebhook(ctx, m == modeWebhook); err != nil {
+		if err := env.enter(ctx, m); err != nil {
 			return err
 		}
 		if m == modeWebhook {
 			if err := env.captureExpanded(ctx); err != nil {
+				return err
+			}
+		}
+		if m == modeWebhook || m == modeKyverno {
+			if err := env.captureStored(ctx, m); err != nil {
 				return err
 			}
 		}
@@ -158,7 +173,9 @@ func run(ctx context.Context, c config) error {
 			return err
 		}
 	}
-	on := false // the webhook is off after the warm-up
+	if err := env.checkKyvernoEquivalent(); err != nil {
+		return err
+	}
 	seq := 0
 	for r := range c.rounds {
 		n := c.creates / c.rounds
@@ -170,11 +187,8 @@ func run(ctx context.Context, c config) error {
 			slices.Reverse(phases)
 		}
 		for _, m := range phases {
-			if want := m == modeWebhook; want != on {
-				if err := env.setWebhook(ctx, want); err != nil {
-					return err
-				}
-				on = want
+			if err := env.enter(ctx, m); err != nil {
+				return err
 			}
 			for _, conc := range c.concurrency {
 				seq++
@@ -201,11 +215,11 @@ func run(ctx context.Context, c config) error {
 		}
 	}
 	fmt.Println()
-	fmt.Printf("%-8s %-8s %-5s %12s %8s %11s %10s %9s   (CPU ms per create, /proc utime+stime over the creates)\n", "cpu", "mode", "conc", "apiserver", "etcd", "webhook", "client", "total")
+	fmt.Printf("%-8s %-8s %-5s %12s %8s %11s %10s %10s %9s   (CPU ms per create, /proc utime+stime over the creates)\n", "cpu", "mode", "conc", "apiserver", "etcd", "webhook", "kyverno", "client", "total")
 	for _, cl := range order {
 		m := cl.CPUmsPerCreate
-		fmt.Printf("%-8s %-8s %-5d %12.2f %8.2f %11.2f %10.2f %9.2f\n", "cpu", cl.Mode, cl.Concurrency, m["apiserver"], m["etcd"], m["webhook"], m["client"],
-			m["apiserver"]+m["etcd"]+m["webhook"]+m["client"])
+		fmt.Printf("%-8s %-8s %-5d %12.2f %8.2f %11.2f %10.2f %10.2f %9.2f\n", "cpu", cl.Mode, cl.Concurrency, m["apiserver"], m["etcd"], m["webhook"], m["kyverno"], m["client"],
+			m["apiserver"]+m["etcd"]+m["webhook"]+m["kyverno"]+m["client"])
 	}
 	fmt.Println()
 	for _, n := range c.concurrency {
@@ -218,6 +232,10 @@ func run(ctx context.Context, c config) error {
 		}
 		fmt.Printf("ratio    concurrency %d: p99 with/without %.2f (%.2f / %.2f ms), p50 with/without %.2f; target ≤ %.2f: %s; against the expanded object sent without webhook: p99 %.2f, p50 %.2f\n",
 			n, ratio, with.P99ms, without.P99ms, with.P50ms/without.P50ms, c.targetRatio, verdict, with.P99ms/expanded.P99ms, with.P50ms/expanded.P50ms)
+	}
+	if env.kyverno != nil {
+		fmt.Println()
+		res.Kyverno = kyvernoRatios(c.concurrency, cells)
 	}
 	res.Cells = order
 	if c.out != "" {
@@ -235,8 +253,6 @@ const (
 	modeWithout  = "without"
 	modeExpanded = "expanded"
 )
-
-var modes = []string{modeWebhook, modeWithout, modeExpanded}
 
 func key(conc int, mode string) string { return fmt.Sprintf("%d/%s", conc, mode) }
 

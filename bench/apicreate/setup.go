@@ -36,6 +36,13 @@ type environment struct {
 	seedSize, expandedSize int
 	// pids of the processes a create goes through, by role.
 	pids map[string]int
+	// webhookOn: raypilot's webhook configurations are registered.
+	webhookOn bool
+	// kyverno is the Kyverno process of the kyverno mode, nil without.
+	kyverno *kyvernoPeer
+	// stored is what one create through each admission stored, by mode,
+	// for checkKyvernoEquivalent.
+	stored map[string]map[string]any
 }
 
 // Client-side rate limits, high enough that the client never waits.
@@ -246,9 +253,12 @@ func (e *environment) expandedObject(name string) *unstructured.Unstructured {
 	return o
 }
 
-// close stops the webhook and the control plane and removes the temporary
+// close stops Kyverno, the webhook and the control plane and removes the temporary
 // folder.
 func (e *environment) close() {
+	if e.kyverno != nil {
+		e.kyverno.proc.Stop()
+	}
 	if e.webhook != nil {
 		e.webhook.Stop()
 	}
