@@ -252,3 +252,11 @@ func (e *environment) setKyverno(ctx context.Context, on bool) error {
 	}
 	return fmt.Errorf("kyverno policy on=%v not in effect after 2m; kyverno log:\n%s", on, k.proc.LogTail(4000))
 }
+
+// describeKyverno prints what the kyverno mode runs.
+func (e *environment) describeKyverno() {
+	if e.kyverno == nil {
+		return
+	}
+	fmt.Printf("apicreate: mode kyverno = compact seed, Kyverno v1.19.1's webhook configurations with the ClusterPolicy of bench/apicreate/kyverno/policy.yaml, raypilot's none; kyverno pid %d (separate process, TLS, url client config, admission reports off)\n", e.kyverno.proc.Pid())
+}

@@ -138,7 +138,7 @@ func run(ctx context.Context, c config) error {
 	}
 	modes := env.modes()
 
-	fmt.Printf("apicreate: seed RayCluster (examples/raycluster.yaml, unique names) created then deleted; %d rounds, webhook / without / expanded, the order reversed every other round; %d creates per cell\n", c.rounds, c.creates)
+	fmt.Printf("apicreate: seed RayCluster (examples/raycluster.yaml, unique names) created then deleted; %d rounds, %s, the order reversed every other round; %d creates per cell\n", c.rounds, strings.Join(modes, " / "), c.creates)
 	fmt.Printf("apicreate: client controller-runtime/client-go, QPS %d burst %d (no client-side throttling); GOMAXPROCS %d; webhook pid %d (separate process, TLS, url client config)\n",
 		clientQPS, clientBurst, runtime.GOMAXPROCS(0), env.webhook.Pid())
 
@@ -203,6 +203,7 @@ func run(ctx context.Context, c config) error {
 	fmt.Printf("apicreate: machine load average (1 min) %.1f at the start, %.1f at the end, on %d CPUs\n", load0, testcp.LoadAverage(), runtime.NumCPU())
 	fmt.Printf("apicreate: modes: webhook = compact seed, webhook configurations registered; without = compact seed, none registered (the baseline); expanded = the object the webhook stores (%d bytes of JSON vs %d), sent already expanded, none registered\n",
 		env.expandedSize, env.seedSize)
+	env.describeKyverno()
 	res := Results{Rounds: c.rounds, ClientQPS: clientQPS, ClientBurst: clientBurst, Target: c.targetRatio,
 		P99Ratio: map[int]float64{}, Met: map[int]bool{}, Machine: map[string]string{"cpus": strconv.Itoa(runtime.NumCPU())}}
 	fmt.Println()
