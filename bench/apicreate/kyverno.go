@@ -96,6 +96,7 @@ func kyvernoArgs(kubeconfig string, port int) []string {
 		"--enableConfigMapCaching=true",
 		"--enableDeferredLoading=true",
 		"--loggingFormat=text",
+		"--disableLogColor",
 		"--v=2",
 	}
 }
