@@ -7,6 +7,8 @@
 # one `go build` (their shared packages compile once, their links run in
 # parallel); the other tools build at the same time, as background jobs, so
 # a cold cache keeps both cores busy through module downloads and links.
+# Kyverno (kyverno, the peer of `bench/apicreate`'s kyverno mode) is built
+# only when named: it is about 400 modules and nothing else needs it.
 #
 #   hack/tools.sh build   [TOOL...]   build whatever is missing (default: all)
 #   hack/tools.sh bin-dir [TOOL...]   build if needed, then print the folder
@@ -22,6 +24,7 @@ source "$here/tools/versions.env"
 cache_root=${RAYPILOT_TOOLS_CACHE:-$HOME/.cache/raypilot/tools}
 k8s_dir=$cache_root/kubernetes-$KUBERNETES_VERSION
 etcd_dir=$cache_root/etcd-$ETCD_VERSION
+kyverno_dir=$cache_root/kyverno-$KYVERNO_VERSION
 bin_dir=$cache_root/bin
 
 log() { echo "hack/tools.sh: $*" >&2; }
@@ -123,6 +126,50 @@ GO
   mv "$out/etcd.tmp" "$out/etcd"
 }
 
+# Kyverno's go.mod has replace directives, which apply only in the main
+# module: a scratch module requires it and repeats them (from
+# hack/tools/kyverno/replace.txt, copied from kyverno's go.mod).
+build_kyverno() {
+  local out=$kyverno_dir/bin
+  [[ -x $out/kyverno && -d $kyverno_dir/crds ]] && return 0
+  log "building kyverno $KYVERNO_VERSION (cold: about 400 modules)"
+  local mod=$kyverno_dir/module
+  mkdir -p "$mod" "$out"
+  {
+    echo "module raypilot.io/tools/kyverno"
+    echo
+    echo "go $KYVERNO_GO_VERSION"
+    echo
+    echo "require github.com/kyverno/kyverno $KYVERNO_VERSION"
+    echo
+    cat "$here/tools/kyverno/replace.txt"
+  } >"$mod/go.mod"
+  cat >"$mod/tools.go" <<'GO'
+//go:build tools
+
+package tools
+
+import _ "github.com/kyverno/kyverno/cmd/kyverno"
+GO
+  (
+    cd "$mod"
+    export GOFLAGS=-mod=mod GOWORK=off CGO_ENABLED=0
+    go mod tidy -e >/dev/null 2>&1 || true
+    go build $tool_buildflags -tags tools \
+      -ldflags "-s -w -X github.com/kyverno/kyverno/pkg/version.BuildVersion=$KYVERNO_VERSION" \
+      -o "$out/kyverno.tmp" github.com/kyverno/kyverno/cmd/kyverno
+    # Its CRDs, from the same module version, in one folder beside bin/
+    # (bench/apicreate installs them).
+    local src
+    src=$(go list -m -f '{{.Dir}}' github.com/kyverno/kyverno)
+    rm -rf "$kyverno_dir/crds.tmp" && mkdir -p "$kyverno_dir/crds.tmp"
+    cp "$src"/config/crds/*/*.yaml "$kyverno_dir/crds.tmp/"
+    chmod u+w "$kyverno_dir/crds.tmp"/*.yaml
+  )
+  rm -rf "$kyverno_dir/crds" && mv "$kyverno_dir/crds.tmp" "$kyverno_dir/crds"
+  mv "$out/kyverno.tmp" "$out/kyverno"
+}
+
 # go_install NAME PACKAGE VERSION: for modules without replace directives.
 go_install() {
   local name=$1 pkg=$2 version=$3
@@ -149,6 +196,7 @@ build_tool() {
     kwok) go_install kwok sigs.k8s.io/kwok/cmd/kwok "$KWOK_VERSION" ;;
     kuberay-operator) go_install kuberay-operator github.com/ray-project/kuberay/ray-operator "$KUBERAY_VERSION" ;;
     helm) go_install helm helm.sh/helm/v3/cmd/helm "$HELM_VERSION" ;;
+    kyverno) build_kyverno ;;
     *) echo "hack/tools.sh: unknown tool $1" >&2; exit 2 ;;
   esac
 }
@@ -169,6 +217,7 @@ link_bin() {
   ln -sfn "$cache_root/kwok-$KWOK_VERSION/bin/kwok" "$bin_dir/kwok"
   ln -sfn "$cache_root/kuberay-operator-$KUBERAY_VERSION/bin/kuberay-operator" "$bin_dir/kuberay-operator"
   ln -sfn "$cache_root/helm-$HELM_VERSION/bin/helm" "$bin_dir/helm"
+  if [[ -x $kyverno_dir/bin/kyverno ]]; then ln -sfn "$kyverno_dir/bin/kyverno" "$bin_dir/kyverno"; fi
 }
 
 all_tools=(etcd kube-apiserver kubectl kube-controller-manager kube-scheduler kubelet kube-proxy kwok kuberay-operator helm)

@@ -44,6 +44,7 @@ type config struct {
 	rounds       int
 	concurrency  []int
 	out, binary  string
+	kyverno      string
 	targetRatio  float64
 	warmupRounds int
 }
@@ -56,6 +57,7 @@ func main() {
 	flag.StringVar(&conc, "concurrency", "10,50", "comma-separated numbers of concurrent clients")
 	flag.StringVar(&c.out, "out", "", "optional file for the results as JSON")
 	flag.StringVar(&c.binary, "binary", "", "raypilot binary; empty: go build ./cmd/raypilot from the repository root")
+	flag.StringVar(&c.kyverno, "kyverno", "", "Kyverno binary of the kyverno mode; empty: $RAYPILOT_TOOLS_BIN/kyverno if built (hack/tools.sh build kyverno); none: no kyverno mode")
 	flag.Parse()
 	c.targetRatio = 1.05
 	for _, f := range strings.Split(conc, ",") {
@@ -121,6 +123,10 @@ type Results struct {
 	Met            map[int]bool      `json:"targetMet"`
 	SingleMet      map[int]bool      `json:"singleTargetMet"`
 	Machine        map[string]string `json:"machine"`
+
+	// Kyverno compares raypilot with Kyverno per concurrency (kyverno
+	// mode only).
+	Kyverno map[int]kyvernoRatio `json:"kyverno,omitempty"`
 }
 
 func run(ctx context.Context, c config) error {
@@ -132,6 +138,10 @@ func run(ctx context.Context, c config) error {
 		return err
 	}
 	defer env.close()
+	if err := env.startKyverno(ctx, c.kyverno); err != nil {
+		return err
+	}
+	modes := env.modes()
 
 	fmt.Printf("apicreate: seed RayCluster (examples/raycluster.yaml, unique names) created then deleted; %d rounds, modes %s, the order reversed every other round; %d creates per cell\n", c.rounds, strings.Join(modes, " / "), c.creates)
 	fmt.Printf("apicreate: client controller-runtime/client-go, QPS %d burst %d (no client-side throttling); GOMAXPROCS %d; webhook pid %d, single-call webhook pid %d (separate processes, TLS, url client config)\n",
@@ -150,11 +160,16 @@ func run(ctx context.Context, c config) error {
 	// Warm-up: every path once, not measured; the object the webhook
 	// stores is captured for the expanded baseline.
 	for _, m := range modes {
-		if err := env.setWebhook(ctx, m); err != nil {
+		if err := env.enter(ctx, m); err != nil {
 			return err
 		}
 		if m == modeWebhook {
 			if err := env.captureExpanded(ctx); err != nil {
+				return err
+			}
+		}
+		if m == modeWebhook || m == modeKyverno {
+			if err := env.captureStored(ctx, m); err != nil {
 				return err
 			}
 		}
@@ -163,7 +178,9 @@ func run(ctx context.Context, c config) error {
 			return err
 		}
 	}
-	current := modes[len(modes)-1] // the warm-up's last
+	if err := env.checkKyvernoEquivalent(); err != nil {
+		return err
+	}
 	seq := 0
 	for r := range c.rounds {
 		n := c.creates / c.rounds
@@ -175,11 +192,8 @@ func run(ctx context.Context, c config) error {
 			slices.Reverse(phases)
 		}
 		for _, m := range phases {
-			if m != current {
-				if err := env.setWebhook(ctx, m); err != nil {
-					return err
-				}
-				current = m
+			if err := env.enter(ctx, m); err != nil {
+				return err
 			}
 			for _, conc := range c.concurrency {
 				seq++
@@ -194,6 +208,7 @@ func run(ctx context.Context, c config) error {
 	fmt.Printf("apicreate: machine load average (1 min) %.1f at the start, %.1f at the end, on %d CPUs\n", load0, testcp.LoadAverage(), runtime.NumCPU())
 	fmt.Printf("apicreate: modes: webhook = compact seed, webhook configurations registered; without = compact seed, none registered (the baseline); expanded = the object the webhook stores (%d bytes of JSON vs %d), sent already expanded, none registered; single = compact seed, the single-call webhook registered (mutating configuration only, raypilot webhook --single-call)\n",
 		env.expandedSize, env.seedSize)
+	env.describeKyverno()
 	res := Results{Rounds: c.rounds, ClientQPS: clientQPS, ClientBurst: clientBurst, Target: c.targetRatio,
 		P99Ratio: map[int]float64{}, SingleP99Ratio: map[int]float64{}, Met: map[int]bool{}, SingleMet: map[int]bool{}, Machine: map[string]string{"cpus": strconv.Itoa(runtime.NumCPU())}}
 	fmt.Println()
@@ -206,12 +221,12 @@ func run(ctx context.Context, c config) error {
 		}
 	}
 	fmt.Println()
-	fmt.Printf("%-8s %-8s %-5s %12s %8s %11s %10s %9s   (CPU ms per create, /proc utime+stime over the creates; webhook: both webhook processes)\n", "cpu", "mode", "conc", "apiserver", "etcd", "webhook", "client", "total")
+	fmt.Printf("%-8s %-8s %-5s %12s %8s %11s %10s %10s %9s   (CPU ms per create, /proc utime+stime over the creates; webhook: both raypilot webhook processes)\n", "cpu", "mode", "conc", "apiserver", "etcd", "webhook", "kyverno", "client", "total")
 	for _, cl := range order {
 		m := cl.CPUmsPerCreate
 		hook := m["webhook"] + m["single"]
-		fmt.Printf("%-8s %-8s %-5d %12.2f %8.2f %11.2f %10.2f %9.2f\n", "cpu", cl.Mode, cl.Concurrency, m["apiserver"], m["etcd"], hook, m["client"],
-			m["apiserver"]+m["etcd"]+hook+m["client"])
+		fmt.Printf("%-8s %-8s %-5d %12.2f %8.2f %11.2f %10.2f %10.2f %9.2f\n", "cpu", cl.Mode, cl.Concurrency, m["apiserver"], m["etcd"], hook, m["kyverno"], m["client"],
+			m["apiserver"]+m["etcd"]+hook+m["kyverno"]+m["client"])
 	}
 	fmt.Println()
 	for _, n := range c.concurrency {
@@ -235,6 +250,10 @@ func run(ctx context.Context, c config) error {
 		fmt.Printf("ratio    single over webhook, concurrency %d: p99 %.2f (%.2f / %.2f ms), p50 %.2f, CPU per create %.2f / %.2f ms\n",
 			n, one.P99ms/two.P99ms, one.P99ms, two.P99ms, one.P50ms/two.P50ms, cpuTotal(one), cpuTotal(two))
 	}
+	if env.kyverno != nil {
+		fmt.Println()
+		res.Kyverno = kyvernoRatios(c.concurrency, cells)
+	}
 	res.Cells = order
 	if c.out != "" {
 		if err := testcp.WriteJSON(c.out, res); err != nil {
@@ -252,8 +271,6 @@ const (
 	modeExpanded = "expanded"
 	modeSingle   = "single"
 )
-
-var modes = []string{modeWebhook, modeWithout, modeExpanded, modeSingle}
 
 // cpuTotal is the CPU per create of every process in cl.
 func cpuTotal(cl *cell) float64 {

@@ -41,6 +41,14 @@ type environment struct {
 	seedSize, expandedSize int
 	// pids of the processes a create goes through, by role.
 	pids map[string]int
+	// raypilot is the raypilot mode whose webhook configurations are
+	// registered (modeWebhook or modeSingle), "" for none.
+	raypilot string
+	// kyverno is the Kyverno process of the kyverno mode, nil without.
+	kyverno *kyvernoPeer
+	// stored is what one create through each admission stored, by mode,
+	// for checkKyvernoEquivalent.
+	stored map[string]map[string]any
 }
 
 // Client-side rate limits, high enough that the client never waits.
@@ -273,9 +281,12 @@ func (e *environment) expandedObject(name string) *unstructured.Unstructured {
 	return o
 }
 
-// close stops the webhook and the control plane and removes the temporary
+// close stops Kyverno, the webhook and the control plane and removes the temporary
 // folder.
 func (e *environment) close() {
+	if e.kyverno != nil {
+		e.kyverno.proc.Stop()
+	}
 	for _, p := range []*testcp.Process{e.webhook, e.single} {
 		if p != nil {
 			p.Stop()
