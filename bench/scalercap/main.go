@@ -45,6 +45,7 @@ import (
 
 type config struct {
 	clusters, baseline, namespaces int
+	replicas                       int
 	samples, concurrency           int
 	window, warmup, interval       time.Duration
 	out, binary, pprofDir          string
@@ -67,6 +68,7 @@ func main() {
 	flag.DurationVar(&c.warmup, "warmup", 10*time.Second, "wait after every cluster has had two rounds, before the window")
 	flag.IntVar(&c.concurrency, "concurrency", 0, "the scaler's --concurrency (0: its default)")
 	flag.DurationVar(&c.interval, "interval", time.Second, "the scaler's --interval")
+	flag.IntVar(&c.replicas, "replicas", 1, "scaler processes; above 1: the shards mode (shards.go), each with --sharding, no baseline")
 	flag.StringVar(&c.out, "out", "", "optional file for the results as JSON")
 	flag.StringVar(&c.binary, "binary", "", "raypilot binary; empty: go build ./cmd/raypilot from the repository root")
 	flag.StringVar(&c.pprofDir, "pprof-dir", "", "if set, run the scaler with --pprof-bind-address and save a CPU profile of each window here")
@@ -148,6 +150,9 @@ func run(ctx context.Context, c config) error {
 	kuberay, err := testcp.KubeRayCRDDir()
 	if err != nil {
 		return err
+	}
+	if c.replicas > 1 {
+		return runShards(ctx, c, binary, tmp, seed, kuberay)
 	}
 	fmt.Fprintln(os.Stderr, "scalercap: starting etcd and kube-apiserver")
 	cp, err := testcp.StartControlPlane(os.Getenv("RAYPILOT_TOOLS_BIN"), kuberay)
