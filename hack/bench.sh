@@ -24,7 +24,8 @@ for p in "${parts[@]}"; do
     apicreate) go run ./bench/apicreate -creates "${APICREATE_CREATES:-1000}" -out "$out/apicreate.json" | tee "$out/apicreate.txt" ;;
     scalercap) go run ./bench/scalercap -clusters "${SCALERCAP_CLUSTERS:-2000}" -window "${SCALERCAP_WINDOW:-60s}" -out "$out/scalercap.json" | tee "$out/scalercap.txt" ;;
     shards) go run ./bench/scalercap -replicas "${SHARDS_REPLICAS:-3}" -clusters "${SHARDS_CLUSTERS:-3000}" -interval "${SHARDS_INTERVAL:-500ms}" \
-      -window "${SHARDS_WINDOW:-45s}" -out "$out/shards.json" | tee "$out/shards.txt" ;;
+      -window "${SHARDS_WINDOW:-45s}" -pprof-dir "$out/shards-pprof" -out "$out/shards.json" | tee "$out/shards.txt"
+      go tool pprof -top -nodecount 15 "$out/shards-pprof/scaler-shard-0.pprof" >"$out/shards-profile.txt" 2>/dev/null || true ;;
     reaction) go run ./bench/reaction -trials "${TRIALS:-30}" -out "$out/reaction.json" | tee "$out/reaction.txt" ;;
     report) ;; # only rewrite BENCHMARKS.md from earlier results
     *) echo "unknown part $p" >&2; exit 2 ;;
@@ -107,7 +108,7 @@ done
     echo
     echo "## Active-active scaler replicas (\`go run ./bench/scalercap -replicas 3\`)"
     echo
-    echo "Three \`raypilot scaler --sharding\` processes share 3,000 RayClusters (same API server, clusters and GCS fakes as the capacity section, \`--interval 500ms\`). Over a steady window: each replica's CPU and RSS against the mean of the three (the equal share), the clusters each manages, and the reaction (demand posted to a random cluster → replicas patch seen on a watch). Then one replica is killed with SIGKILL: the time until each of its clusters is read again by another (bound by its member Lease's 10 s duration). The kube-apiserver writes an audit log of RayCluster patches, whose user agent carries each replica's identity: no (cluster, second) may be patched by two replicas. The fakes have no worker nodes, so the drain count can only show that no drain was sent at all. Targets: each replica within 1.3 × the equal share, reaction p99 ≤ 700 ms, every cluster taken over within 15 s, no cluster patched by two replicas in one second, 0 drains of busy nodes."
+    echo "Three \`raypilot scaler --sharding\` processes share the RayClusters (3,000 by default, \`SHARDS_CLUSTERS\`; this run's count is on the first line; same API server, clusters and GCS fakes as the capacity section, \`--interval 500ms\`). Over a steady window: each replica's CPU and RSS against the mean of the three (the equal share), the clusters each manages, and the reaction (demand posted to a random cluster → replicas patch seen on a watch). Then one replica is killed with SIGKILL: the time until each of its clusters is read again by another (bound by its member Lease's 10 s duration). The kube-apiserver writes an audit log of RayCluster patches, whose user agent carries each replica's identity: no (cluster, second) may be patched by two replicas. The fakes have no worker nodes, so the drain count can only show that no drain was sent at all. Targets: each replica within 1.3 × the equal share, reaction p99 ≤ 700 ms, every cluster taken over within 15 s, no cluster patched by two replicas in one second, 0 drains of busy nodes."
     echo
     echo '```'
     grep -E '^(shards:|replica |[0-9]+ |shards |target )' "$out/shards.txt" || true
@@ -115,6 +116,14 @@ done
     if grep -q '^target .*missed' "$out/shards.txt"; then
       echo
       echo "Where a target is missed: each replica still watches every RayCluster and Ray pod, so its RSS does not shrink with its share (the informer caches are the same size in every replica) and only the per-cluster work (GCS connections, rounds) divides; the reaction at \`--interval 500ms\` is the wait for the cluster's next read plus read → patch, and 3,000 clusters at two rounds per second need about 1.5 cores for the three replicas together at the capacity section's 0.4–0.5 ms of CPU per round, more than the 2 shared cores leave them next to etcd, the API server and the benchmark (see the load average): rounds run late (the wait p99 grows past the interval)."
+      if [[ -s $out/shards-profile.txt ]]; then
+        echo
+        echo "CPU profile of replica 0 over the window (\`go tool pprof -top\`, the 15 heaviest functions):"
+        echo
+        echo '```'
+        grep -vE '^(File|Build ID):' "$out/shards-profile.txt"
+        echo '```'
+      fi
     fi
   fi
   if [[ -f $out/engine.txt ]]; then

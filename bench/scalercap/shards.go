@@ -71,6 +71,7 @@ type shardsResult struct {
 	UnknownGCS     int64           `json:"gcsCallsForUnknownClusters"`
 	LoadStart      float64         `json:"loadAverageAtStart"`
 	LoadEnd        float64         `json:"loadAverageAtEnd"`
+	Profile        string          `json:"cpuProfileOfReplica0,omitempty"`
 }
 
 // runShards runs c.replicas `raypilot scaler --sharding` processes on
@@ -113,8 +114,8 @@ func runShards(ctx context.Context, c config, binary, tmp string, seed *rayv1.Ra
 	fmt.Fprintf(os.Stderr, "scalercap: %d RayClusters with Running head pods in %s\n", len(clusters), time.Since(t).Round(time.Millisecond))
 
 	type replica struct {
-		proc    *testcp.Process
-		metrics string
+		proc           *testcp.Process
+		metrics, pprof string
 	}
 	var reps []replica
 	defer func() {
@@ -123,10 +124,13 @@ func runShards(ctx context.Context, c config, binary, tmp string, seed *rayv1.Ra
 		}
 	}()
 	for i := range c.replicas {
-		err := testcp.WithFreePorts(2, func(ports []int) error {
-			p, err := testcp.StartProcess(filepath.Join(tmp, fmt.Sprintf("scaler-shard-%d.log", i)), []string{"KUBECONFIG=" + cp.Kubeconfig}, binary,
-				"scaler", "--sharding", "--leader-elect-resource-namespace", "default", "--interval", c.interval.String(), "--gcs-proxy-address", gcs.addr,
-				"--metrics-bind-address", fmt.Sprintf("127.0.0.1:%d", ports[0]), "--health-probe-bind-address", fmt.Sprintf("127.0.0.1:%d", ports[1]))
+		err := testcp.WithFreePorts(3, func(ports []int) error {
+			args := []string{"scaler", "--sharding", "--leader-elect-resource-namespace", "default", "--interval", c.interval.String(), "--gcs-proxy-address", gcs.addr,
+				"--metrics-bind-address", fmt.Sprintf("127.0.0.1:%d", ports[0]), "--health-probe-bind-address", fmt.Sprintf("127.0.0.1:%d", ports[1])}
+			if c.pprofDir != "" {
+				args = append(args, "--pprof-bind-address", fmt.Sprintf("127.0.0.1:%d", ports[2]))
+			}
+			p, err := testcp.StartProcess(filepath.Join(tmp, fmt.Sprintf("scaler-shard-%d.log", i)), []string{"KUBECONFIG=" + cp.Kubeconfig}, binary, args...)
 			if err != nil {
 				return err
 			}
@@ -134,7 +138,8 @@ func runShards(ctx context.Context, c config, binary, tmp string, seed *rayv1.Ra
 				p.Stop()
 				return err
 			}
-			reps = append(reps, replica{proc: p, metrics: fmt.Sprintf("http://127.0.0.1:%d/metrics", ports[0])})
+			reps = append(reps, replica{proc: p, metrics: fmt.Sprintf("http://127.0.0.1:%d/metrics", ports[0]),
+				pprof: fmt.Sprintf("http://127.0.0.1:%d/debug/pprof", ports[2])})
 			return nil
 		})
 		if err != nil {
@@ -152,8 +157,14 @@ func runShards(ctx context.Context, c config, binary, tmp string, seed *rayv1.Ra
 		if all {
 			break
 		}
-		if time.Since(start) > 3*time.Minute {
-			return fmt.Errorf("shards: only %d of %d clusters had two rounds after 3m; first replica's log:\n%s", done, len(fakes), reps[0].proc.LogTail(4000))
+		if time.Since(start) > 5*time.Minute {
+			var b strings.Builder
+			for i := range reps {
+				fmt.Fprintf(&b, "replica %d: clusters gauge %.0f, members gauge %.0f; its membership log:\n%s\n", i,
+					gauge(fetch(reps[i].metrics), "raypilot_scaler_clusters"), gauge(fetch(reps[i].metrics), "raypilot_scaler_shard_members"),
+					shardLog(filepath.Join(tmp, fmt.Sprintf("scaler-shard-%d.log", i))))
+			}
+			return fmt.Errorf("shards: only %d of %d clusters had two rounds after 5m\n%s", done, len(fakes), b.String())
 		}
 		if !sleep(ctx, 200*time.Millisecond) {
 			return ctx.Err()
@@ -169,6 +180,11 @@ func runShards(ctx context.Context, c config, binary, tmp string, seed *rayv1.Ra
 	defer cancel()
 	if err := r.watch(wctx); err != nil {
 		return err
+	}
+	var prof chan []byte
+	if c.pprofDir != "" {
+		prof = make(chan []byte, 1)
+		go func() { prof <- fetch(fmt.Sprintf("%s/profile?seconds=%d", reps[0].pprof, int(c.window.Seconds()))) }()
 	}
 	res.LoadStart = testcp.LoadAverage()
 	gcs.startWindow(c.window)
@@ -224,6 +240,13 @@ func runShards(ctx context.Context, c config, binary, tmp string, seed *rayv1.Ra
 	_, res.WaitP99ms, _ = quantiles(wait)
 	_, res.RoundP99ms, _ = quantiles(round)
 
+	if prof != nil {
+		if data := <-prof; len(data) > 0 && os.MkdirAll(c.pprofDir, 0o755) == nil {
+			res.Profile = filepath.Join(c.pprofDir, "scaler-shard-0.pprof")
+			_ = os.WriteFile(res.Profile, data, 0o644)
+		}
+	}
+
 	// SIGKILL the first replica: its clusters are read again by another
 	// once its member Lease expired.
 	victims := managedClusters(fetch(reps[0].metrics), gcs)
@@ -277,6 +300,19 @@ func runShards(ctx context.Context, c config, binary, tmp string, seed *rayv1.Ra
 		fmt.Printf("\nresults written to %s\n", c.out)
 	}
 	return nil
+}
+
+// shardLog is what a replica logged about its membership (logger
+// scaler.shard), the last 40 lines.
+func shardLog(path string) string {
+	data, _ := os.ReadFile(path)
+	var lines []string
+	for _, l := range strings.Split(string(data), "\n") {
+		if strings.Contains(l, `"logger":"scaler.shard"`) {
+			lines = append(lines, l)
+		}
+	}
+	return strings.Join(lines[max(0, len(lines)-40):], "\n")
 }
 
 // groupSeries matches a per-group series' namespace and cluster labels.
