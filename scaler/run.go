@@ -106,7 +106,8 @@ func (o *Options) Validate() error {
 
 // Run scales every RayCluster annotated raypilot.io/autoscaling: central
 // until ctx ends; with leader election, only the leader decides, and it
-// releases the lease when it stops.
+// releases the lease when it stops; with sharding, each replica decides for
+// the clusters it owns, and it deletes its member Lease when it stops.
 func Run(ctx context.Context, cfg *rest.Config, opts Options, log *zap.Logger) error {
 	if err := opts.Validate(); err != nil {
 		return err
