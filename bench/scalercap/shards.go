@@ -289,8 +289,10 @@ func runShards(ctx context.Context, c config, binary, tmp string, seed *rayv1.Ra
 		return err
 	}
 	res.Overlaps = overlaps
-	for _, n := range agents {
-		res.AuditPatches += n
+	for a, n := range agents {
+		if strings.HasPrefix(a, "scaler/") {
+			res.AuditPatches += n
+		}
 	}
 	shardsReport(c, res, agents)
 	if c.out != "" {
@@ -339,9 +341,10 @@ func managedClusters(metrics []byte, g *fakeGCS) []*fakeCluster {
 	return out
 }
 
-// auditOverlaps reads the audit log: scaler patches of RayClusters by user
-// agent (each replica's carries its identity), and how many (cluster,
-// second) pairs were patched by more than one replica.
+// auditOverlaps reads the audit log: patches of RayClusters by user agent
+// (a scaler replica's, "scaler/<identity>", carries its identity; others'
+// as "other: <agent>"), and how many (cluster, second) pairs were patched
+// by more than one replica.
 func auditOverlaps(path string) (map[string]int, int, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -364,8 +367,12 @@ func auditOverlaps(path string) (map[string]int, int, error) {
 		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
 			return nil, 0, fmt.Errorf("audit log line: %w", err)
 		}
+		if ev.Verb != "patch" || ev.ObjectRef.Resource != "rayclusters" {
+			continue
+		}
 		i := strings.Index(ev.UserAgent, " scaler/")
-		if ev.Verb != "patch" || ev.ObjectRef.Resource != "rayclusters" || i < 0 {
+		if i < 0 {
+			agents["other: "+ev.UserAgent]++
 			continue
 		}
 		agent := ev.UserAgent[i+1:]

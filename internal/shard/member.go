@@ -200,10 +200,14 @@ func (m *Member) tick(ctx context.Context) {
 	}
 	m.mu.Lock()
 	members, stale := m.observe(list.Items, m.now())
-	before := len(m.fence.Members(sent))
+	before, term := len(m.fence.Members(sent)), m.fence.since
 	changed := m.fence.Refreshed(sent, members)
-	after := m.fence.Members(sent)
+	after, lapsed := m.fence.Members(sent), !term.IsZero() && !m.fence.since.Equal(term)
 	m.mu.Unlock()
+	if lapsed {
+		m.log.Warn("renewal or refresh failed for the renew deadline; acting again, clusters gained from live members after the handover",
+			zap.Duration("handover", m.opts.Handover))
+	}
 	if changed || before != len(after) {
 		m.log.Info("members", zap.Strings("live", after))
 		m.notify()
