@@ -121,7 +121,8 @@ done
         echo "CPU profile of replica 0 over the window (\`go tool pprof -top\`, the 15 heaviest functions):"
         echo
         echo '```'
-        grep -vE '^(File|Build ID):' "$out/shards-profile.txt"
+        # The standard library's internal/ packages marked as such (std:).
+        grep -vE '^(File|Build ID):' "$out/shards-profile.txt" | sed -E 's#( )(internal/)#\1std:\2#'
         echo '```'
       fi
     fi

@@ -419,7 +419,11 @@ func shardsReport(c config, res *shardsResult, agents map[string]int) {
 		}
 	})
 	for _, a := range names {
-		fmt.Printf("shards   audit: %d RayCluster patches by %s\n", agents[a], a)
+		who := a
+		if id, ok := strings.CutPrefix(a, "scaler/"); ok {
+			who = "replica " + id
+		}
+		fmt.Printf("shards   audit: %d RayCluster patches by %s\n", agents[a], who)
 	}
 	fmt.Printf("shards   audit: %d patches by scalers, %d (cluster, second) pairs patched by two replicas; drains sent %d; GCS calls for unknown clusters %d\n",
 		res.AuditPatches, res.Overlaps, res.Drains, res.UnknownGCS)
