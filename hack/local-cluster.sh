@@ -264,7 +264,7 @@ start_component() {
     raypilot-scaler)
       log "starting raypilot scaler"
       start raypilot-scaler "$state/raypilot" scaler --kubeconfig "$state/scaler.kubeconfig" --policy "$policy" \
-        --leader-elect --leader-elect-resource-namespace "$RELEASE_NAMESPACE" --gcs-proxy-address "127.0.0.1:$RAYSIM_GRPC_PORT" --metrics-bind-address "127.0.0.1:$((WEBHOOK_PORT + 3))" \
+        --sharding --leader-elect-resource-namespace "$RELEASE_NAMESPACE" --gcs-proxy-address "127.0.0.1:$RAYSIM_GRPC_PORT" --metrics-bind-address "127.0.0.1:$((WEBHOOK_PORT + 3))" \
         --gcs-drain-timeout "${RAYPILOT_GCS_DRAIN_TIMEOUT:-5s}" \
         --health-probe-bind-address "127.0.0.1:$((WEBHOOK_PORT + 2))"
       wait_for "raypilot scaler" 60 curl -fsS "http://127.0.0.1:$((WEBHOOK_PORT + 2))/readyz"

@@ -81,6 +81,12 @@ type Reconciler struct {
 	// it leads again it starts afresh, as a new leader does, and the time
 	// it followed is not taken for loop lag.
 	Leading func() bool
+	// Owner reports whether this replica may act on a cluster (sharding:
+	// the cluster is its own and no handover is pending) and, when it owns
+	// the cluster but waits for a handover, how long; nil: every cluster. A
+	// cluster it may not act on is forgotten, as when not Leading; it is
+	// checked again before each of the round's drains and its patch.
+	Owner func(types.NamespacedName) (act bool, wait time.Duration)
 
 	conns   *connections
 	metrics *metricSet
@@ -176,6 +182,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		r.forget(req.NamespacedName)
 		return ctrl.Result{RequeueAfter: r.Interval}, nil
 	}
+	if r.Owner != nil {
+		if act, wait := r.Owner(req.NamespacedName); !act {
+			// Another replica's: a change of members enqueues it again.
+			r.forget(req.NamespacedName)
+			return ctrl.Result{RequeueAfter: wait}, nil
+		}
+	}
 	rc := &rayv1.RayCluster{}
 	if err := r.Client.Get(ctx, req.NamespacedName, rc); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -253,7 +266,19 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 
 	held := func(pod string) bool { return mem.drains.held(pod, now) }
-	res, err := actuator.Apply(ctx, r.Client, conn, rc, pods.Items, plan, held)
+	owns := func() bool { return r.owns(req.NamespacedName) }
+	if !owns() {
+		r.forget(req.NamespacedName)
+		return ctrl.Result{}, nil
+	}
+	res, err := actuator.Apply(ctx, fencedPatcher{r.Client, owns}, fencedDrainer{conn, owns}, rc, pods.Items, plan, held)
+	if !owns() {
+		// Lost during the round: the writes after the loss were refused;
+		// the new owner decides from what is there.
+		log.Info("ownership lost during the round", zap.NamedError("apply", err))
+		r.forget(req.NamespacedName)
+		return ctrl.Result{}, nil
+	}
 	if res == nil {
 		return ctrl.Result{}, err
 	}

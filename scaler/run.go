@@ -3,6 +3,7 @@ package scaler
 import (
 	"context"
 	"fmt"
+	"os"
 	"sync/atomic"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/uuid"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -25,6 +27,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/raypilot/raypilot/defaults"
 	"github.com/raypilot/raypilot/internal/eventnote"
@@ -79,15 +82,21 @@ type Options struct {
 	// Lease decides; the others keep warm caches, and a holder that loses
 	// the Lease (an API server outage) stops deciding and campaigns again
 	// instead of exiting.
-	LeaderElection          bool
+	LeaderElection bool
+	// Sharding runs every replica active: each keeps a member Lease
+	// (LeaderElectionNamespace, named LeaderElectionName-<hash of its
+	// identity>, with the same timings) and acts only on the clusters it
+	// owns among the live members (internal/shard). Exclusive with
+	// LeaderElection.
+	Sharding                bool
 	LeaderElectionNamespace string
 	LeaderElectionName      string
 	MetricsAddr, HealthAddr string
 	// PprofAddr serves net/http/pprof when set (empty or "0": off).
 	PprofAddr string
-	// LeaseDuration, RenewDeadline and RetryPeriod time the election (0:
-	// internal/lease's defaults). After a crash the successor waits up to
-	// LeaseDuration plus two RetryPeriods.
+	// LeaseDuration, RenewDeadline and RetryPeriod time the election or
+	// the member Leases (0: internal/lease's defaults). After a crash the
+	// successor waits up to LeaseDuration plus two RetryPeriods.
 	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
 	// WatchNamespaces, when set, limits the RayClusters and pods cached
 	// (and so the clusters scaled and the Secrets read) to these
@@ -95,10 +104,28 @@ type Options struct {
 	WatchNamespaces []string
 }
 
+// Validate checks the options that exclude each other.
+func (o *Options) Validate() error {
+	if o.Sharding && o.LeaderElection {
+		return fmt.Errorf("--sharding and --leader-elect are mutually exclusive: every replica scales with --sharding, one with --leader-elect")
+	}
+	return nil
+}
+
 // Run scales every RayCluster annotated raypilot.io/autoscaling: central
 // until ctx ends; with leader election, only the leader decides, and it
-// releases the lease when it stops.
+// releases the lease when it stops; with sharding, each replica decides for
+// the clusters it owns, and it deletes its member Lease when it stops.
 func Run(ctx context.Context, cfg *rest.Config, opts Options, log *zap.Logger) error {
+	if err := opts.Validate(); err != nil {
+		return err
+	}
+	identity := replicaIdentity()
+	log = log.With(zap.String("identity", identity))
+	// The identity in the user agent tells the replicas apart in the API
+	// server's audit log.
+	cfg = rest.CopyConfig(cfg)
+	cfg.UserAgent = userAgent(cfg.UserAgent, identity)
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
 		return err
@@ -157,7 +184,13 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log *zap.Logger) e
 	}
 	defer r.conns.closeAll()
 	if opts.LeaderElection {
-		if err := addLeaderElection(mgr, opts, r, log); err != nil {
+		if err := addLeaderElection(mgr, opts, identity, r, log); err != nil {
+			return err
+		}
+	}
+	var wake source.Source
+	if opts.Sharding {
+		if wake, err = addSharding(mgr, opts, identity, r, metrics.Registry, log); err != nil {
 			return err
 		}
 	}
@@ -168,12 +201,15 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log *zap.Logger) e
 		}
 		return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: name}}}
 	})
-	err = ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		Named("raypilot-scaler").
 		For(&rayv1.RayCluster{}, builder.WithPredicates(predicate.NewPredicateFuncs(watched))).
 		Watches(&corev1.Pod{}, podToCluster).
-		WithOptions(controller.Options{MaxConcurrentReconciles: max(opts.Concurrency, 1)}).
-		Complete(r)
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(opts.Concurrency, 1)})
+	if wake != nil {
+		b = b.WatchesRawSource(wake)
+	}
+	err = b.Complete(r)
 	if err != nil {
 		return fmt.Errorf("create controller: %w", err)
 	}
@@ -185,7 +221,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log *zap.Logger) e
 	}
 	log.Info("scaling RayClusters annotated raypilot.io/autoscaling: central",
 		zap.Duration("interval", opts.Interval), zap.Duration("activeInterval", opts.ActiveInterval), zap.Int("activeRoundsPerSecond", opts.ActiveRoundsPerSecond),
-		zap.String("gcsProxy", opts.GCSProxy), zap.Bool("leaderElection", opts.LeaderElection),
+		zap.String("gcsProxy", opts.GCSProxy), zap.Bool("leaderElection", opts.LeaderElection), zap.Bool("sharding", opts.Sharding),
 		zap.String("rayClientServiceAccount", rayClientName(opts.RayClientServiceAccount)))
 	return mgr.Start(ctx)
 }
@@ -201,15 +237,11 @@ func rayClientName(sa types.NamespacedName) string {
 
 // addLeaderElection makes r act only while this process holds the Lease
 // (default raypilot-scaler); the Lease is released when the manager stops.
-func addLeaderElection(mgr ctrl.Manager, opts Options, r *Reconciler, log *zap.Logger) error {
+func addLeaderElection(mgr ctrl.Manager, opts Options, identity string, r *Reconciler, log *zap.Logger) error {
 	if opts.LeaderElectionNamespace == "" {
 		return fmt.Errorf("leader election needs the Lease's namespace (--leader-elect-resource-namespace)")
 	}
-	name := opts.LeaderElectionName
-	if name == "" {
-		name = "raypilot-scaler"
-	}
-	o := lease.Options{Namespace: opts.LeaderElectionNamespace, Name: name,
+	o := lease.Options{Namespace: opts.LeaderElectionNamespace, Name: leaseName(opts), Identity: identity,
 		LeaseDuration: opts.LeaseDuration, RenewDeadline: opts.RenewDeadline, RetryPeriod: opts.RetryPeriod}
 	o.SetDefaults()
 	runner, err := lease.New(mgr.GetConfig(), o, log.Named("lease"))
@@ -225,4 +257,20 @@ func addLeaderElection(mgr ctrl.Manager, opts Options, r *Reconciler, log *zap.L
 			leading.Store(false)
 		})
 	}))
+}
+
+// replicaIdentity names this replica in its Leases and its user agent: the
+// host name (the pod's name) and a random suffix, as internal/lease does.
+func replicaIdentity() string {
+	host, _ := os.Hostname()
+	return host + "_" + string(uuid.NewUUID())
+}
+
+// userAgent appends the replica's identity to agent (client-go's default
+// when empty).
+func userAgent(agent, identity string) string {
+	if agent == "" {
+		agent = rest.DefaultKubernetesUserAgent()
+	}
+	return agent + " scaler/" + identity
 }

@@ -30,6 +30,7 @@ type fakeGCS struct {
 	window  atomic.Pointer[window]
 	unknown atomic.Int64
 	reports atomic.Int64
+	drains  atomic.Int64
 
 	gapMu sync.Mutex
 	gaps  []time.Duration
@@ -52,6 +53,8 @@ type fakeCluster struct {
 	calls            int64 // reads since start
 	windowCalls      int64 // reads inside the window
 	last             time.Time
+	// firstAfter is the first read after mark (shards: a replica killed).
+	mark, firstAfter time.Time
 }
 
 func newFakeGCS() *fakeGCS { return &fakeGCS{clusters: map[string]*fakeCluster{}} }
@@ -120,6 +123,9 @@ func (g *fakeGCS) GetClusterResourceState(ctx context.Context, _ *rpcpb.GetClust
 	// Ray's GCS counts its reads (IncrementAndGetNextClusterResourceStateVersion),
 	// which tells the scaler the GCS is the one it reported to.
 	c.version++
+	if !c.mark.IsZero() && c.firstAfter.IsZero() && now.After(c.mark) {
+		c.firstAfter = now
+	}
 	st := &rpcpb.ClusterResourceState{
 		ClusterResourceStateVersion: c.version,
 		ClusterSessionName:          "session_scalercap",
@@ -156,6 +162,7 @@ func (g *fakeGCS) DrainNode(ctx context.Context, _ *rpcpb.DrainNodeRequest) (*rp
 	if _, err := g.clusterOf(ctx); err != nil {
 		return nil, err
 	}
+	g.drains.Add(1)
 	return &rpcpb.DrainNodeReply{IsAccepted: true}, nil
 }
 

@@ -45,6 +45,7 @@ import (
 
 type config struct {
 	clusters, baseline, namespaces int
+	replicas                       int
 	samples, concurrency           int
 	window, warmup, interval       time.Duration
 	activeInterval                 time.Duration
@@ -84,6 +85,7 @@ func main() {
 	flag.IntVar(&c.activeRounds, "active-rounds-per-second", 0, "the scaler's --active-rounds-per-second (0: its default)")
 	flag.Int64Var(&c.memoryLimit, "memory-limit", chartMemoryLimit, "container memory limit in bytes the scaler is told (RAYPILOT_MEMORY_LIMIT_BYTES, as the chart sets it; its soft limit is 90%); 0: none")
 	flag.Float64Var(&c.targetCores, "target-cores", 0, "CPU target of the measured phase (0: 1 core at -interval 500ms or less, 0.4 above)")
+	flag.IntVar(&c.replicas, "replicas", 1, "scaler processes; above 1: the shards mode (shards.go), each with --sharding, no baseline")
 	flag.StringVar(&c.out, "out", "", "optional file for the results as JSON")
 	flag.StringVar(&c.binary, "binary", "", "raypilot binary; empty: go build ./cmd/raypilot from the repository root")
 	flag.StringVar(&c.pprofDir, "pprof-dir", "", "if set, run the scaler with --pprof-bind-address and save a CPU profile of each window here")
@@ -177,6 +179,9 @@ func run(ctx context.Context, c config) error {
 	kuberay, err := testcp.KubeRayCRDDir()
 	if err != nil {
 		return err
+	}
+	if c.replicas > 1 {
+		return runShards(ctx, c, binary, tmp, seed, kuberay)
 	}
 	fmt.Fprintln(os.Stderr, "scalercap: starting etcd and kube-apiserver")
 	cp, err := testcp.StartControlPlane(os.Getenv("RAYPILOT_TOOLS_BIN"), kuberay)

@@ -238,6 +238,11 @@ func TestDeprecatedAliases(t *testing.T) {
 		!strings.Contains(lines[1], "--debug has been deprecated, use --log-level=debug") || !strings.HasPrefix(lines[2], "raypilot scaler: cannot load kubeconfig: ") {
 		t.Errorf("exit %d, stdout %q, stderr:\n%s", code, out, errOut)
 	}
+	// --sharding excludes --leader-elect, and the error names both.
+	code, out, errOut = runCLI(t, "", "scaler", "--sharding", "--leader-elect", "--kubeconfig", filepath.Join(t.TempDir(), "absent"))
+	if code != 1 || out != "" || !strings.Contains(errOut, "--sharding and --leader-elect are mutually exclusive") {
+		t.Errorf("--sharding --leader-elect: exit %d, stdout %q, stderr:\n%s", code, out, errOut)
+	}
 	// The plan's alias reads the RayCluster as -f does.
 	res := runPlanWarned(t, "--raycluster", planFixture("raycluster.yaml"), "--ray-state", planFixture("state-pending.json"))
 	if res.Launch["small-wg"] != 1 {

@@ -34,9 +34,19 @@ SIGTERM: read each cluster's demand from its GCS, decide like Ray's v2
 autoscaler, and patch the RayCluster's replicas and workersToDelete.
 
 With --leader-elect only the replica holding the Lease decides; the others
-keep warm caches and take over when it stops renewing.`,
+keep warm caches and take over when it stops renewing. With --sharding every
+replica decides, for the clusters it owns among the live replicas (rendezvous
+hashing over one member Lease per replica, named
+<leader-elect-resource-name>-<hash>; the --leader-elect-* namespace, name and
+timings apply to them). A cluster gained from a live replica waits
+renew deadline + retry period; the clusters of a replica killed without
+notice are taken over once its Lease expires (lease duration).`,
 		Example: `  # Two replicas in the cluster, the chart's policy file
   raypilot scaler --leader-elect --leader-elect-resource-namespace "$POD_NAMESPACE" \
+    --policy /etc/raypilot/policy.yaml
+
+  # Every replica active, dividing the clusters among them
+  raypilot scaler --sharding --leader-elect-resource-namespace "$POD_NAMESPACE" \
     --policy /etc/raypilot/policy.yaml
 
   # Outside the cluster: a kubeconfig context, every GCS through one port-forward
@@ -46,6 +56,9 @@ keep warm caches and take over when it stops renewing.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.LeaderElection, o.LeaderElectionNamespace, o.LeaderElectionName = le.enabled, le.namespace, le.name
 			o.LeaseDuration, o.RenewDeadline, o.RetryPeriod = le.leaseDuration, le.renewDeadline, le.retryPeriod
+			if err := o.Validate(); err != nil {
+				return failure(err)
+			}
 			log, cfg, err := common.setup(cmd)
 			if err != nil {
 				return failure(err)
@@ -81,6 +94,7 @@ keep warm caches and take over when it stops renewing.`,
 		namespace: " (default: $POD_NAMESPACE)",
 	})
 	deprecatedAlias(fs, "leader-election-namespace", "leader-elect-resource-namespace")
+	fs.BoolVar(&o.Sharding, "sharding", false, "every replica scales, each the clusters it owns among the live replicas (one member Lease each, timed and placed by the --leader-elect-* flags); exclusive with --leader-elect")
 	fs.StringVar(&o.MetricsAddr, "metrics-bind-address", ":8080", "metrics listener; 0 disables")
 	fs.StringVar(&o.HealthAddr, "health-probe-bind-address", ":8081", "/healthz and /readyz listener; 0 disables")
 	fs.StringVar(&o.PprofAddr, "pprof-bind-address", "", "net/http/pprof listener for profiling (opt-in); empty disables")

@@ -29,6 +29,12 @@ type ControlPlane struct {
 // StartControlPlane starts etcd and kube-apiserver from binDir (typically
 // $RAYPILOT_TOOLS_BIN) and installs the CRDs found in crdDirs.
 func StartControlPlane(binDir string, crdDirs ...string) (*ControlPlane, error) {
+	return StartControlPlaneWithArgs(binDir, nil, crdDirs...)
+}
+
+// StartControlPlaneWithArgs is StartControlPlane with extra kube-apiserver
+// flags (name without dashes → value), e.g. an audit policy and log.
+func StartControlPlaneWithArgs(binDir string, apiserverArgs map[string]string, crdDirs ...string) (*ControlPlane, error) {
 	if binDir == "" {
 		return nil, errors.New("no binary folder for etcd and kube-apiserver; set RAYPILOT_TOOLS_BIN=$(hack/tools.sh bin-dir)")
 	}
@@ -44,6 +50,9 @@ func StartControlPlane(binDir string, crdDirs ...string) (*ControlPlane, error) 
 		// envtest's 10 s is short on a busy 2-core machine.
 		CRDInstallOptions: envtest.CRDInstallOptions{MaxTime: 90 * time.Second},
 	}}
+	for k, v := range apiserverArgs {
+		cp.env.ControlPlane.GetAPIServer().Configure().Set(k, v)
+	}
 	if _, err := cp.env.Start(); err != nil {
 		// Start leaves etcd and kube-apiserver running when a later step
 		// (installing the CRDs) fails.

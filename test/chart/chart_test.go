@@ -385,9 +385,20 @@ func TestDeployments(t *testing.T) {
 		}
 	}
 
-	// Leader election: the scaler's flag as cmd/raypilot/scaler.go names it.
-	if v, _ := flagValue(container(t, sd, "scaler").Args, "leader-elect"); v != "true" {
-		t.Errorf("scaler runs without --leader-elect")
+	// Sharding by default, leader election without it: the scaler's flags
+	// as cmd/raypilot/scaler.go names them, never both.
+	if v, _ := flagValue(container(t, sd, "scaler").Args, "sharding"); v != "true" {
+		t.Errorf("scaler runs without --sharding")
+	}
+	if v, ok := flagValue(container(t, sd, "scaler").Args, "leader-elect"); ok {
+		t.Errorf("scaler runs with --sharding and --leader-elect=%s", v)
+	}
+	leArgs := container(t, deployment(t, render(t, "raypilot", "--set", "scaler.sharding.enabled=false"), "raypilot-scaler"), "scaler").Args
+	if v, _ := flagValue(leArgs, "leader-elect"); v != "true" {
+		t.Errorf("scaler.sharding.enabled=false: scaler runs without --leader-elect")
+	}
+	if v, ok := flagValue(leArgs, "sharding"); ok {
+		t.Errorf("scaler.sharding.enabled=false: scaler runs with --sharding=%s", v)
 	}
 	// Ray's Kubernetes token authentication is opt-in: by default neither
 	// the flag nor the Ray client ServiceAccount; with it, the flag names

@@ -59,7 +59,8 @@ func metricNames(t *testing.T, file string) []string {
 }
 
 // TestDashboardCoversMetrics: the Grafana dashboard is valid JSON and plots
-// every metric the scaler registers (read from scaler/metrics.go), the
+// every metric the scaler registers (read from scaler/metrics.go and
+// scaler/shard.go), the
 // webhook's admission metrics (webhook/metrics.go), the policy reload
 // counter both components register (internal/policyfile/policyfile.go) and
 // the webhook's reviews in flight, so a renamed metric shows up here.
@@ -72,7 +73,7 @@ func TestDashboardCoversMetrics(t *testing.T) {
 	}
 	all := strings.Join(exprs, "\n")
 	want := []string{"controller_runtime_webhook_requests_in_flight"}
-	for _, file := range []string{"scaler/metrics.go", "webhook/metrics.go", "internal/policyfile/policyfile.go"} {
+	for _, file := range []string{"scaler/metrics.go", "scaler/shard.go", "webhook/metrics.go", "internal/policyfile/policyfile.go"} {
 		want = append(want, metricNames(t, file)...)
 	}
 	for _, m := range want {

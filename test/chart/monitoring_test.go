@@ -43,7 +43,7 @@ func TestPrometheusRule(t *testing.T) {
 	r := render(t, "raypilot", allOptional...)
 	rules := alertRules(t, r)
 	want := []string{"RaypilotWebhookErrors", "RaypilotWebhookCallsFailing", "RaypilotWebhookCertificateNotRenewed",
-		"RaypilotWebhookCertificateReloadFailing", "RaypilotScalerGCSUnreachable", "RaypilotScalerNotLeading"}
+		"RaypilotWebhookCertificateReloadFailing", "RaypilotScalerGCSUnreachable", "RaypilotScalerNoActiveReplica"}
 	for _, a := range want {
 		if _, ok := rules[a]; !ok {
 			t.Errorf("no alert %s", a)
@@ -70,6 +70,7 @@ func TestPrometheusRule(t *testing.T) {
 		"certwatcher_read_certificate_errors_total":             {filepath.Join(controllerRuntime, "pkg", "certwatcher")},
 		"leader_election_master_status":                         {filepath.Join(controllerRuntime, "pkg", "metrics")},
 		"raypilot_scaler_gcs_requests_total":                    {filepath.Join(repoRoot, "scaler")},
+		"raypilot_scaler_shard_members":                         {filepath.Join(repoRoot, "scaler")},
 		"apiserver_admission_webhook_rejection_count":           {filepath.Join(apiserver, "pkg", "admission", "metrics")},
 		"certmanager_certificate_renewal_timestamp_seconds":     {filepath.Join(certManager, "pkg", "metrics")},
 	}
@@ -94,7 +95,7 @@ func TestPrometheusRule(t *testing.T) {
 		"RaypilotWebhookErrors":                   `raypilot_webhook_admissions_total{job="raypilot-webhook", namespace="` + releaseNamespace + `", result="error"}`,
 		"RaypilotWebhookCertificateReloadFailing": `job="raypilot-webhook", namespace="` + releaseNamespace + `"`,
 		"RaypilotScalerGCSUnreachable":            `job="raypilot-scaler-metrics", namespace="` + releaseNamespace + `"`,
-		"RaypilotScalerNotLeading":                `job="raypilot-scaler-metrics", namespace="` + releaseNamespace + `", name="raypilot-scaler"`,
+		"RaypilotScalerNoActiveReplica":           `raypilot_scaler_shard_members{job="raypilot-scaler-metrics", namespace="` + releaseNamespace + `"}`,
 		"RaypilotWebhookCertificateNotRenewed":    `name="raypilot-webhook", namespace="` + releaseNamespace + `"`,
 		"RaypilotWebhookCallsFailing":             `name=~"expand.raypilot.io|validate.raypilot.io"`,
 	} {
@@ -111,12 +112,22 @@ func TestPrometheusRule(t *testing.T) {
 	if n := mutating(t, r, "raypilot").Webhooks[0].Name + "|" + validating(t, r, "raypilot").Webhooks[0].Name; !strings.Contains(rules["RaypilotWebhookCallsFailing"].Expr, n) {
 		t.Errorf("RaypilotWebhookCallsFailing does not name the webhooks %s", n)
 	}
-	lease, _ := flagValue(container(t, deployment(t, r, "raypilot-scaler"), "scaler").Args, "leader-elect-resource-name")
-	if lease == "" || !strings.Contains(rules["RaypilotScalerNotLeading"].Expr, `name="`+lease+`"`) {
-		t.Errorf("RaypilotScalerNotLeading does not watch the scaler's Lease %q (--leader-elect-resource-name)", lease)
+	// Sharding (the default) has no leader; with leader election, the alert
+	// watches the Lease the scaler is told to hold and may renew.
+	if _, ok := rules["RaypilotScalerNotLeading"]; ok {
+		t.Errorf("sharding: RaypilotScalerNotLeading rendered (no replica leads)")
+	}
+	le := render(t, "raypilot", append(slices.Clone(allOptional), "--set", "scaler.sharding.enabled=false")...)
+	leRules := alertRules(t, le)
+	if _, ok := leRules["RaypilotScalerNoActiveReplica"]; ok {
+		t.Errorf("leader election: RaypilotScalerNoActiveReplica rendered")
+	}
+	lease, _ := flagValue(container(t, deployment(t, le, "raypilot-scaler"), "scaler").Args, "leader-elect-resource-name")
+	if want := `job="raypilot-scaler-metrics", namespace="` + releaseNamespace + `", name="` + lease + `"`; lease == "" || !strings.Contains(leRules["RaypilotScalerNotLeading"].Expr, want) {
+		t.Errorf("RaypilotScalerNotLeading does not watch the scaler's Lease %q (--leader-elect-resource-name): %s", lease, leRules["RaypilotScalerNotLeading"].Expr)
 	}
 	leaseRule := false
-	for _, rule := range roleRules(t, r.find(t, "Role", "raypilot-scaler")) {
+	for _, rule := range roleRules(t, le.find(t, "Role", "raypilot-scaler")) {
 		leaseRule = leaseRule || slices.Contains(rule.Resources, "leases") && slices.Equal(rule.ResourceNames, []string{lease})
 	}
 	if !leaseRule {

@@ -99,10 +99,15 @@ func TestRBACLeastPrivilege(t *testing.T) {
 		{"list", "secrets", "", false},
 		{"create", "events.events.k8s.io", "team-a", true},
 		{"patch", "events.events.k8s.io", "team-a", true},
+		// Sharding: its member Lease (named by a hash of its identity) and
+		// the others', in the release namespace only, listed but not watched.
 		{"create", "leases.coordination.k8s.io", ns, true},
-		{"update", "leases.coordination.k8s.io/raypilot-scaler", ns, true},
-		{"update", "leases.coordination.k8s.io/kube-scheduler", ns, false},
+		{"list", "leases.coordination.k8s.io", ns, true},
+		{"update", "leases.coordination.k8s.io/raypilot-scaler-0a1b2c3d", ns, true},
+		{"delete", "leases.coordination.k8s.io/raypilot-scaler-0a1b2c3d", ns, true},
+		{"watch", "leases.coordination.k8s.io", ns, false},
 		{"update", "leases.coordination.k8s.io/raypilot-scaler", "kube-system", false},
+		{"list", "leases.coordination.k8s.io", "kube-system", false},
 		{"update", "mutatingwebhookconfigurations.admissionregistration.k8s.io/rbac-raypilot", "", false},
 		// The policy ConfigMap's UID, for the policy reload Events on it.
 		{"get", "configmaps/rbac-raypilot-policy", ns, true},
@@ -225,7 +230,9 @@ func TestRBACLeastPrivilege(t *testing.T) {
 	// Static checks over every rendering: none of the chart's
 	// ServiceAccounts gets delete or wildcards (the roles aggregated into
 	// Kubernetes' edit and view are for people; TestAggregatedClusterRoles
-	// checks them).
+	// checks them), but the sharded scaler's delete of Leases in the release
+	// namespace: its own member Lease at exit, a killed replica's once
+	// expired.
 	for name, flags := range map[string][]string{"defaults": nil, "all optional": allOptional, "every value": everyValue(t), "watched namespaces": watchedNamespaces(t)} {
 		r := render(t, release, flags...)
 		for _, kind := range []string{"ClusterRole", "Role"} {
@@ -235,9 +242,10 @@ func TestRBACLeastPrivilege(t *testing.T) {
 				}
 				for _, rule := range o.Object["rules"].([]any) {
 					m := rule.(map[string]any)
+					leases := kind == "Role" && o.GetName() == scaler && fmt.Sprint(m["resources"]) == "[leases]"
 					for _, field := range []string{"verbs", "resources", "apiGroups"} {
 						for _, v := range m[field].([]any) {
-							if v == "*" || v == "delete" || v == "deletecollection" || v == "escalate" || v == "bind" || v == "impersonate" {
+							if v == "*" || (v == "delete" && !leases) || v == "deletecollection" || v == "escalate" || v == "bind" || v == "impersonate" {
 								t.Errorf("%s: %s %s has %s %q", name, kind, o.GetName(), field, v)
 							}
 						}
@@ -281,6 +289,24 @@ func aggregated(labels map[string]string) bool {
 		}
 	}
 	return false
+}
+
+// TestRBACLeaderElection: with scaler.sharding.enabled=false the scaler may
+// renew its one Lease by name, and no other Lease.
+func TestRBACLeaderElection(t *testing.T) {
+	const release = "rble" // objects rble-raypilot-*, apart from the other tests'
+	ns := releaseNamespace
+	flags := []string{"--set", "scaler.sharding.enabled=false"}
+	t.Cleanup(func() { deleteRendered(t, render(t, release, flags...)) })
+	applyRBAC(t, release, flags...)
+	checkAccess(t, "rble-raypilot-scaler", []access{
+		{"create", "leases.coordination.k8s.io", ns, true},
+		{"update", "leases.coordination.k8s.io/raypilot-scaler", ns, true},
+		{"update", "leases.coordination.k8s.io/kube-scheduler", ns, false},
+		{"update", "leases.coordination.k8s.io/raypilot-scaler", "kube-system", false},
+		{"list", "leases.coordination.k8s.io", ns, false},
+		{"delete", "leases.coordination.k8s.io/raypilot-scaler", ns, false},
+	})
 }
 
 // TestRBACWatchNamespaces: with watchNamespaces, the API server's authorizer
