@@ -13,6 +13,7 @@ import (
 	"time"
 
 	rayv1 "github.com/ray-project/kuberay/ray-operator/apis/ray/v1"
+	"github.com/raypilot/raypilot/internal/promscrape"
 )
 
 // TestShardedScalers: a second `raypilot scaler --sharding` next to the
@@ -151,7 +152,7 @@ func scalerClustersIn(t *testing.T, url, ns string) []string {
 	seen := map[string]bool{}
 	var out []string
 	for _, m := range f.GetMetric() {
-		l := labels(m)
+		l := promscrape.Labels(m)
 		if l["namespace"] == ns && !seen[l["cluster"]] {
 			seen[l["cluster"]] = true
 			out = append(out, l["cluster"])
