@@ -87,6 +87,10 @@ type Reconciler struct {
 	// cluster it may not act on is forgotten, as when not Leading; it is
 	// checked again before each of the round's drains and its patch.
 	Owner func(types.NamespacedName) (act bool, wait time.Duration)
+	// Write, when set, runs each of a round's writes (drain, patch) while
+	// this replica may act on the cluster, and refuses it otherwise; a
+	// replica that stops waits for the writes it let through.
+	Write func(key types.NamespacedName, write func() error) error
 
 	conns   *connections
 	metrics *metricSet
@@ -271,7 +275,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		r.forget(req.NamespacedName)
 		return ctrl.Result{}, nil
 	}
-	res, err := actuator.Apply(ctx, fencedPatcher{r.Client, owns}, fencedDrainer{conn, owns}, rc, pods.Items, plan, held)
+	guard := r.guard(req.NamespacedName)
+	res, err := actuator.Apply(ctx, fencedPatcher{r.Client, guard}, fencedDrainer{conn, guard}, rc, pods.Items, plan, held)
 	if !owns() {
 		// Lost during the round: the writes after the loss were refused;
 		// the new owner decides from what is there.

@@ -38,6 +38,13 @@ func addSharding(mgr ctrl.Manager, opts Options, identity string, r *Reconciler,
 		return nil, err
 	}
 	r.Owner = func(key types.NamespacedName) (bool, time.Duration) { return member.Owns(key.String()) }
+	r.Write = func(key types.NamespacedName, write func() error) error {
+		err := member.Write(key.String(), write)
+		if errors.Is(err, shard.ErrNotActing) {
+			return errNotOwner
+		}
+		return err
+	}
 	if err := reg.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "raypilot_scaler_shard_members",
 		Help: "Live scaler replicas in this replica's view (--sharding); 0 while it acts on nothing.",
@@ -107,36 +114,51 @@ func (r *Reconciler) owns(key types.NamespacedName) bool {
 	return act
 }
 
+// guard runs one write of key's round while this replica may act on key
+// (Reconciler.Write when set), errNotOwner otherwise.
+func (r *Reconciler) guard(key types.NamespacedName) func(write func() error) error {
+	return func(write func() error) error {
+		if r.Write != nil {
+			return r.Write(key, write)
+		}
+		if !r.owns(key) {
+			return errNotOwner
+		}
+		return write()
+	}
+}
+
 // fencedPatcher refuses the patch once ownership is lost during a round
 // (the drains before it may take seconds).
 type fencedPatcher struct {
 	actuator.Patcher
-	owns func() bool
+	guard func(func() error) error
 }
 
 func (p fencedPatcher) Patch(ctx context.Context, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
-	if !p.owns() {
-		return errNotOwner
-	}
-	return p.Patcher.Patch(ctx, obj, patch, opts...)
+	return p.guard(func() error { return p.Patcher.Patch(ctx, obj, patch, opts...) })
 }
 
 // fencedDrainer refuses each drain once ownership is lost during a round.
 type fencedDrainer struct {
 	actuator.Drainer
-	owns func() bool
+	guard func(func() error) error
 }
 
-func (d fencedDrainer) DrainNode(ctx context.Context, nodeID []byte, reason rpcpb.DrainNodeReason, message string, deadline time.Time) (bool, string, error) {
-	if !d.owns() {
-		return false, "", errNotOwner
-	}
-	return d.Drainer.DrainNode(ctx, nodeID, reason, message, deadline)
+func (d fencedDrainer) DrainNode(ctx context.Context, nodeID []byte, reason rpcpb.DrainNodeReason, message string, deadline time.Time) (accepted bool, rejection string, err error) {
+	err = d.guard(func() error {
+		var werr error
+		accepted, rejection, werr = d.Drainer.DrainNode(ctx, nodeID, reason, message, deadline)
+		return werr
+	})
+	return accepted, rejection, err
 }
 
-func (d fencedDrainer) StopNode(ctx context.Context, nodeID []byte) (bool, error) {
-	if !d.owns() {
-		return false, errNotOwner
-	}
-	return d.Drainer.StopNode(ctx, nodeID)
+func (d fencedDrainer) StopNode(ctx context.Context, nodeID []byte) (stopped bool, err error) {
+	err = d.guard(func() error {
+		var werr error
+		stopped, werr = d.Drainer.StopNode(ctx, nodeID)
+		return werr
+	})
+	return stopped, err
 }

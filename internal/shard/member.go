@@ -2,6 +2,7 @@ package shard
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"sync"
@@ -87,6 +88,10 @@ type Member struct {
 	now     func() time.Time
 	changed chan struct{}
 
+	// writes is held for reading by each write Write runs and for
+	// writing by stop, so that the Lease goes only after the last write.
+	writes sync.RWMutex
+
 	mu    sync.Mutex
 	fence Fence
 	seen  map[string]observation // by Lease name
@@ -144,6 +149,22 @@ func (m *Member) Owns(key string) (act bool, wait time.Duration) {
 		return false, 0
 	}
 	return m.fence.Decide(key, m.now())
+}
+
+// ErrNotActing is Write's answer when this replica may not act on the key.
+var ErrNotActing = errors.New("this replica may not act on the key")
+
+// Write runs write if this replica may act on key, and returns its error;
+// ErrNotActing otherwise. A replica that stops waits for the writes in
+// flight before deleting its Lease: the others take its keys over as soon
+// as the Lease is gone.
+func (m *Member) Write(key string, write func() error) error {
+	m.writes.RLock()
+	defer m.writes.RUnlock()
+	if act, _ := m.Owns(key); !act {
+		return ErrNotActing
+	}
+	return write()
 }
 
 // Members is the number of live members in this replica's view (0 while
@@ -290,13 +311,16 @@ func (m *Member) renew(ctx context.Context) error {
 	return nil
 }
 
-// stop makes this replica act on nothing, then deletes its Lease.
+// stop makes this replica act on nothing, waits for the writes in flight,
+// then deletes its Lease.
 func (m *Member) stop() {
 	m.mu.Lock()
 	m.done = true
 	m.fence.Lost()
 	m.mu.Unlock()
 	m.notify()
+	m.writes.Lock() // the writes in flight have returned; no new one passes Owns
+	m.writes.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), m.opts.RenewDeadline)
 	defer cancel()
 	name := LeaseName(m.opts.Name, m.opts.Identity)
