@@ -139,7 +139,7 @@ func (e *environment) startKyverno(ctx context.Context, kyvernoFlag string) erro
 	if _, err := envtest.InstallCRDs(e.cp.Config, envtest.CRDInstallOptions{Paths: []string{crds}, ErrorIfPathMissing: true, MaxTime: 90 * time.Second}); err != nil {
 		return fmt.Errorf("install kyverno CRDs from %s: %w", crds, err)
 	}
-	if err := e.createAll(ctx, filepath.Join(root, "bench", "apicreate", "kyverno", "setup.yaml")); err != nil {
+	if err := e.createAll(ctx, filepath.Join(root, "bench", "apicreate", "kyverno", "setup.yaml"), ""); err != nil {
 		return err
 	}
 	policy, err := os.ReadFile(filepath.Join(root, "bench", "apicreate", "kyverno", "policy.yaml"))
@@ -194,25 +194,6 @@ func (e *environment) waitKyvernoServing(ctx context.Context, k *kyvernoPeer) er
 		time.Sleep(500 * time.Millisecond)
 	}
 	return fmt.Errorf("not serving after 3m: %v", last)
-}
-
-// createAll creates every document of a YAML file as written (namespaces
-// included).
-func (e *environment) createAll(ctx context.Context, path string) error {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	objs, err := decodeAll(string(data))
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	for _, o := range objs {
-		if err := e.client.Create(ctx, o); err != nil {
-			return fmt.Errorf("create %s %s: %w", o.GetKind(), o.GetName(), err)
-		}
-	}
-	return nil
 }
 
 // setKyverno creates (on) or deletes (off) the ClusterPolicy and waits

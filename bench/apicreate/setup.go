@@ -98,7 +98,7 @@ func setup(ctx context.Context, binary string) (*environment, error) {
 		return e, err
 	}
 	for _, f := range []string{"compute-template.yaml", "ray-example-configmap.yaml"} {
-		if err := e.apply(ctx, filepath.Join(root, "examples", f)); err != nil {
+		if err := e.createAll(ctx, filepath.Join(root, "examples", f), "default"); err != nil {
 			return e, err
 		}
 	}
@@ -154,8 +154,9 @@ func webhookConfigs(tmpl string, port int, caCert []byte) ([]*unstructured.Unstr
 	return configs, nil
 }
 
-// apply creates every document of a YAML file in namespace default.
-func (e *environment) apply(ctx context.Context, path string) error {
+// createAll creates every document of a YAML file, in namespace when set,
+// as written otherwise.
+func (e *environment) createAll(ctx context.Context, path, namespace string) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return err
@@ -165,7 +166,9 @@ func (e *environment) apply(ctx context.Context, path string) error {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	for _, o := range objs {
-		o.SetNamespace("default")
+		if namespace != "" {
+			o.SetNamespace(namespace)
+		}
 		if err := e.client.Create(ctx, o); err != nil {
 			return fmt.Errorf("create %s %s: %w", o.GetKind(), o.GetName(), err)
 		}

@@ -183,26 +183,12 @@ func run(ctx context.Context, c config) error {
 	if c.replicas > 1 {
 		return runShards(ctx, c, binary, tmp, seed, kuberay)
 	}
-	fmt.Fprintln(os.Stderr, "scalercap: starting etcd and kube-apiserver")
-	cp, err := testcp.StartControlPlane(os.Getenv("RAYPILOT_TOOLS_BIN"), kuberay)
+	w, err := startWorld(ctx, c, kuberay, nil)
 	if err != nil {
 		return err
 	}
-	defer cp.Stop()
-	cl, err := newClient(cp)
-	if err != nil {
-		return err
-	}
-	if err := createNamespaces(ctx, cl, c.namespaces); err != nil {
-		return err
-	}
-
-	gcs := newFakeGCS()
-	srv, err := gcs.serve()
-	if err != nil {
-		return err
-	}
-	defer srv.Stop()
+	defer w.close()
+	cp, cl, gcs := w.cp, w.cl, w.gcs
 
 	fmt.Printf("scalercap: one `raypilot scaler --interval %s --active-interval %s` process (separate, measured from /proc/<pid>); API server: real etcd + kube-apiserver (envtest), KubeRay CRDs, no KubeRay operator\n", c.interval, c.activeInterval)
 	limit := "none"

@@ -84,26 +84,12 @@ func runShards(ctx context.Context, c config, binary, tmp string, seed *rayv1.Ra
 	if err := os.WriteFile(policy, []byte(auditPolicy), 0o644); err != nil {
 		return err
 	}
-	fmt.Fprintln(os.Stderr, "scalercap: starting etcd and kube-apiserver (audit log of RayCluster patches)")
-	cp, err := testcp.StartControlPlaneWithArgs(os.Getenv("RAYPILOT_TOOLS_BIN"),
-		map[string]string{"audit-policy-file": policy, "audit-log-path": auditLog, "audit-log-format": "json"}, kuberay)
+	w, err := startWorld(ctx, c, kuberay, map[string]string{"audit-policy-file": policy, "audit-log-path": auditLog, "audit-log-format": "json"})
 	if err != nil {
 		return err
 	}
-	defer cp.Stop()
-	cl, err := newClient(cp)
-	if err != nil {
-		return err
-	}
-	if err := createNamespaces(ctx, cl, c.namespaces); err != nil {
-		return err
-	}
-	gcs := newFakeGCS()
-	srv, err := gcs.serve()
-	if err != nil {
-		return err
-	}
-	defer srv.Stop()
+	defer w.close()
+	cp, cl, gcs := w.cp, w.cl, w.gcs
 	fmt.Printf("shards: %d `raypilot scaler --sharding --interval %s` processes (measured from /proc/<pid>) on %d RayClusters over %d namespaces; API server: real etcd + kube-apiserver with an audit log of RayCluster patches; GCS: in-process fakes; %d CPUs, GOMAXPROCS %d\n",
 		c.replicas, c.interval, c.clusters, c.namespaces, runtime.NumCPU(), runtime.GOMAXPROCS(0))
 	t := time.Now()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"sync"
 	"time"
 
@@ -12,11 +11,12 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/uuid"
 	"k8s.io/client-go/kubernetes"
 	coordinationclient "k8s.io/client-go/kubernetes/typed/coordination/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
+
+	"github.com/raypilot/raypilot/internal/lease"
 )
 
 // Label marks the member Leases of a group; its value is the group's
@@ -42,21 +42,12 @@ type Options struct {
 	Handover time.Duration
 }
 
-// SetDefaults fills the identity and timings left empty.
+// SetDefaults fills the identity and timings left empty, as leader
+// election does (internal/lease).
 func (o *Options) SetDefaults() {
-	if o.Identity == "" {
-		host, _ := os.Hostname()
-		o.Identity = host + "_" + string(uuid.NewUUID())
-	}
-	if o.LeaseDuration == 0 {
-		o.LeaseDuration = 15 * time.Second
-	}
-	if o.RenewDeadline == 0 {
-		o.RenewDeadline = 10 * time.Second
-	}
-	if o.RetryPeriod == 0 {
-		o.RetryPeriod = 2 * time.Second
-	}
+	l := lease.Options{Identity: o.Identity, LeaseDuration: o.LeaseDuration, RenewDeadline: o.RenewDeadline, RetryPeriod: o.RetryPeriod}
+	l.SetDefaults()
+	o.Identity, o.LeaseDuration, o.RenewDeadline, o.RetryPeriod = l.Identity, l.LeaseDuration, l.RenewDeadline, l.RetryPeriod
 	if o.Handover == 0 {
 		o.Handover = o.RenewDeadline + o.RetryPeriod
 	}
