@@ -28,8 +28,13 @@ func cacheOptions(namespaces []string) cache.Options {
 			in[ns] = cache.Config{}
 		}
 	}
-	return cache.Options{ByObject: map[client.Object]cache.ByObject{
-		&rayv1.RayCluster{}: {Namespaces: in, UnsafeDisableDeepCopy: ptr.To(true)},
-		&corev1.Pod{}:       {Namespaces: in, Label: labels.SelectorFromSet(labels.Set{"ray.io/is-ray-node": "yes"}), UnsafeDisableDeepCopy: ptr.To(true)},
-	}}
+	return cache.Options{
+		// managedFields are the larger part of a cached RayCluster or pod
+		// written by several managers (KubeRay, the webhook, the scaler,
+		// kubelet) and nothing in the scaler reads them.
+		DefaultTransform: cache.TransformStripManagedFields(),
+		ByObject: map[client.Object]cache.ByObject{
+			&rayv1.RayCluster{}: {Namespaces: in, UnsafeDisableDeepCopy: ptr.To(true)},
+			&corev1.Pod{}:       {Namespaces: in, Label: labels.SelectorFromSet(labels.Set{"ray.io/is-ray-node": "yes"}), UnsafeDisableDeepCopy: ptr.To(true)},
+		}}
 }
