@@ -26,7 +26,7 @@ func TestInstallUpgradeUninstall(t *testing.T) {
 	}
 	t.Logf("helm install:\n%s", out)
 	for _, want := range []string{"TLS:    self-managed (Secret raypilot-webhook-tls", "failurePolicy mutating=Fail validating=Fail, timeout 3s",
-		`namespaces excluded: ["kube-system","raypilot"]`, "one elected leader (Lease raypilot-scaler)"} {
+		`namespaces excluded: ["kube-system","raypilot"]`, "all active, each scaling its share of the clusters (Leases labelled raypilot.io/scaler-shards=raypilot-scaler)"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("NOTES do not say %q", want)
 		}
