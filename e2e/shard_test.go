@@ -2,18 +2,18 @@ package e2e
 
 import (
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-
 	"syscall"
 	"testing"
 	"time"
 
 	rayv1 "github.com/ray-project/kuberay/ray-operator/apis/ray/v1"
+
 	"github.com/raypilot/raypilot/internal/promscrape"
+	"github.com/raypilot/raypilot/internal/testcp"
 )
 
 // TestShardedScalers: a second `raypilot scaler --sharding` next to the
@@ -78,7 +78,11 @@ func startSecondScaler(t *testing.T) (*exec.Cmd, string) {
 	t.Helper()
 	dir := clusterDir(t)
 	policy := settingsValue(t, "policy")
-	metricsPort, healthPort := freePort(t), freePort(t)
+	ports, err := testcp.FreePorts(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	metricsPort, healthPort := ports[0], ports[1]
 	logFile, err := os.Create(filepath.Join(t.TempDir(), "scaler-2.log"))
 	if err != nil {
 		t.Fatal(err)
@@ -105,17 +109,6 @@ func startSecondScaler(t *testing.T) (*exec.Cmd, string) {
 		}
 	})
 	return cmd, fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort)
-}
-
-// freePort is a TCP port nothing listens on just now.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // settingsValue is a value the control plane recorded in settings.env.
