@@ -54,8 +54,11 @@ func TestShardedScalers(t *testing.T) {
 	}
 	_ = second.Wait()
 	killed := time.Now()
+	// raysim keeps a cluster's actors by namespace and name, past the
+	// RayCluster's deletion: a name of this run's own.
+	actor := fmt.Sprintf("after-kill-%d", killed.UnixNano())
 	for _, name := range mine {
-		raysimPostActor(t, ns, name, raysimActorSpec{Name: "after-kill", Resources: map[string]float64{"CPU": 1}})
+		raysimPostActor(t, ns, name, raysimActorSpec{Name: actor, Resources: map[string]float64{"CPU": 1}})
 	}
 	for _, name := range mine {
 		eventually(t, 60*time.Second, name+" scaled up by the remaining replica", func() (bool, string) {
