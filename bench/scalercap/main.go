@@ -379,14 +379,7 @@ func measure(ctx context.Context, c config, name, binary, tmp string, cp *testcp
 	gcs.gapMu.Unlock()
 
 	r.mu.Lock()
-	var react, wait, round []time.Duration
-	for _, s := range r.samples {
-		react = append(react, s.patched.Sub(s.posted))
-		if !s.seen.IsZero() {
-			wait = append(wait, s.seen.Sub(s.posted))
-			round = append(round, s.patched.Sub(s.seen))
-		}
-	}
+	react, wait, round := r.splits()
 	res.Unasked, res.SelfReset = r.unasked, r.selfReset
 	r.mu.Unlock()
 	res.Reactions = len(react)

@@ -177,3 +177,17 @@ func sleep(ctx context.Context, d time.Duration) bool {
 		return true
 	}
 }
+
+// splits returns each sample's reaction (posted → patch seen) and, for the
+// samples whose cluster was read after the post, its two parts: the wait
+// for that read and read → patch seen. r.mu must be held.
+func (r *reactions) splits() (react, wait, round []time.Duration) {
+	for _, s := range r.samples {
+		react = append(react, s.patched.Sub(s.posted))
+		if !s.seen.IsZero() {
+			wait = append(wait, s.seen.Sub(s.posted))
+			round = append(round, s.patched.Sub(s.seen))
+		}
+	}
+	return react, wait, round
+}

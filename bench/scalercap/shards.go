@@ -212,14 +212,7 @@ func runShards(ctx context.Context, c config, binary, tmp string, seed *rayv1.Ra
 	}
 	res.Lost = r.finish(ctx, 5*time.Second)
 	r.mu.Lock()
-	var react, wait, round []time.Duration
-	for _, s := range r.samples {
-		react = append(react, s.patched.Sub(s.posted))
-		if !s.seen.IsZero() {
-			wait = append(wait, s.seen.Sub(s.posted))
-			round = append(round, s.patched.Sub(s.seen))
-		}
-	}
+	react, wait, round := r.splits()
 	r.mu.Unlock()
 	res.Reactions = len(react)
 	res.ReactP50ms, res.ReactP99ms, _ = quantiles(react)
